@@ -1,0 +1,381 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { BpmnModdle } from 'bpmn-moddle';
+import * as Elements from 'bpmn-elements';
+import Serializer, { TypeResolver, deserialize } from 'moddle-context-serializer';
+import { checkExpression } from './expressions.js';
+import type { ServiceRegistry } from './services.js';
+
+const require = createRequire(import.meta.url);
+const camundaDescriptor: object = require('camunda-bpmn-moddle/resources/camunda.json');
+const { Linter } = require('bpmnlint') as { Linter: new (opts: object) => { lint(root: unknown): Promise<Record<string, LintReport[]>> } };
+const NodeResolver = require('bpmnlint/lib/resolver/node-resolver') as new () => object;
+
+export const moddleOptions = { camunda: camundaDescriptor };
+
+/** The rules the server applies on deploy; the designer's live lint uses the same file. */
+export const lintConfig = {
+  extends: 'bpmnlint:recommended',
+  rules: {
+    // Style and layout: reported, never blocking, since diagrams also arrive by API without DI or labels.
+    'label-required': 'warn',
+    'no-bpmndi': 'warn',
+    'no-overlapping-elements': 'warn',
+    'superfluous-gateway': 'warn',
+    'superfluous-termination': 'warn',
+    'fake-join': 'warn',
+    // Valid BPMN that the engine executes correctly.
+    'no-gateway-join-fork': 'warn',
+    'no-implicit-split': 'warn',
+    'no-implicit-start': 'warn',
+    'no-implicit-end': 'warn',
+    'no-inclusive-gateway': 'off',
+    'end-event-required': 'warn',
+  },
+};
+
+export interface Problem {
+  elementId: string | null;
+  message: string;
+  source: 'xml' | 'lint' | 'engine' | 'security';
+  severity: 'error' | 'warning';
+}
+
+interface LintReport {
+  id?: string;
+  message: string;
+  category: 'error' | 'warn' | 'info' | 'rule-error';
+}
+
+/** A parsed moddle element; moddle's own typings describe the metamodel, not this generic walk. */
+export interface ModdleElement {
+  $type: string;
+  id?: string;
+  name?: string;
+  $parent?: ModdleElement;
+  [key: string]: unknown;
+}
+
+export interface UserTaskMeta {
+  name: string | null;
+  assignee: string | null;
+  candidateGroups: string | null;
+  candidateUsers: string | null;
+  formKey: string | null;
+  dueDate: string | null;
+}
+
+export interface DefinitionMeta {
+  key: string;
+  name: string | null;
+  processes: Array<{ id: string; name: string | null; executable: boolean }>;
+  elements: Record<string, { type: string; name: string | null }>;
+  userTasks: Record<string, UserTaskMeta>;
+  /** elementId → message name, for elements that wait for a message. */
+  messageCatchers: Record<string, { messageId: string; messageName: string }>;
+  messageStarts: Array<{ elementId: string; messageId: string; messageName: string }>;
+  services: Record<string, string>;
+}
+
+export interface CompileResult {
+  ok: boolean;
+  errors: Problem[];
+  warnings: Problem[];
+  meta?: DefinitionMeta;
+  /** moddle-context-serializer output as JSON; deserialize with loadCompiled. */
+  compiled?: string;
+  checksum: string;
+}
+
+export interface CompileOptions {
+  services: ServiceRegistry;
+  /** Conformance runs may allow betsy's script tokens; production never does. */
+  allowScriptTask?: (element: ModdleElement) => boolean;
+  lint?: boolean;
+}
+
+/** Elements bpmn-elements has no behaviour for, or that Duban deliberately does not execute. */
+const UNSUPPORTED: Record<string, string> = {
+  'bpmn:ComplexGateway': 'complex gateways are not supported',
+  'bpmn:BusinessRuleTask': 'business rule tasks (DMN) are not supported; use a service task',
+  'bpmn:ChoreographyTask': 'choreographies are not executable',
+  'bpmn:SubChoreography': 'choreographies are not executable',
+  'bpmn:CallChoreography': 'choreographies are not executable',
+  'bpmn:ImplicitThrowEvent': 'implicit throw events are not executable',
+};
+
+const baseResolver = TypeResolver({ ...Elements } as Record<string, unknown>);
+
+interface ResolvedEntity {
+  behaviour?: { topic?: string; Service?: unknown };
+}
+
+/** Service and send tasks bound by camunda:topic call the run's service of that name. */
+function TopicService(this: { activity: TopicActivity }, activity: TopicActivity) {
+  this.activity = activity;
+}
+interface TopicActivity {
+  behaviour: { topic: string };
+  environment: { getServiceByName(name: string): ServiceFn | undefined };
+}
+export type ServiceFn = (message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void) => void;
+TopicService.prototype.execute = function execute(
+  this: { activity: TopicActivity },
+  message: { content: Record<string, unknown> },
+  callback: (err: Error | null, output?: unknown) => void,
+) {
+  const { topic } = this.activity.behaviour;
+  const fn = this.activity.environment.getServiceByName(topic);
+  if (!fn) return callback(new Error(`service "${topic}" is not registered`));
+  return fn(message, callback);
+};
+
+function typeResolver(entity: ResolvedEntity): void {
+  baseResolver(entity as never);
+  if (entity.behaviour?.topic && !entity.behaviour.Service) entity.behaviour.Service = TopicService;
+}
+
+export async function compile(xml: string, options: CompileOptions): Promise<CompileResult> {
+  const checksum = createHash('sha256').update(xml).digest('hex');
+  const errors: Problem[] = [];
+  const warnings: Problem[] = [];
+  const moddle = new BpmnModdle(moddleOptions);
+  let parsed: { rootElement: ModdleElement; warnings: Array<{ message: string; element?: ModdleElement }> };
+  try {
+    parsed = (await moddle.fromXML(xml.trim())) as unknown as typeof parsed;
+  } catch (err) {
+    errors.push({ elementId: null, message: `not a BPMN 2.0 document: ${(err as Error).message}`, source: 'xml', severity: 'error' });
+    return { ok: false, errors, warnings, checksum };
+  }
+  const root = parsed.rootElement;
+  if (root.$type !== 'bpmn:Definitions') {
+    errors.push({ elementId: null, message: 'the root element must be bpmn:definitions', source: 'xml', severity: 'error' });
+    return { ok: false, errors, warnings, checksum };
+  }
+  for (const w of parsed.warnings) {
+    // An unresolved reference or unknown attribute is a broken model, not a style issue.
+    errors.push({ elementId: w.element?.id ?? null, message: w.message, source: 'xml', severity: 'error' });
+  }
+
+  const meta = collectMeta(root, options, errors);
+  let compiled: string | undefined;
+  if (!errors.length) {
+    try {
+      compiled = Serializer(parsed as never, typeResolver).serialize();
+      loadCompiled(compiled);
+    } catch (err) {
+      errors.push({ elementId: null, message: `cannot be executed: ${(err as Error).message}`, source: 'engine', severity: 'error' });
+    }
+  }
+  // Lint last: its traversal leaves marks on the moddle tree that the serializer must not see.
+  if (options.lint !== false) {
+    deriveFlowReferences(root);
+    await lint(root, errors, warnings);
+  }
+  if (errors.length || !compiled) return { ok: false, errors, warnings, checksum };
+  return { ok: true, errors, warnings, meta, compiled, checksum };
+}
+
+/** Rebuild the engine's source context from its stored JSON (no XML parsing). */
+export function loadCompiled(compiled: string): unknown {
+  const context = deserialize(JSON.parse(compiled), typeResolver) as unknown as { id?: string };
+  return context;
+}
+
+async function lint(root: ModdleElement, errors: Problem[], warnings: Problem[]): Promise<void> {
+  const linter = new Linter({ config: lintConfig, resolver: new NodeResolver() });
+  const reports = await linter.lint(root);
+  for (const [rule, list] of Object.entries(reports)) {
+    if (list.length > 3 && list.every((r) => r.category === 'warn')) {
+      warnings.push({ elementId: null, message: `${list[0]!.message} (${rule}) on ${list.length} elements`, source: 'lint', severity: 'warning' });
+      continue;
+    }
+    for (const r of list) {
+      const problem: Problem = {
+        elementId: r.id ?? null,
+        message: `${r.message} (${rule})`,
+        source: 'lint',
+        severity: r.category === 'error' || r.category === 'rule-error' ? 'error' : 'warning',
+      };
+      (problem.severity === 'error' ? errors : warnings).push(problem);
+    }
+  }
+}
+
+function collectMeta(root: ModdleElement, options: CompileOptions, errors: Problem[]): DefinitionMeta {
+  const processes = asArray(root.rootElements).filter((e) => e.$type === 'bpmn:Process');
+  const executable = processes.filter((p) => p.isExecutable === true);
+  const meta: DefinitionMeta = {
+    key: executable.length === 1 ? executable[0]!.id! : (root.id ?? executable[0]?.id ?? 'definitions'),
+    name: (executable[0]?.name as string | undefined) ?? (root.name as string | undefined) ?? null,
+    processes: processes.map((p) => ({ id: p.id!, name: (p.name as string) ?? null, executable: p.isExecutable === true })),
+    elements: {},
+    userTasks: {},
+    messageCatchers: {},
+    messageStarts: [],
+    services: {},
+  };
+  if (!executable.length) {
+    errors.push({ elementId: null, message: 'no executable process (set isExecutable="true" on a process)', source: 'engine', severity: 'error' });
+  }
+  const check = new ElementChecker(options, errors, meta);
+  walk(root, (el, owner) => check.visit(el, owner));
+  return meta;
+}
+
+class ElementChecker {
+  constructor(private readonly options: CompileOptions, private readonly errors: Problem[], private readonly meta: DefinitionMeta) {}
+
+  visit(el: ModdleElement, owner: ModdleElement | undefined): void {
+    const id = el.id ?? owner?.id ?? null;
+    if (el.id && isFlowNode(el)) this.meta.elements[el.id] = { type: el.$type, name: (el.name as string) ?? null };
+    const unsupported = UNSUPPORTED[el.$type];
+    if (unsupported) this.error(id, unsupported, 'engine');
+    switch (el.$type) {
+      case 'bpmn:ScriptTask':
+        if (!this.options.allowScriptTask?.(el)) this.error(id, 'script tasks are refused: no code from a diagram is executed; use a service task', 'security');
+        break;
+      case 'bpmn:FormalExpression':
+      case 'bpmn:Expression':
+        this.checkFormal(el, owner);
+        break;
+      case 'bpmn:ServiceTask':
+      case 'bpmn:SendTask':
+        this.checkService(el);
+        break;
+      case 'bpmn:UserTask':
+        this.meta.userTasks[el.id!] = {
+          name: str(el.name), assignee: str(el.assignee), candidateGroups: str(el.candidateGroups),
+          candidateUsers: str(el.candidateUsers), formKey: str(el.formKey), dueDate: str(el.dueDate),
+        };
+        break;
+      case 'camunda:ExecutionListener':
+      case 'camunda:TaskListener':
+        this.error(id, 'Camunda listeners are not executed by Duban; model the step as a service task', 'security');
+        break;
+      case 'camunda:Script':
+        this.error(id, 'scripts are refused: no code from a diagram is executed', 'security');
+        break;
+    }
+    if (el.$type === 'bpmn:MessageEventDefinition' && owner?.id) this.noteMessage(owner, el);
+    if (el.$type === 'bpmn:ReceiveTask' && el.messageRef) this.noteMessage(el, el);
+    for (const [attr, value] of Object.entries(el)) {
+      if (attr.startsWith('$') || typeof value !== 'string') continue;
+      if (value.includes('${') || (value.trimStart().startsWith('=') && attr !== 'body')) {
+        const problem = checkExpression(value);
+        if (problem) this.error(id, `${attr}: ${problem}`, 'security');
+      }
+      if (/^(class|delegateExpression|expression|resultVariable)$/.test(attr) && el.$type !== 'bpmn:FormalExpression') {
+        this.error(id, `camunda:${attr} is not supported; bind services with camunda:topic`, 'security');
+      }
+    }
+  }
+
+  private checkFormal(el: ModdleElement, owner: ModdleElement | undefined): void {
+    const id = el.id ?? owner?.id ?? null;
+    if (el.language) {
+      this.error(id, `expressions with language="${String(el.language)}" are refused: write conditions in FEEL ("=…")`, 'security');
+      return;
+    }
+    const body = str(el.body);
+    if (!body) return;
+    const problem = checkExpression(body);
+    if (problem) this.error(id, problem, 'security');
+    else if (!body.trimStart().startsWith('=') && !body.includes('${') && owner?.$type === 'bpmn:SequenceFlow') {
+      this.error(id, `condition "${body}" is neither FEEL ("=…") nor a \${variable} reference`, 'engine');
+    }
+  }
+
+  private checkService(el: ModdleElement): void {
+    const id = el.id!;
+    const topic = str(el.topic);
+    const implementation = str(el.implementation);
+    let name: string | null = null;
+    if (topic) name = topic;
+    else if (implementation) {
+      const m = /^\$\{\s*(?:environment\.)?services\.([A-Za-z_$][\w$]*)\s*\}$/.exec(implementation);
+      if (!m) {
+        this.error(id, `implementation "${implementation}" must name a registered service: \${services.name}`, 'security');
+        return;
+      }
+      name = m[1]!;
+    }
+    if (!name) {
+      if (el.$type === 'bpmn:ServiceTask') this.error(id, 'service task without a service: set camunda:type="external" and camunda:topic', 'engine');
+      return;
+    }
+    if (!this.options.services.has(name)) {
+      this.error(id, `unknown service "${name}"; known: ${this.options.services.names().join(', ') || 'none'}`, 'engine');
+      return;
+    }
+    this.meta.services[id] = name;
+  }
+
+  private noteMessage(target: ModdleElement, def: ModdleElement): void {
+    const msg = def.messageRef as ModdleElement | undefined;
+    if (!msg?.id) return;
+    const entry = { messageId: msg.id, messageName: str(msg.name) ?? msg.id };
+    if (target.$type === 'bpmn:StartEvent') {
+      this.meta.messageStarts.push({ elementId: target.id!, ...entry });
+    } else {
+      this.meta.messageCatchers[target.id!] = entry;
+    }
+  }
+
+  private error(elementId: string | null, message: string, source: Problem['source']): void {
+    this.errors.push({ elementId, message, source, severity: 'error' });
+  }
+}
+
+const REFERENCE_KEYS = /Ref$|^(default|attachedToRef|sourceRef|targetRef|incoming|outgoing|flowNodeRef|\$parent|\$descriptor|\$model|\$attrs)$/;
+
+/** Visit every contained element once; references (…Ref, incoming/outgoing) are not followed. */
+function walk(el: ModdleElement, visit: (el: ModdleElement, owner: ModdleElement | undefined) => void): void {
+  const seen = new Set<unknown>();
+  const stack: Array<[ModdleElement, ModdleElement | undefined]> = [[el, undefined]];
+  while (stack.length) {
+    const [current, owner] = stack.pop()!;
+    if (seen.has(current)) continue;
+    seen.add(current);
+    visit(current, owner);
+    const nextOwner = current.id ? current : owner;
+    for (const [key, value] of Object.entries(current)) {
+      if (REFERENCE_KEYS.test(key)) continue;
+      for (const child of Array.isArray(value) ? value : [value]) {
+        if (child && typeof child === 'object' && typeof (child as ModdleElement).$type === 'string') {
+          stack.push([child as ModdleElement, nextOwner]);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * `incoming`/`outgoing` are derived data in BPMN; modelers write them, hand-written XML often does
+ * not. Fill them from the sequence flows so lint rules see the real graph.
+ */
+function deriveFlowReferences(root: ModdleElement): void {
+  walk(root, (el) => {
+    if (el.$type !== 'bpmn:SequenceFlow') return;
+    const link = (node: unknown, key: 'incoming' | 'outgoing') => {
+      if (!node || typeof node !== 'object') return;
+      const n = node as ModdleElement;
+      const list = (Array.isArray(n[key]) ? n[key] : (n[key] = [])) as unknown[];
+      if (!list.includes(el)) list.push(el);
+    };
+    link(el.sourceRef, 'outgoing');
+    link(el.targetRef, 'incoming');
+  });
+}
+
+function isFlowNode(el: ModdleElement): boolean {
+  return /Task$|Event$|Gateway$|SubProcess$|^bpmn:Transaction$|^bpmn:CallActivity$/.test(el.$type);
+}
+
+function asArray(v: unknown): ModdleElement[] {
+  return Array.isArray(v) ? (v as ModdleElement[]) : [];
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}

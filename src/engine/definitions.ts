@@ -1,0 +1,95 @@
+import type { Db } from '../db/database.js';
+import { compile, loadCompiled, type CompileOptions, type DefinitionMeta, type Problem } from './compile.js';
+import { InvalidDefinitionError, NotFoundError } from './errors.js';
+import type { CompiledDefinition } from './run.js';
+
+export interface DeployResult {
+  id: string;
+  key: string;
+  version: number;
+  name: string | null;
+  warnings: Problem[];
+  unchanged: boolean;
+}
+
+export interface DefinitionRow {
+  id: string;
+  key: string;
+  version: number;
+  name: string | null;
+  note: string | null;
+  deployed_by: string | null;
+  deployed_at: Date;
+  checksum: string;
+}
+
+/**
+ * Deployed versions, compiled once: the serialized context is stored with the row, and each
+ * server process keeps the deserialized one in memory (versions are immutable, so no invalidation).
+ */
+export class DefinitionStore {
+  private readonly cache = new Map<string, Promise<CompiledDefinition>>();
+
+  constructor(private readonly db: Db, private readonly compileOptions: CompileOptions) {}
+
+  async deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {}): Promise<DeployResult> {
+    const result = await compile(xml, this.compileOptions);
+    if (!result.ok || !result.meta || !result.compiled) throw new InvalidDefinitionError(result.errors, result.warnings);
+    const meta = result.meta;
+    return this.db.transaction(async (trx) => {
+      // Serialise deployments of one key so versions stay gapless.
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`deploy:${meta.key}`]);
+      const latest = await trx('process_definitions').where({ key: meta.key }).orderBy('version', 'desc').first();
+      if (latest && latest.checksum === result.checksum) {
+        return { id: latest.id, key: meta.key, version: latest.version, name: latest.name, warnings: result.warnings, unchanged: true };
+      }
+      const version = (latest?.version ?? 0) + 1;
+      const id = `${meta.key}:${version}`;
+      await trx('process_definitions').insert({
+        id, key: meta.key, version, name: meta.name, xml, compiled: result.compiled, meta: JSON.stringify(meta),
+        note: opts.note ?? null, deployed_by: opts.actor ?? null, checksum: result.checksum,
+      });
+      return { id, key: meta.key, version, name: meta.name, warnings: result.warnings, unchanged: false };
+    });
+  }
+
+  /** Validate without deploying (the designer's "check" button). */
+  async validate(xml: string) {
+    const r = await compile(xml, this.compileOptions);
+    return { ok: r.ok, errors: r.errors, warnings: r.warnings, key: r.meta?.key ?? null };
+  }
+
+  get(id: string): Promise<CompiledDefinition> {
+    let hit = this.cache.get(id);
+    if (!hit) {
+      hit = this.load(id);
+      hit.catch(() => this.cache.delete(id));
+      this.cache.set(id, hit);
+    }
+    return hit;
+  }
+
+  async latest(key: string): Promise<CompiledDefinition> {
+    const row = await this.db('process_definitions').where({ key }).orderBy('version', 'desc').first('id');
+    if (!row) throw new NotFoundError('process definition', key);
+    return this.get(row.id);
+  }
+
+  async xml(id: string): Promise<string> {
+    const row = await this.db('process_definitions').where({ id }).first('xml');
+    if (!row) throw new NotFoundError('process definition', id);
+    return row.xml;
+  }
+
+  private async load(id: string): Promise<CompiledDefinition> {
+    const row = await this.db('process_definitions').where({ id }).first('id', 'key', 'version', 'compiled', 'meta');
+    if (!row) throw new NotFoundError('process definition', id);
+    return {
+      id: row.id,
+      key: row.key,
+      version: row.version,
+      meta: row.meta as DefinitionMeta,
+      sourceContext: loadCompiled(typeof row.compiled === 'string' ? row.compiled : JSON.stringify(row.compiled)),
+    };
+  }
+}

@@ -1,0 +1,315 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Db } from '../db/database.js';
+import { DefinitionStore } from './definitions.js';
+import { ConflictError, NotFoundError, BadRequestError } from './errors.js';
+import { EngineRun, type CompiledDefinition, type RunContext, type RunSnapshot } from './run.js';
+import type { ServiceRegistry } from './services.js';
+import type { CompileOptions } from './compile.js';
+import type { ExpressionScope } from './expressions.js';
+
+export interface InstanceRow {
+  id: string;
+  definition_id: string;
+  process_key: string;
+  business_key: string | null;
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  state: unknown;
+  variables: Record<string, unknown>;
+  version: number;
+  started_at: Date;
+  ended_at: Date | null;
+  error: string | null;
+}
+
+export interface InstanceSummary {
+  id: string;
+  definitionId: string;
+  processKey: string;
+  businessKey: string | null;
+  status: InstanceRow['status'];
+  variables: Record<string, unknown>;
+  activeElements: string[];
+  version: number;
+}
+
+export interface EngineOptions {
+  compile?: Partial<CompileOptions>;
+  functions?: ExpressionScope['functions'];
+  /** Only for the conformance runner: a scripts handler for betsy's tokens. */
+  scripts?: unknown;
+  /** Called after each committed command, e.g. to emit metrics or domain events. */
+  onCommitted?: (event: { instanceId: string; kind: string }) => void;
+}
+
+interface CommandOutcome<T> {
+  result: T;
+  /** Raised after commit: the command's other effects (a timer that fired on resume) still count. */
+  conflict?: ConflictError;
+  history?: Array<{ kind: string; elementId?: string | null; executionId?: string | null; data?: Record<string, unknown> }>;
+  beforePersist?: (trx: Knex.Transaction, snapshot: RunSnapshot) => Promise<void>;
+}
+
+/**
+ * The durable engine. Every command is one transaction: lock the instance row, recover a fresh
+ * bpmn-engine from its state, act, run to the next wait state, write state, tasks, timers,
+ * subscriptions, outbox and history, commit. Nothing stays in memory between commands.
+ */
+export class WorkflowEngine {
+  readonly definitions: DefinitionStore;
+
+  constructor(readonly db: Db, readonly services: ServiceRegistry, private readonly options: EngineOptions = {}) {
+    this.definitions = new DefinitionStore(db, { services, ...options.compile });
+  }
+
+  deploy(xml: string, opts?: { note?: string | null; actor?: string | null }) {
+    return this.definitions.deploy(xml, opts);
+  }
+
+  async start(key: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null; definitionId?: string } = {}): Promise<InstanceSummary> {
+    const def = opts.definitionId ? await this.definitions.get(opts.definitionId) : await this.definitions.latest(key);
+    const id = randomUUID();
+    const businessKey = opts.businessKey ?? null;
+    const summary = await this.db.transaction(async (trx) => {
+      await trx('process_instances').insert({
+        id, definition_id: def.id, process_key: def.key, business_key: businessKey, status: 'running',
+        state: null, variables: JSON.stringify(opts.variables ?? {}), started_by: opts.actor ?? null,
+      });
+      const run = this.newRun(def, id, businessKey);
+      await run.start(opts.variables ?? {});
+      const row = { id, definition_id: def.id, process_key: def.key, business_key: businessKey, version: 0 } as InstanceRow;
+      return this.persist(trx, row, run, opts.actor ?? null, [{ kind: 'instance.started', data: { definitionId: def.id } }]);
+    });
+    this.options.onCommitted?.({ instanceId: id, kind: 'started' });
+    return summary;
+  }
+
+  async completeTask(taskId: string, output: Record<string, unknown>, actor: string | null): Promise<InstanceSummary> {
+    if (!isUuid(taskId)) throw new NotFoundError('task', taskId);
+    const task = await this.db('tasks').where({ id: taskId }).first('instance_id', 'status');
+    if (!task) throw new NotFoundError('task', taskId);
+    if (task.status !== 'open') throw taskConflict(task.status);
+    return this.command(task.instance_id, actor, 'task.completed', async (run, trx) => {
+      const row = await trx('tasks').where({ id: taskId }).first();
+      if (row.status !== 'open') {
+        return { result: undefined, conflict: taskConflict(row.status) };
+      }
+      const done = await run.completeTask(row.execution_id, output);
+      if (!done) {
+        // The task left its wait state while recovering (an interrupting timer was already due).
+        return { result: undefined, conflict: new ConflictError('the task is no longer waiting: its deadline or another event ended it first', { taskId }) };
+      }
+      return {
+        result: undefined,
+        history: [{ kind: 'task.completed', elementId: row.element_id, executionId: row.execution_id, data: { taskId, output } }],
+        beforePersist: async (t) => {
+          await t('tasks').where({ id: taskId }).update({ status: 'completed', completed_by: actor, ended_at: t.fn.now(), output: JSON.stringify(output) });
+        },
+      };
+    });
+  }
+
+  /** Claim is not an engine step: a conditional update is enough, and history records it. */
+  async claimTask(taskId: string, actor: string, opts: { force?: boolean } = {}): Promise<void> {
+    if (!isUuid(taskId)) throw new NotFoundError('task', taskId);
+    await this.db.transaction(async (trx) => {
+      const row = await trx('tasks').where({ id: taskId }).forUpdate().first();
+      if (!row) throw new NotFoundError('task', taskId);
+      if (row.status !== 'open') throw taskConflict(row.status);
+      if (row.claimed_by && row.claimed_by !== actor && !opts.force) throw new ConflictError(`the task is claimed by ${row.claimed_by}`);
+      await trx('tasks').where({ id: taskId }).update({ claimed_by: actor, claimed_at: trx.fn.now(), assignee: actor });
+      await trx('history').insert({ instance_id: row.instance_id, kind: 'task.claimed', element_id: row.element_id, execution_id: row.execution_id, actor, data: JSON.stringify({ taskId }) });
+    });
+  }
+
+  async unclaimTask(taskId: string, actor: string): Promise<void> {
+    if (!isUuid(taskId)) throw new NotFoundError('task', taskId);
+    await this.db.transaction(async (trx) => {
+      const row = await trx('tasks').where({ id: taskId }).forUpdate().first();
+      if (!row) throw new NotFoundError('task', taskId);
+      if (row.status !== 'open') throw taskConflict(row.status);
+      await trx('tasks').where({ id: taskId }).update({ claimed_by: null, claimed_at: null, assignee: null });
+      await trx('history').insert({ instance_id: row.instance_id, kind: 'task.unclaimed', element_id: row.element_id, execution_id: row.execution_id, actor, data: JSON.stringify({ taskId }) });
+    });
+  }
+
+  /**
+   * Fire one due timer, in a transaction that already holds the timer and instance rows
+   * (claimed with SKIP LOCKED by the scheduler). Returns the lag in ms.
+   */
+  async fireTimer(trx: Knex.Transaction, timer: { id: number; instance_id: string; execution_id: string; element_id: string; due_at: Date }): Promise<void> {
+    await this.commandIn(trx, timer.instance_id, null, 'timer.fired', async (run) => {
+      // false when it fired already while recovering (it was overdue): the state already shows it.
+      await run.fireTimer(timer.execution_id);
+      return { result: undefined };
+    });
+  }
+
+  async correlate(messageName: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null } = {}): Promise<{ delivered: number; started: InstanceSummary | null }> {
+    if (!messageName) throw new BadRequestError('messageName is required');
+    const q = this.db('message_subscriptions as s').join('process_instances as i', 'i.id', 's.instance_id')
+      .where('s.message_name', messageName).andWhere('i.status', 'running').distinct('s.instance_id');
+    if (opts.businessKey) q.andWhere('i.business_key', opts.businessKey);
+    const waiting: Array<{ instance_id: string }> = await q;
+    let delivered = 0;
+    for (const { instance_id } of waiting) {
+      delivered += await this.command(instance_id, opts.actor ?? null, 'message.correlated', async (run) => {
+        const n = await run.deliverMessage(messageName, opts.variables ?? {});
+        return { result: n, history: n ? [{ kind: 'message.received', data: { messageName, variables: opts.variables ?? {} } }] : [] };
+      }).then(() => 1, (err) => (err instanceof ConflictError ? 0 : Promise.reject(err)));
+    }
+    if (delivered) return { delivered, started: null };
+    const starter = await this.findMessageStart(messageName);
+    if (!starter) throw new NotFoundError('message subscription or message start event for', messageName);
+    const started = await this.start(starter.key, { businessKey: opts.businessKey, variables: opts.variables, actor: opts.actor, definitionId: starter.id });
+    return { delivered: 0, started };
+  }
+
+  async cancel(instanceId: string, actor: string | null, reason?: string): Promise<void> {
+    if (!isUuid(instanceId)) throw new NotFoundError('process instance', instanceId);
+    await this.db.transaction(async (trx) => {
+      const row = await trx('process_instances').where({ id: instanceId }).forUpdate().first('id', 'status');
+      if (!row) throw new NotFoundError('process instance', instanceId);
+      if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`);
+      await trx('process_instances').where({ id: instanceId }).update({ status: 'cancelled', ended_at: trx.fn.now(), updated_at: trx.fn.now() })
+        .increment('version', 1);
+      await trx('tasks').where({ instance_id: instanceId, status: 'open' }).update({ status: 'cancelled', ended_at: trx.fn.now() });
+      await trx('timers').where({ instance_id: instanceId }).delete();
+      await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
+      await trx('history').insert({ instance_id: instanceId, kind: 'instance.cancelled', actor, data: JSON.stringify({ reason: reason ?? null }) });
+    });
+  }
+
+  private async findMessageStart(messageName: string): Promise<{ id: string; key: string } | undefined> {
+    const rows: Array<{ id: string; key: string }> = await this.db('process_definitions as d')
+      .whereRaw(`d.meta->'messageStarts' @> ?::jsonb`, [JSON.stringify([{ messageName }])])
+      .whereRaw('d.version = (SELECT max(version) FROM process_definitions x WHERE x.key = d.key)')
+      .select('d.id', 'd.key');
+    return rows[0];
+  }
+
+  private newRun(def: CompiledDefinition, instanceId: string, businessKey: string | null): EngineRun {
+    const ctx: RunContext = { instanceId, businessKey, services: this.services, functions: this.options.functions, scripts: this.options.scripts };
+    return new EngineRun(def, ctx);
+  }
+
+  private async command<T>(instanceId: string, actor: string | null, kind: string,
+    act: (run: EngineRun, trx: Knex.Transaction) => Promise<CommandOutcome<T>>): Promise<InstanceSummary> {
+    if (!isUuid(instanceId)) throw new NotFoundError('process instance', instanceId);
+    let conflict: ConflictError | undefined;
+    const summary = await this.db.transaction(async (trx) => {
+      const out = await this.commandIn(trx, instanceId, actor, kind, act);
+      conflict = out.conflict;
+      return out.summary;
+    });
+    this.options.onCommitted?.({ instanceId, kind });
+    if (conflict) throw conflict;
+    return summary;
+  }
+
+  private async commandIn<T>(trx: Knex.Transaction, instanceId: string, actor: string | null, _kind: string,
+    act: (run: EngineRun, trx: Knex.Transaction) => Promise<CommandOutcome<T>>): Promise<{ summary: InstanceSummary; conflict?: ConflictError }> {
+    const row: InstanceRow | undefined = await trx('process_instances').where({ id: instanceId }).forUpdate().first();
+    if (!row) throw new NotFoundError('process instance', instanceId);
+    if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`, { instanceId, status: row.status });
+    const def = await this.definitions.get(row.definition_id);
+    const run = this.newRun(def, row.id, row.business_key);
+    await run.resume(row.state);
+    const outcome = await act(run, trx);
+    const snapshotHook = outcome.beforePersist;
+    const summary = await this.persist(trx, row, run, actor, outcome.history ?? [], snapshotHook);
+    return { summary, conflict: outcome.conflict };
+  }
+
+  private async persist(trx: Knex.Transaction, row: Pick<InstanceRow, 'id' | 'definition_id' | 'process_key' | 'business_key' | 'version'>, run: EngineRun,
+    actor: string | null, extraHistory: NonNullable<CommandOutcome<unknown>['history']>,
+    beforePersist?: (trx: Knex.Transaction, snapshot: RunSnapshot) => Promise<void>): Promise<InstanceSummary> {
+    const snap = await run.snapshot();
+    if (beforePersist) await beforePersist(trx, snap);
+    const done = snap.status !== 'running';
+    const version = row.version + 1;
+    await trx('process_instances').where({ id: row.id }).update({
+      state: done ? null : JSON.stringify(snap.state),
+      variables: JSON.stringify(snap.variables),
+      status: snap.status,
+      version,
+      updated_at: trx.fn.now(),
+      ended_at: done ? trx.fn.now() : null,
+      error: snap.error,
+    });
+    await syncTasks(trx, row.id, snap);
+    await syncTimers(trx, row.id, snap);
+    await syncSubscriptions(trx, row.id, row.business_key, snap);
+    await writeOutbox(trx, row.id, run);
+    const history = [
+      ...extraHistory.map((h) => ({ instance_id: row.id, kind: h.kind, element_id: h.elementId ?? null, execution_id: h.executionId ?? null, actor, data: h.data ? JSON.stringify(h.data) : null })),
+      ...run.history.map((h) => ({ instance_id: row.id, kind: h.kind, element_id: h.elementId, element_type: h.elementType, execution_id: h.executionId, actor, data: h.data ? JSON.stringify(h.data) : null })),
+    ];
+    if (snap.status === 'completed') history.push({ instance_id: row.id, kind: 'instance.completed', element_id: null, execution_id: null, actor, data: null });
+    if (snap.status === 'failed') {
+      history.push({ instance_id: row.id, kind: 'instance.failed', element_id: null, execution_id: null, actor, data: JSON.stringify({ error: snap.error }) });
+      await trx('incidents').insert({ instance_id: row.id, kind: 'runtime', message: snap.error ?? 'the process failed' });
+    }
+    if (history.length) await trx('history').insert(history);
+    return {
+      id: row.id, definitionId: row.definition_id, processKey: row.process_key, businessKey: row.business_key,
+      status: snap.status, variables: snap.variables, activeElements: snap.activeElements, version,
+    };
+  }
+}
+
+async function syncTasks(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot): Promise<void> {
+  const open: Array<{ id: string; execution_id: string }> = await trx('tasks').where({ instance_id: instanceId, status: 'open' }).select('id', 'execution_id');
+  const live = new Set(snap.tasks.map((t) => t.executionId));
+  const known = new Set(open.map((t) => t.execution_id));
+  const gone = open.filter((t) => !live.has(t.execution_id)).map((t) => t.id);
+  if (gone.length) await trx('tasks').whereIn('id', gone).update({ status: 'cancelled', ended_at: trx.fn.now() });
+  const fresh = snap.tasks.filter((t) => !known.has(t.executionId));
+  if (fresh.length) {
+    await trx('tasks').insert(fresh.map((t) => ({
+      id: randomUUID(), instance_id: instanceId, execution_id: t.executionId, element_id: t.elementId, name: t.name,
+      assignee: t.assignee, candidate_groups: t.candidateGroups, candidate_users: t.candidateUsers, form_key: t.formKey,
+      due_at: t.dueAt, status: 'open',
+    }))).onConflict(['instance_id', 'execution_id']).ignore();
+  }
+}
+
+async function syncTimers(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot): Promise<void> {
+  const live = snap.timers;
+  const ids = live.map((t) => t.executionId);
+  const del = trx('timers').where({ instance_id: instanceId });
+  if (ids.length) del.whereNotIn('execution_id', ids);
+  await del.delete();
+  if (!live.length) return;
+  await trx('timers').insert(live.map((t) => ({
+    instance_id: instanceId, execution_id: t.executionId, element_id: t.elementId, timer_type: t.timerType,
+    definition: t.definition, repeat: t.repeat, due_at: t.dueAt,
+  }))).onConflict(['instance_id', 'execution_id']).merge(['due_at', 'repeat']);
+  await trx.raw(`SELECT pg_notify('duban_timers', ?)`, [new Date(Math.min(...live.map((t) => t.dueAt.getTime()))).toISOString()]);
+}
+
+async function syncSubscriptions(trx: Knex.Transaction, instanceId: string, businessKey: string | null, snap: RunSnapshot): Promise<void> {
+  await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
+  if (!snap.messageWaits.length) return;
+  const rows = new Map(snap.messageWaits.map((m) => [`${m.messageName}|${m.elementId}`, m]));
+  await trx('message_subscriptions').insert([...rows.values()].map((m) => ({
+    instance_id: instanceId, message_name: m.messageName, element_id: m.elementId, business_key: businessKey,
+  })));
+}
+
+async function writeOutbox(trx: Knex.Transaction, instanceId: string, run: EngineRun): Promise<void> {
+  if (!run.outbox.length) return;
+  await trx('outbox').insert(run.outbox.map((o) => ({
+    instance_id: instanceId, element_id: o.elementId, service: o.delivery, dedup_key: o.dedupKey, payload: JSON.stringify(o.payload),
+  }))).onConflict('dedup_key').ignore();
+  await trx.raw(`SELECT pg_notify('duban_outbox', '')`);
+}
+
+function taskConflict(status: string): ConflictError {
+  return new ConflictError(status === 'completed' ? 'the task was already completed' : 'the task was cancelled: its deadline or another event ended it', { status });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(s: string): boolean {
+  return UUID.test(s);
+}

@@ -1,0 +1,133 @@
+import type { Db } from '../db/database.js';
+import type { ServiceRegistry } from './services.js';
+import { Wakeup, type Notifier } from './notifier.js';
+
+export interface OutboxOptions {
+  pollMs: number;
+  concurrency: number;
+  log: (msg: string, err?: unknown) => void;
+  /** Backoff base; attempt n waits base·2^(n−1), capped at an hour. */
+  backoffMs?: number;
+}
+
+interface OutboxRow {
+  id: number;
+  instance_id: string | null;
+  element_id: string | null;
+  service: string;
+  dedup_key: string;
+  payload: Record<string, unknown>;
+  attempts: number;
+  max_attempts: number;
+}
+
+/**
+ * Delivers outbox rows after their command committed. A row is held with FOR UPDATE SKIP LOCKED
+ * while its delivery runs, so no two processes deliver it at once; a process killed mid-delivery
+ * releases it and another retries with the same dedup key, which providers use as idempotency key.
+ */
+export class OutboxDispatcher {
+  private running = false;
+  private readonly workers: Promise<void>[] = [];
+  private readonly wakeups: Wakeup[] = [];
+
+  constructor(private readonly db: Db, private readonly services: ServiceRegistry, private readonly opts: OutboxOptions) {}
+
+  start(notifier?: Notifier): void {
+    if (this.running) return;
+    this.running = true;
+    notifier?.on('duban_outbox', () => this.wakeups.forEach((w) => w.poke()));
+    for (let i = 0; i < this.opts.concurrency; i++) {
+      const wake = new Wakeup();
+      this.wakeups.push(wake);
+      this.workers.push(this.loop(wake));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeups.forEach((w) => w.poke());
+    await Promise.all(this.workers);
+  }
+
+  async drain(): Promise<number> {
+    let n = 0;
+    while (await this.deliverOne()) n++;
+    return n;
+  }
+
+  private async loop(wake: Wakeup): Promise<void> {
+    while (this.running) {
+      try {
+        if (await this.deliverOne()) continue;
+        await wake.sleep(this.opts.pollMs);
+      } catch (err) {
+        this.opts.log('outbox delivery loop failed; retrying', err);
+        await wake.sleep(this.opts.pollMs);
+      }
+    }
+  }
+
+  async deliverOne(): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      const row: OutboxRow | undefined = await trx('outbox')
+        .where({ status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now())
+        .orderBy('next_attempt_at').limit(1).forUpdate().skipLocked().first();
+      if (!row) return false;
+      const attempt = row.attempts + 1;
+      const deliver = this.services.delivery(row.service);
+      try {
+        if (!deliver) throw new Error(`no delivery is registered for "${row.service}"`);
+        const result = await deliver(row.payload, { dedupKey: row.dedup_key, outboxId: row.id, attempt });
+        await trx('outbox').where({ id: row.id }).update({
+          status: 'sent', attempts: attempt, sent_at: trx.fn.now(), result: JSON.stringify(result ?? {}), last_error: null,
+        });
+        if (row.instance_id) {
+          await trx('history').insert({ instance_id: row.instance_id, kind: 'outbox.delivered', element_id: row.element_id, data: JSON.stringify({ outboxId: row.id, service: row.service, dedupKey: row.dedup_key, result: result ?? {} }) });
+        }
+      } catch (err) {
+        await this.recordFailure(trx, row, attempt, err, !deliver);
+      }
+      return true;
+    });
+  }
+
+  private async recordFailure(trx: Parameters<Parameters<Db['transaction']>[0]>[0], row: OutboxRow, attempt: number, err: unknown, permanent: boolean): Promise<void> {
+    const message = String((err as Error)?.message ?? err);
+    if (attempt >= row.max_attempts || permanent) {
+      await trx('outbox').where({ id: row.id }).update({ status: 'failed', attempts: attempt, last_error: message });
+      await trx('incidents').insert({
+        instance_id: row.instance_id, outbox_id: row.id, element_id: row.element_id, kind: 'delivery',
+        message: `${row.service} failed after ${attempt} attempt(s): ${message}`,
+      });
+      this.opts.log(`outbox ${row.id} (${row.service}) failed for good: ${message}`);
+      return;
+    }
+    const delay = Math.min(3_600_000, (this.opts.backoffMs ?? 1000) * 2 ** (attempt - 1));
+    await trx('outbox').where({ id: row.id }).update({
+      attempts: attempt, last_error: message, next_attempt_at: trx.raw(`now() + (? || ' milliseconds')::interval`, [String(delay)]),
+    });
+  }
+}
+
+/** Put a failed delivery back in the queue and resolve its incident. */
+export async function retryIncident(db: Db, incidentId: number, actor: string | null): Promise<{ retried: boolean; kind: string }> {
+  return db.transaction(async (trx) => {
+    const inc = await trx('incidents').where({ id: incidentId }).forUpdate().first();
+    if (!inc) return { retried: false, kind: 'missing' };
+    if (inc.status !== 'open') return { retried: false, kind: inc.kind };
+    if (inc.kind === 'delivery' && inc.outbox_id) {
+      await trx('outbox').where({ id: inc.outbox_id }).update({ status: 'pending', attempts: 0, next_attempt_at: trx.fn.now() });
+      await trx.raw(`SELECT pg_notify('duban_outbox', '')`);
+    } else if (inc.kind === 'timer') {
+      await trx('timers').where({ instance_id: inc.instance_id, element_id: inc.element_id }).update({ due_at: trx.fn.now() });
+    } else {
+      return { retried: false, kind: inc.kind };
+    }
+    await trx('incidents').where({ id: incidentId }).update({ status: 'resolved', resolved_at: trx.fn.now(), resolved_by: actor });
+    if (inc.instance_id) {
+      await trx('history').insert({ instance_id: inc.instance_id, kind: 'incident.retried', actor, data: JSON.stringify({ incidentId }) });
+    }
+    return { retried: true, kind: inc.kind };
+  });
+}

@@ -1,0 +1,369 @@
+import { Engine } from 'bpmn-engine';
+import * as Elements from 'bpmn-elements';
+import { DurableTimers, type ActiveTimer } from './timers.js';
+import { moddleOptions, type DefinitionMeta, type ServiceFn } from './compile.js';
+import { resolve as resolveExpression, type ExpressionScope } from './expressions.js';
+import { BpmnServiceError, type ServiceRegistry } from './services.js';
+
+/**
+ * One engine run serves one command: recover (or start), act, run to the next wait state, snapshot.
+ * Nothing of it outlives the command; all that matters is in the snapshot, which the caller writes.
+ */
+
+export interface CompiledDefinition {
+  id: string;
+  key: string;
+  version: number;
+  meta: DefinitionMeta;
+  sourceContext: unknown;
+}
+
+export interface RunContext {
+  instanceId: string;
+  businessKey: string | null;
+  services: ServiceRegistry;
+  /** Extra FEEL functions (e.g. working-day arithmetic), data in, data out. */
+  functions?: ExpressionScope['functions'];
+  /** Only the conformance runner sets this (betsy's script tokens); production refuses all scripts. */
+  scripts?: unknown;
+}
+
+export interface OutboxEntry {
+  delivery: string;
+  payload: Record<string, unknown>;
+  dedupKey: string;
+  elementId: string;
+}
+
+export interface HistoryEntry {
+  kind: string;
+  elementId: string | null;
+  elementType: string | null;
+  executionId: string | null;
+  data?: Record<string, unknown>;
+}
+
+export interface WaitingTask {
+  executionId: string;
+  elementId: string;
+  name: string | null;
+  assignee: string | null;
+  candidateGroups: string[];
+  candidateUsers: string[];
+  formKey: string | null;
+  dueAt: Date | null;
+}
+
+export interface RunSnapshot {
+  status: 'running' | 'completed' | 'failed';
+  error: string | null;
+  state: unknown;
+  variables: Record<string, unknown>;
+  tasks: WaitingTask[];
+  timers: ActiveTimer[];
+  messageWaits: Array<{ elementId: string; messageName: string }>;
+  activeElements: string[];
+}
+
+/** The parts of bpmn-engine's element API Duban uses; its shipped typings are looser than this. */
+interface ElementApi {
+  id: string;
+  type: string;
+  executionId: string;
+  content: Record<string, unknown>;
+  owner: { environment: { variables: Record<string, unknown> } };
+  signal(message?: unknown): void;
+  getPostponed?(): ElementApi[];
+}
+interface ExecutionApi {
+  state: string;
+  getPostponed(): ElementApi[];
+  signal(payload: unknown): void;
+  getState(): EngineState;
+  definitions: Array<{ environment: { variables: Record<string, unknown> }; getProcesses(): Array<{ environment: { variables: Record<string, unknown> } }> }>;
+}
+interface EngineState {
+  definitions: Array<Record<string, unknown>>;
+  [key: string]: unknown;
+}
+interface BrokerMessage {
+  content: Record<string, unknown> & { id?: string; type?: string; executionId?: string; isRecovered?: boolean };
+}
+interface EngineApi {
+  state: string;
+  execute(opts: object): Promise<ExecutionApi>;
+  recover(state: unknown): EngineApi;
+  resume(): Promise<ExecutionApi>;
+  on(event: string, fn: (err: Error) => void): void;
+  broker: { subscribeTmp(exchange: string, pattern: string, fn: (rk: string, msg: BrokerMessage) => void, opts: object): void };
+}
+
+const RECORDED = new Set(['activity.start', 'activity.end', 'activity.discard', 'activity.timeout', 'activity.error', 'activity.catch', 'process.end', 'process.error']);
+const REPLAYED_ON_RESUME = new Set(['activity.start', 'activity.enter', 'activity.wait', 'activity.timer']);
+// bpmn-elements exports BpmnError at run time; its typings omit it.
+const { BpmnError } = Elements as unknown as { BpmnError: new (message: string, behaviour: { errorCode: string }) => Error };
+const HUMAN_TASKS = new Set(['bpmn:UserTask', 'bpmn:ManualTask']);
+
+export class EngineRun {
+  readonly timers = new DurableTimers();
+  readonly outbox: OutboxEntry[] = [];
+  readonly history: HistoryEntry[] = [];
+  private readonly engine: EngineApi;
+  private execution: ExecutionApi | undefined;
+  private failure: Error | undefined;
+
+  constructor(private readonly def: CompiledDefinition, private readonly ctx: RunContext) {
+    this.engine = new (Engine as unknown as new (opts: object) => EngineApi)({
+      name: ctx.instanceId,
+      sourceContext: def.sourceContext,
+      moddleOptions,
+      timers: this.timers,
+      scripts: ctx.scripts ?? refuseScripts,
+      expressions: this.expressions(),
+      services: this.serviceFunctions(),
+      extensions: { duban: saveOutputExtension },
+    });
+    this.engine.on('error', (err) => {
+      this.failure = err;
+    });
+    this.engine.broker.subscribeTmp('event', '#', (rk, msg) => { this.record(rk, msg); }, { noAck: true });
+  }
+
+  async start(variables: Record<string, unknown>): Promise<void> {
+    this.execution = await this.engine.execute({ variables: { ...variables } });
+    await settle();
+  }
+
+  async resume(state: unknown): Promise<void> {
+    this.engine.recover(structuredClone(state));
+    this.execution = await this.engine.resume();
+    await settle();
+  }
+
+  /** Complete a waiting user/manual/receive task; false when it is not waiting (anymore). */
+  async completeTask(executionId: string, output: Record<string, unknown>): Promise<boolean> {
+    const api = this.waiting().find((a) => a.executionId === executionId);
+    if (!api) return false;
+    api.signal({ ...output });
+    await settle();
+    return true;
+  }
+
+  async fireTimer(executionId: string): Promise<boolean> {
+    const fired = this.timers.fire(executionId);
+    await settle();
+    return fired;
+  }
+
+  /** Deliver a message to the elements waiting for it; returns how many took it. */
+  async deliverMessage(messageName: string, payload: Record<string, unknown>): Promise<number> {
+    const targets = this.waiting().filter((a) => this.def.meta.messageCatchers[a.id]?.messageName === messageName);
+    for (const api of targets) {
+      const { messageId } = this.def.meta.messageCatchers[api.id]!;
+      this.execution!.signal({ id: messageId, ...payload });
+    }
+    await settle();
+    return targets.length;
+  }
+
+  async snapshot(): Promise<RunSnapshot> {
+    const state = this.execution!.getState();
+    for (const d of state.definitions) delete d.source;
+    const waiting = this.waiting();
+    const variables = this.variables();
+    const status = this.failure || this.engine.state === 'error' ? 'failed' : this.engine.state === 'running' ? 'running' : 'completed';
+    return {
+      status,
+      error: this.failure ? this.failure.message : null,
+      state,
+      variables,
+      tasks: status === 'running' ? waiting.filter((a) => HUMAN_TASKS.has(a.type)).map((a) => this.describeTask(a, variables)) : [],
+      timers: status === 'running' ? this.timers.active() : [],
+      messageWaits: status === 'running'
+        ? waiting.filter((a) => this.def.meta.messageCatchers[a.id]).map((a) => ({ elementId: a.id, messageName: this.def.meta.messageCatchers[a.id]!.messageName }))
+        : [],
+      activeElements: [...new Set(waiting.map((a) => a.id))],
+    };
+  }
+
+  waiting(): ElementApi[] {
+    if (!this.execution) return [];
+    const seen = new Map<string, ElementApi>();
+    const visit = (list: ElementApi[]) => {
+      for (const api of list) {
+        if (seen.has(api.executionId)) continue;
+        seen.set(api.executionId, api);
+        if (api.getPostponed) visit(api.getPostponed());
+      }
+    };
+    visit(this.execution.getPostponed());
+    return [...seen.values()];
+  }
+
+  private variables(): Record<string, unknown> {
+    const def = this.execution?.definitions[0];
+    const proc = def?.getProcesses()[0];
+    // bpmn-elements keeps the process run message in its variables; those are not user data.
+    const { fields: _f, content: _c, properties: _p, ...vars } = proc?.environment.variables ?? def?.environment.variables ?? {};
+    return vars;
+  }
+
+  private describeTask(api: ElementApi, variables: Record<string, unknown>): WaitingTask {
+    const meta = this.def.meta.userTasks[api.id];
+    const scope: ExpressionScope = { variables: { ...variables, ...api.owner.environment.variables }, services: {}, functions: this.ctx.functions };
+    const text = (v: string | null | undefined): string | null => {
+      if (!v) return null;
+      const out = resolveExpression(v, scope);
+      return out === undefined || out === null || out === '' ? null : String(out);
+    };
+    const list = (v: string | null | undefined): string[] => {
+      const out = v ? resolveExpression(v, scope) : null;
+      const items = Array.isArray(out) ? out.map(String) : typeof out === 'string' ? out.split(',') : [];
+      return items.map((s) => s.trim()).filter(Boolean);
+    };
+    const due = text(meta?.dueDate);
+    const dueAt = due ? new Date(due) : null;
+    return {
+      executionId: api.executionId,
+      elementId: api.id,
+      name: meta?.name ?? this.def.meta.elements[api.id]?.name ?? null,
+      assignee: text(meta?.assignee),
+      candidateGroups: list(meta?.candidateGroups),
+      candidateUsers: list(meta?.candidateUsers),
+      formKey: text(meta?.formKey),
+      dueAt: dueAt && !Number.isNaN(dueAt.getTime()) ? dueAt : null,
+    };
+  }
+
+  private record(routingKey: string, message: BrokerMessage): void {
+    if (!RECORDED.has(routingKey)) return;
+    const c = message.content;
+    if (c.isRecovered && REPLAYED_ON_RESUME.has(routingKey)) return;
+    const kind = routingKey === 'activity.timeout' ? 'timer.fired' : routingKey.replace('activity.', 'element.');
+    const data: Record<string, unknown> = {};
+    if (routingKey === 'activity.error' || routingKey === 'process.error') data.error = errorText(c.error);
+    this.history.push({
+      kind,
+      elementId: c.id ?? null,
+      elementType: c.type ?? null,
+      executionId: c.executionId ?? null,
+      ...(Object.keys(data).length ? { data } : {}),
+    });
+  }
+
+  private expressions() {
+    const functions = this.ctx.functions;
+    return {
+      resolveExpression(expression: unknown, context: { environment?: { variables?: Record<string, unknown>; services?: Record<string, unknown> }; content?: Record<string, unknown> }) {
+        if (typeof expression !== 'string') return expression;
+        const content = context?.content;
+        return resolveExpression(expression, {
+          variables: context?.environment?.variables ?? {},
+          output: (content?.output ?? undefined) as Record<string, unknown> | undefined,
+          content,
+          services: context?.environment?.services ?? {},
+          functions,
+        });
+      },
+      isExpression: (text: unknown) => typeof text === 'string' && (/^\$\{.+\}$/.test(text) || text.trimStart().startsWith('=')),
+      hasExpression: (text: unknown) => typeof text === 'string' && (text.includes('${') || text.trimStart().startsWith('=')),
+    };
+  }
+
+  /** The registry's handlers, wrapped as bpmn-engine service functions bound to this run. */
+  private serviceFunctions(): Record<string, ServiceFn> {
+    const out: Record<string, ServiceFn> = {};
+    for (const name of this.ctx.services.names()) {
+      out[name] = (message, callback) => this.callService(name, message, callback);
+    }
+    return out;
+  }
+
+  private callService(name: string, message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void): void {
+    const def = this.ctx.services.get(name)!;
+    const content = message.content;
+    const elementId = String(content.id);
+    const executionId = String(content.executionId);
+    const variables = this.variables();
+    try {
+      const output = def.handler({
+        instanceId: this.ctx.instanceId,
+        businessKey: this.ctx.businessKey,
+        elementId,
+        executionId,
+        variables,
+        input: { ...(content.input as Record<string, unknown> | undefined) },
+        enqueue: (delivery, payload, dedupKey) => {
+          this.outbox.push({ delivery, payload, elementId, dedupKey: dedupKey ?? `${this.ctx.instanceId}:${executionId}:${delivery}` });
+        },
+      });
+      callback(null, output ?? undefined);
+    } catch (err) {
+      if (err instanceof BpmnServiceError) {
+        callback(new BpmnError(err.message, { errorCode: err.errorCode }) as unknown as Error);
+      } else {
+        callback(err as Error);
+      }
+    }
+  }
+}
+
+/** The scripts handler refuses everything: deploy already rejects script tasks, this is the second lock. */
+const refuseScripts = {
+  register() {
+    return undefined;
+  },
+  getScript(language: string | undefined, element: { type?: string } | undefined) {
+    // bpmn-elements asks for a script for every condition; a plain (FEEL/${}) condition has none.
+    if (element?.type === 'bpmn:SequenceFlow' && !language) return undefined;
+    return {
+      execute(_ctx: unknown, callback: (err: Error) => void) {
+        callback(new Error('scripts are not executed by Duban'));
+      },
+    };
+  },
+};
+
+interface ExtensionActivity {
+  type: string;
+  environment: { variables: Record<string, unknown> };
+  on(event: string, fn: (api: { content: { output?: unknown } }) => void): void;
+}
+
+/** Task output becomes process variables when the task ends (Camunda semantics). */
+function saveOutputExtension(activity: ExtensionActivity) {
+  const saves = activity.type === 'bpmn:UserTask' || activity.type === 'bpmn:ManualTask' || activity.type === 'bpmn:ReceiveTask' ||
+    activity.type === 'bpmn:ServiceTask' || activity.type === 'bpmn:SendTask' || activity.type === 'bpmn:IntermediateCatchEvent';
+  return {
+    activate() {
+      if (!saves) return;
+    },
+    deactivate() {},
+    ...(saves ? init(activity) : {}),
+  };
+}
+
+function init(activity: ExtensionActivity) {
+  activity.on('end', (api) => {
+    const output = api.content.output;
+    if (output && typeof output === 'object' && !Array.isArray(output)) {
+      Object.assign(activity.environment.variables, stripMessageFields(output as Record<string, unknown>));
+    }
+  });
+  return {};
+}
+
+function stripMessageFields(output: Record<string, unknown>): Record<string, unknown> {
+  const { id: _id, executionId: _e, ...rest } = output;
+  return rest;
+}
+
+function errorText(err: unknown): string {
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
+
+/** bpmn-engine runs synchronously to its wait states; one macrotask turn lets stragglers finish. */
+function settle(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,102 @@
+import type { Db } from '../db/database.js';
+import type { WorkflowEngine } from './engine.js';
+import { Wakeup, type Notifier } from './notifier.js';
+
+export interface SchedulerOptions {
+  pollMs: number;
+  concurrency: number;
+  log: (msg: string, err?: unknown) => void;
+  /** Observed lag (fire time − due time) of every timer fired here. */
+  onFired?: (lagMs: number) => void;
+}
+
+interface ClaimedTimer {
+  id: number;
+  instance_id: string;
+  execution_id: string;
+  element_id: string;
+  due_at: Date;
+  lag_ms: number;
+}
+
+/**
+ * Fires due timers from the `timers` table. Each firing is one transaction that claims the timer
+ * and its instance with SKIP LOCKED, so several processes never wait on each other or fire twice,
+ * and a process killed mid-way leaves the timer for the next claim. Due-ness uses the database clock.
+ */
+export class TimerScheduler {
+  private running = false;
+  private readonly workers: Promise<void>[] = [];
+  private readonly wakeups: Wakeup[] = [];
+
+  constructor(private readonly db: Db, private readonly engine: WorkflowEngine, private readonly opts: SchedulerOptions) {}
+
+  start(notifier?: Notifier): void {
+    if (this.running) return;
+    this.running = true;
+    notifier?.on('duban_timers', () => this.wakeups.forEach((w) => w.poke()));
+    for (let i = 0; i < this.opts.concurrency; i++) {
+      const wake = new Wakeup();
+      this.wakeups.push(wake);
+      this.workers.push(this.loop(wake));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeups.forEach((w) => w.poke());
+    await Promise.all(this.workers);
+  }
+
+  /** Fire due timers until none is left; for tests and the CLI. */
+  async drain(): Promise<number> {
+    let n = 0;
+    while (await this.fireOne()) n++;
+    return n;
+  }
+
+  private async loop(wake: Wakeup): Promise<void> {
+    while (this.running) {
+      try {
+        if (await this.fireOne()) continue;
+        await wake.sleep(await this.msUntilNextDue());
+      } catch (err) {
+        this.opts.log('timer firing failed; retrying', err);
+        await wake.sleep(this.opts.pollMs);
+      }
+    }
+  }
+
+  async fireOne(): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      const claimed = await trx.raw<{ rows: ClaimedTimer[] }>(`
+        SELECT t.id, t.instance_id, t.execution_id, t.element_id, t.due_at,
+               (extract(epoch FROM clock_timestamp() - t.due_at) * 1000)::float8 AS lag_ms
+          FROM timers t JOIN process_instances i ON i.id = t.instance_id
+         WHERE t.due_at <= now()
+         ORDER BY t.due_at
+         LIMIT 1
+           FOR UPDATE OF t, i SKIP LOCKED`);
+      const timer = claimed.rows[0];
+      if (!timer) return false;
+      try {
+        await trx.transaction((sp) => this.engine.fireTimer(sp, timer));
+        this.opts.onFired?.(timer.lag_ms);
+      } catch (err) {
+        // Keep the timer, push it back and tell an admin: a failing timer must not spin.
+        this.opts.log(`timer ${timer.id} on ${timer.instance_id} failed`, err);
+        await trx('timers').where({ id: timer.id }).update({ due_at: trx.raw(`now() + interval '1 minute'`) });
+        await trx('incidents').insert({ instance_id: timer.instance_id, element_id: timer.element_id, kind: 'timer', message: String((err as Error).message ?? err) });
+      }
+      return true;
+    });
+  }
+
+  private async msUntilNextDue(): Promise<number> {
+    const r = await this.db.raw<{ rows: Array<{ ms: number | null }> }>(
+      `SELECT (extract(epoch FROM min(due_at) - now()) * 1000)::float8 AS ms FROM timers`);
+    const ms = r.rows[0]?.ms;
+    if (ms === null || ms === undefined) return this.opts.pollMs;
+    return Math.max(5, Math.min(ms, this.opts.pollMs));
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * SMS providers behind one interface with named templates, so a domestic gateway can join Twilio.
+ * The `log` provider is the default without credentials: it records and prints the message.
+ */
+export interface SmsMessage {
+  to: string;
+  template: string;
+  vars: Record<string, string>;
+}
+
+export interface SmsResult {
+  provider: string;
+  providerId: string;
+  text: string;
+  status: string;
+}
+
+export interface SmsProvider {
+  readonly name: string;
+  send(message: SmsMessage & { text: string }, idempotencyKey: string): Promise<SmsResult>;
+}
+
+export const SMS_TEMPLATES: Record<string, string> = {
+  overdue: '政务服务网{item}的业务办理已经超时,业务编号:{number},请及时登录系统跟踪督察。',
+  warning: '{item}(业务编号:{number})将于{deadline}到期,请抓紧办理。',
+  urge: '督办通知:{item}(业务编号:{number})已超期,请于{deadline}前办结并回告。',
+};
+
+export function renderTemplate(template: string, vars: Record<string, string>): string {
+  const text = SMS_TEMPLATES[template];
+  if (!text) throw new Error(`unknown SMS template "${template}"`);
+  return text.replace(/\{(\w+)\}/g, (_m, k: string) => {
+    if (!(k in vars)) throw new Error(`SMS template "${template}" needs {${k}}`);
+    return vars[k]!;
+  });
+}
+
+export class LogSmsProvider implements SmsProvider {
+  readonly name = 'log';
+  constructor(private readonly print: (line: string) => void) {}
+
+  async send(message: SmsMessage & { text: string }, idempotencyKey: string): Promise<SmsResult> {
+    this.print(`[sms:log] to ${message.to}: ${message.text}`);
+    return { provider: this.name, providerId: `log-${idempotencyKey}`, text: message.text, status: 'delivered' };
+  }
+}

@@ -1,0 +1,74 @@
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from './config.js';
+import { createDb, migrate, type Db } from './db/database.js';
+import { startEmbeddedPostgres } from './db/embedded.js';
+import { WorkflowEngine } from './engine/engine.js';
+import { TimerScheduler } from './engine/scheduler.js';
+import { OutboxDispatcher } from './engine/outbox.js';
+import { Notifier } from './engine/notifier.js';
+import { createServiceRegistry } from './services.js';
+import { buildApp } from './http/app.js';
+
+const require = createRequire(import.meta.url);
+export const VERSION: string = require('../package.json').version;
+
+export interface Server {
+  url: string;
+  databaseUrl: string;
+  app: FastifyInstance;
+  engine: WorkflowEngine;
+  db: Db;
+  stop(): Promise<void>;
+}
+
+/** Resolve the database: DATABASE_URL when given, else the embedded server under the data dir. */
+export async function openDatabase(config: Config, log: (m: string) => void): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => undefined };
+  const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
+  return { url: embedded.url, stop: embedded.stop };
+}
+
+/** Deploy every BPMN file in processes/ (unchanged files keep their version). */
+export async function deployShippedProcesses(engine: WorkflowEngine, dir = path.resolve('processes'), log: (m: string) => void = () => undefined): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.bpmn')).sort()) {
+    const r = await engine.deploy(readFileSync(path.join(dir, file), 'utf8'), { note: `shipped: ${file}`, actor: 'system' });
+    if (!r.unchanged) log(`deployed ${file} as ${r.id}`);
+  }
+}
+
+export async function startServer(config: Config = loadConfig(), opts: { log?: (m: string) => void } = {}): Promise<Server> {
+  const log = opts.log ?? ((m: string) => console.log(m));
+  const database = await openDatabase(config, log);
+  const db = createDb(database.url);
+  await migrate(db);
+  const services = createServiceRegistry({ print: log });
+  const engine = new WorkflowEngine(db, services);
+  await deployShippedProcesses(engine, undefined, log);
+
+  const notifier = new Notifier(database.url, (err) => log(`notifier: ${err.message}`));
+  await notifier.start(['duban_timers', 'duban_outbox']);
+  const logErr = (m: string, err?: unknown) => log(`${m}${err ? `: ${(err as Error).message ?? err}` : ''}`);
+  const scheduler = new TimerScheduler(db, engine, { pollMs: config.timerPollMs, concurrency: config.workerConcurrency, log: logErr });
+  const outbox = new OutboxDispatcher(db, services, { pollMs: config.outboxPollMs, concurrency: 2, log: logErr });
+  scheduler.start(notifier);
+  outbox.start(notifier);
+
+  const app = await buildApp({ db, engine, version: VERSION, logLevel: config.logLevel });
+  await app.listen({ port: config.port, host: config.host });
+  const url = `http://localhost:${config.port}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= (async () => {
+    await app.close();
+    await scheduler.stop();
+    await outbox.stop();
+    await notifier.stop();
+    await db.destroy();
+    await database.stop();
+  })());
+  return { url, databaseUrl: database.url, app, engine, db, stop };
+}

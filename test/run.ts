@@ -1,0 +1,44 @@
+/**
+ * `npm test`: find a PostgreSQL server (DATABASE_URL, else an embedded one under .data/test),
+ * then run every test/**\/*.test.ts with node's test runner. Each test file makes its own database.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+
+function findTests(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const filter = process.argv.slice(2);
+  let url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+  let stop: (() => Promise<void>) | undefined;
+  if (!url) {
+    const embedded = await startEmbeddedPostgres(path.resolve('.data/test'), Number(process.env.DUBAN_TEST_PG_PORT ?? 54330), (m) => console.log(m));
+    url = embedded.url.replace(/\/duban$/, '/postgres');
+    stop = embedded.stop;
+  }
+  const files = findTests('test').filter((f) => !filter.length || filter.some((x) => f.includes(x)));
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+      stdio: 'inherit',
+      env: { ...process.env, TEST_DATABASE_URL: url },
+    });
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+  await stop?.();
+  return code;
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(err);
+  process.exit(1);
+});
