@@ -104,7 +104,16 @@ const UNSUPPORTED: Record<string, string> = {
   'bpmn:ImplicitThrowEvent': 'implicit throw events are not executable',
 };
 
-const baseResolver = TypeResolver({ ...Elements } as Record<string, unknown>);
+// eslint-disable-next-line no-control-regex
+const ASCII_ONLY = /^[\x00-\x7F]*$/;
+
+/**
+ * Item definitions and interfaces only declare data types and operations; bpmn-elements has no
+ * behaviour for them and would refuse the whole definition, so they load as inert placeholders.
+ */
+const DECLARATIONS = { ItemDefinition: Elements.Dummy, Interface: Elements.Dummy };
+
+const baseResolver = TypeResolver({ ...Elements, ...DECLARATIONS } as Record<string, unknown>);
 
 interface ResolvedEntity {
   behaviour?: { topic?: string; Service?: unknown };
@@ -116,9 +125,10 @@ function TopicService(this: { activity: TopicActivity }, activity: TopicActivity
 }
 interface TopicActivity {
   behaviour: { topic: string };
-  environment: { getServiceByName(name: string): ServiceFn | undefined };
+  environment: { getServiceByName(name: string): ServiceFn | undefined; variables: Record<string, unknown> };
 }
-export type ServiceFn = (message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void) => void;
+export type ServiceFn = (message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void,
+  variables?: Record<string, unknown>) => void;
 TopicService.prototype.execute = function execute(
   this: { activity: TopicActivity },
   message: { content: Record<string, unknown> },
@@ -127,7 +137,7 @@ TopicService.prototype.execute = function execute(
   const { topic } = this.activity.behaviour;
   const fn = this.activity.environment.getServiceByName(topic);
   if (!fn) return callback(new Error(`service "${topic}" is not registered`));
-  return fn(message, callback);
+  return fn(message, callback, this.activity.environment.variables);
 };
 
 function typeResolver(entity: ResolvedEntity): void {
@@ -153,6 +163,12 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
     return { ok: false, errors, warnings, checksum };
   }
   for (const w of parsed.warnings) {
+    // The XML arrives as a decoded string: a declared encoding only matters when non-ASCII text
+    // may have been decoded with the wrong one.
+    if (/^unsupported document encoding/.test(w.message) && ASCII_ONLY.test(xml)) {
+      warnings.push({ elementId: null, message: w.message, source: 'xml', severity: 'warning' });
+      continue;
+    }
     // An unresolved reference or unknown attribute is a broken model, not a style issue.
     errors.push({ elementId: w.element?.id ?? null, message: w.message, source: 'xml', severity: 'error' });
   }

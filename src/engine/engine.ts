@@ -215,10 +215,21 @@ export class WorkflowEngine {
     const def = await this.definitions.get(row.definition_id);
     const run = this.newRun(def, row.id, row.business_key);
     await run.resume(row.state);
+    await this.fireDueTimers(trx, run, row.id);
     const outcome = await act(run, trx);
     const snapshotHook = outcome.beforePersist;
     const summary = await this.persist(trx, row, run, actor, outcome.history ?? [], snapshotHook);
     return { summary, conflict: outcome.conflict };
+  }
+
+  /**
+   * The timers table is the clock of record: whatever is due there fires before the command acts,
+   * so a deadline that has passed wins over a late completion even if the scheduler lags.
+   */
+  private async fireDueTimers(trx: Knex.Transaction, run: EngineRun, instanceId: string): Promise<void> {
+    const due: string[] = await trx('timers').where({ instance_id: instanceId }).andWhere('due_at', '<=', trx.fn.now())
+      .orderBy('due_at').pluck('execution_id');
+    for (const executionId of due) await run.fireTimer(executionId);
   }
 
   private async persist(trx: Knex.Transaction, row: Pick<InstanceRow, 'id' | 'definition_id' | 'process_key' | 'business_key' | 'version'>, run: EngineRun,

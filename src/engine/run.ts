@@ -1,5 +1,4 @@
 import { Engine } from 'bpmn-engine';
-import * as Elements from 'bpmn-elements';
 import { DurableTimers, type ActiveTimer } from './timers.js';
 import { moddleOptions, type DefinitionMeta, type ServiceFn } from './compile.js';
 import { resolve as resolveExpression, type ExpressionScope } from './expressions.js';
@@ -100,8 +99,6 @@ interface EngineApi {
 
 const RECORDED = new Set(['activity.start', 'activity.end', 'activity.discard', 'activity.timeout', 'activity.error', 'activity.catch', 'process.end', 'process.error']);
 const REPLAYED_ON_RESUME = new Set(['activity.start', 'activity.enter', 'activity.wait', 'activity.timer']);
-// bpmn-elements exports BpmnError at run time; its typings omit it.
-const { BpmnError } = Elements as unknown as { BpmnError: new (message: string, behaviour: { errorCode: string }) => Error };
 const HUMAN_TASKS = new Set(['bpmn:UserTask', 'bpmn:ManualTask']);
 
 export class EngineRun {
@@ -274,17 +271,19 @@ export class EngineRun {
   private serviceFunctions(): Record<string, ServiceFn> {
     const out: Record<string, ServiceFn> = {};
     for (const name of this.ctx.services.names()) {
-      out[name] = (message, callback) => this.callService(name, message, callback);
+      out[name] = (message, callback, variables) => this.callService(name, message, callback, variables);
     }
     return out;
   }
 
-  private callService(name: string, message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void): void {
+  private callService(name: string, message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void,
+    activityVariables?: Record<string, unknown>): void {
     const def = this.ctx.services.get(name)!;
     const content = message.content;
     const elementId = String(content.id);
     const executionId = String(content.executionId);
-    const variables = this.variables();
+    // While execute() runs, the execution object is not yet known: read the activity's own scope.
+    const { fields: _f, content: _c, properties: _p, ...variables } = activityVariables ?? this.variables();
     try {
       const output = def.handler({
         instanceId: this.ctx.instanceId,
@@ -300,7 +299,8 @@ export class EngineRun {
       callback(null, output ?? undefined);
     } catch (err) {
       if (err instanceof BpmnServiceError) {
-        callback(new BpmnError(err.message, { errorCode: err.errorCode }) as unknown as Error);
+        // bpmn-elements matches error boundaries on `code` (its ActivityError copies it from the cause).
+        callback(Object.assign(new Error(err.message), { code: err.errorCode, name: 'BpmnError' }));
       } else {
         callback(err as Error);
       }

