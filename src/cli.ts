@@ -7,6 +7,11 @@ import { openDatabase, startServer, VERSION } from './server.js';
 import { WorkflowEngine } from './engine/engine.js';
 import { createServiceRegistry } from './services.js';
 import { DubanError } from './engine/errors.js';
+import { createInterface } from 'node:readline/promises';
+import { seedDemo, demoAccountsText } from './demo.js';
+import { createUser } from './auth/users.js';
+import { verifyAudit, appendAudit } from './audit/audit.js';
+import { ROLES, type Role } from './auth/principal.js';
 
 const program = new Command();
 program.name('duban').description('Duban (督办) — durable BPMN engine for government-service supervision').version(VERSION);
@@ -14,8 +19,8 @@ program.name('duban').description('Duban (督办) — durable BPMN engine for go
 program.command('start')
   .description('start the server (embedded PostgreSQL unless DATABASE_URL is set)')
   .option('--demo', 'load demo data on first run')
-  .action(async () => {
-    const server = await startServer(loadConfig());
+  .action(async (opts: { demo?: boolean }) => {
+    const server = await startServer(loadConfig(), { demo: !!opts.demo });
     console.log(`\n督办 Duban ${VERSION} is running at ${server.url}\n  health: ${server.url}/api/health\n`);
     const shutdown = (signal: string) => {
       console.log(`\n${signal}: stopping…`);
@@ -35,12 +40,61 @@ program.command('migrate').description('apply database migrations').action(async
 program.command('deploy <file>').description('validate and deploy a BPMN file').option('-n, --note <note>', 'version note')
   .action(async (file: string, opts: { note?: string }) => {
     await withDb(async (db) => {
-      const engine = new WorkflowEngine(db, createServiceRegistry());
+      const engine = new WorkflowEngine(db, createServiceRegistry(), { audit: appendAudit });
       const r = await engine.deploy(readFileSync(file, 'utf8'), { note: opts.note ?? null, actor: 'cli' });
       console.log(r.unchanged ? `unchanged: ${r.id}` : `deployed ${r.id}`);
       for (const w of r.warnings) console.log(`  warning ${w.elementId ?? ''} ${w.message}`);
     });
   });
+
+program.command('seed').argument('<what>', '"demo": departments and demo accounts').description('load demo data')
+  .action(async (what: string) => {
+    if (what !== 'demo') throw new Error('only "seed demo" exists');
+    await withDb(async (db) => {
+      console.log((await seedDemo(db)) ? demoAccountsText() : 'users exist already; nothing seeded');
+    });
+  });
+
+const user = program.command('user').description('manage users');
+user.command('add <username>')
+  .requiredOption('--name <displayName>', 'display name')
+  .requiredOption('--roles <roles>', 'comma-separated: admin,clerk,inspector,leader,system')
+  .option('--department <id>', 'department id')
+  .option('--phone <phone>', 'mobile number')
+  .description('add a user; the password is read from DUBAN_PASSWORD or prompted')
+  .action(async (username: string, opts: { name: string; roles: string; department?: string; phone?: string }) => {
+    const password = process.env.DUBAN_PASSWORD ?? (await prompt('password: '));
+    const roles = opts.roles.split(',').map((r) => r.trim()).filter(Boolean);
+    const bad = roles.filter((r) => !ROLES.includes(r as Role));
+    if (bad.length) throw new Error(`unknown role(s): ${bad.join(', ')}`);
+    await withDb(async (db) => {
+      const u = await createUser(db, { username, displayName: opts.name, password, roles: roles as Role[], departmentId: opts.department ?? null, phone: opts.phone ?? null }, 'cli');
+      console.log(`added ${u.username} (${u.roles.join(',')})`);
+    });
+  });
+
+const audit = program.command('audit').description('the audit trail');
+audit.command('verify').description('recompute the hash chain; exit 1 and name the first broken row')
+  .action(async () => {
+    await withDb(async (db) => {
+      const r = await verifyAudit(db);
+      if (r.ok) {
+        console.log(`audit trail intact: ${r.rows} rows`);
+      } else {
+        console.error(`audit trail BROKEN at row ${r.brokenId}: ${r.reason}`);
+        process.exitCode = 1;
+      }
+    });
+  });
+
+async function prompt(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
 
 async function withDb(fn: (db: ReturnType<typeof createDb>) => Promise<void>): Promise<void> {
   const config = loadConfig();

@@ -11,6 +11,9 @@ import { OutboxDispatcher } from './engine/outbox.js';
 import { Notifier } from './engine/notifier.js';
 import { createServiceRegistry } from './services.js';
 import { buildApp } from './http/app.js';
+import { Metrics } from './http/metrics.js';
+import { appendAudit } from './audit/audit.js';
+import { seedDemo, demoAccountsText } from './demo.js';
 
 const require = createRequire(import.meta.url);
 export const VERSION: string = require('../package.json').version;
@@ -40,24 +43,28 @@ export async function deployShippedProcesses(engine: WorkflowEngine, dir = path.
   }
 }
 
-export async function startServer(config: Config = loadConfig(), opts: { log?: (m: string) => void } = {}): Promise<Server> {
+export async function startServer(config: Config = loadConfig(), opts: { log?: (m: string) => void; demo?: boolean } = {}): Promise<Server> {
   const log = opts.log ?? ((m: string) => console.log(m));
   const database = await openDatabase(config, log);
   const db = createDb(database.url);
   await migrate(db);
   const services = createServiceRegistry({ print: log });
-  const engine = new WorkflowEngine(db, services);
+  const engine = new WorkflowEngine(db, services, { audit: appendAudit });
   await deployShippedProcesses(engine, undefined, log);
+  if (opts.demo && (await seedDemo(db))) log(demoAccountsText());
+  const metrics = new Metrics(db);
 
   const notifier = new Notifier(database.url, (err) => log(`notifier: ${err.message}`));
   await notifier.start(['duban_timers', 'duban_outbox']);
   const logErr = (m: string, err?: unknown) => log(`${m}${err ? `: ${(err as Error).message ?? err}` : ''}`);
-  const scheduler = new TimerScheduler(db, engine, { pollMs: config.timerPollMs, concurrency: config.workerConcurrency, log: logErr });
-  const outbox = new OutboxDispatcher(db, services, { pollMs: config.outboxPollMs, concurrency: 2, log: logErr });
+  const scheduler = new TimerScheduler(db, engine, {
+    pollMs: config.timerPollMs, concurrency: config.workerConcurrency, log: logErr, onFired: (lagMs) => metrics.timerLag.observe(lagMs / 1000),
+  });
+  const outbox = new OutboxDispatcher(db, services, { pollMs: config.outboxPollMs, concurrency: 2, log: logErr, audit: true });
   scheduler.start(notifier);
   outbox.start(notifier);
 
-  const app = await buildApp({ db, engine, version: VERSION, logLevel: config.logLevel });
+  const app = await buildApp({ db, engine, version: VERSION, logLevel: config.logLevel, metrics });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://localhost:${config.port}`;
 

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import { BpmnModdle } from 'bpmn-moddle';
 import * as Elements from 'bpmn-elements';
 import Serializer, { TypeResolver, deserialize } from 'moddle-context-serializer';
-import { checkExpression } from './expressions.js';
+import { checkExpression, isFeel } from './expressions.js';
 import type { ServiceRegistry } from './services.js';
+import { checkStructure } from './structure.js';
 
 const require = createRequire(import.meta.url);
 const camundaDescriptor: object = require('camunda-bpmn-moddle/resources/camunda.json');
@@ -31,6 +32,11 @@ export const lintConfig = {
     'no-implicit-end': 'warn',
     'no-inclusive-gateway': 'off',
     'end-event-required': 'warn',
+    // Valid BPMN: an activity may have conditional and unconditional outgoing flows side by side.
+    // Gateways keep the rule as an error (structure.ts).
+    'conditional-flows': 'warn',
+    // Valid BPMN ("multiple" events: any of the definitions triggers).
+    'single-event-definition': 'warn',
   },
 };
 
@@ -113,9 +119,40 @@ const ASCII_ONLY = /^[\x00-\x7F]*$/;
  */
 const DECLARATIONS = { ItemDefinition: Elements.Dummy, Interface: Elements.Dummy };
 
-const baseResolver = TypeResolver({ ...Elements, ...DECLARATIONS } as Record<string, unknown>);
+type LoopBehaviour = (activity: unknown, loopCharacteristics: { behaviour?: Record<string, unknown> }) => unknown;
+
+/**
+ * BPMN's loopCondition is a "while" condition: the activity repeats as long as it is true (tested
+ * before each iteration with testBefore="true", after it otherwise). bpmn-elements reads it as an
+ * "until" condition, so Duban hands it the negation (the deploy check makes it FEEL).
+ */
+function StandardLoopCharacteristics(activity: unknown, loopCharacteristics: { behaviour?: Record<string, unknown> }) {
+  const behaviour = { ...loopCharacteristics.behaviour };
+  const condition = behaviour.loopCondition;
+  if (typeof condition === 'string' && isFeel(condition)) behaviour.loopCondition = `=not((${condition.trimStart().slice(1)}) = true)`;
+  const loop = ((Elements as unknown as Record<string, LoopBehaviour>).StandardLoopCharacteristics!)(activity, { ...loopCharacteristics, behaviour }) as LoopApi;
+  const execute = loop.execute;
+  loop.execute = function executeLoop(this: LoopApi, message: { content: Record<string, unknown> }) {
+    const started = execute.call(this, message);
+    // bpmn-elements starts no iteration and completes nothing when testBefore stops the loop
+    // before its first iteration: the activity would wait forever. It is done.
+    const chr = this.characteristics;
+    if (started === undefined && chr && chr.cardinality !== 0) chr.complete(message.content);
+    return started;
+  };
+  return loop;
+}
+
+interface LoopApi {
+  characteristics?: { cardinality?: number; complete(content: Record<string, unknown>): unknown } | null;
+  execute(this: LoopApi, message: { content: Record<string, unknown> }): unknown;
+}
+
+const baseResolver = TypeResolver({ ...Elements, ...DECLARATIONS, StandardLoopCharacteristics } as Record<string, unknown>);
 
 interface ResolvedEntity {
+  type?: string;
+  Behaviour?: unknown;
   behaviour?: { topic?: string; Service?: unknown };
 }
 
@@ -143,7 +180,42 @@ TopicService.prototype.execute = function execute(
 function typeResolver(entity: ResolvedEntity): void {
   baseResolver(entity as never);
   if (entity.behaviour?.topic && !entity.behaviour.Service) entity.behaviour.Service = TopicService;
+  if (entity.type === 'bpmn:SendTask' && !entity.behaviour?.Service) entity.Behaviour = MessageSendTask;
 }
+
+interface SendActivity {
+  id: string;
+  type: string;
+  behaviour: { messageRef?: { id?: string }; loopCharacteristics?: { Behaviour: new (activity: SendActivity, def: unknown) => { execute(m: unknown): unknown } } };
+  broker: { publish(exchange: string, routingKey: string, content: Record<string, unknown>): void };
+  getActivityById(id: string): { resolve?(message: unknown): Record<string, unknown> } | undefined;
+}
+
+/**
+ * A send task bound to no service sends its message (messageRef) and completes: a message flow
+ * from it delivers the message to the catching event or receive task of the other process.
+ */
+function MessageSendTask(activityDef: unknown, context: unknown) {
+  const { Activity } = Elements as unknown as { Activity: new (behaviour: unknown, def: unknown, context: unknown) => unknown };
+  return new Activity(MessageSendBehaviour, activityDef, context);
+}
+
+function MessageSendBehaviour(this: { activity: SendActivity; id: string; type: string; loop?: { execute(m: unknown): unknown } }, activity: SendActivity) {
+  this.activity = activity;
+  this.id = activity.id;
+  this.type = activity.type;
+  const loop = activity.behaviour.loopCharacteristics;
+  if (loop) this.loop = new loop.Behaviour(activity, loop);
+}
+
+MessageSendBehaviour.prototype.execute = function execute(this: { activity: SendActivity; loop?: { execute(m: unknown): unknown } }, executeMessage: { content: Record<string, unknown> }) {
+  const content = executeMessage.content;
+  if (this.loop && content.isRootScope) return this.loop.execute(executeMessage);
+  const ref = this.activity.behaviour.messageRef;
+  const element = ref?.id ? this.activity.getActivityById(ref.id) : undefined;
+  const message = element?.resolve ? element.resolve(executeMessage) : ref ? { ...ref } : undefined;
+  return this.activity.broker.publish('execution', 'execute.completed', { ...content, ...(message ? { message } : {}), state: 'complete' });
+};
 
 export async function compile(xml: string, options: CompileOptions): Promise<CompileResult> {
   const checksum = createHash('sha256').update(xml).digest('hex');
@@ -173,7 +245,9 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
     errors.push({ elementId: w.element?.id ?? null, message: w.message, source: 'xml', severity: 'error' });
   }
 
+  inlineEventDefinitionRefs(root);
   const meta = collectMeta(root, options, errors);
+  errors.push(...checkStructure(root));
   let compiled: string | undefined;
   if (!errors.length) {
     try {
@@ -255,6 +329,11 @@ class ElementChecker {
       case 'bpmn:Expression':
         this.checkFormal(el, owner);
         break;
+      case 'bpmn:StandardLoopCharacteristics': {
+        const body = str((el.loopCondition as ModdleElement | undefined)?.body)?.trim();
+        if (body && !isFeel(body)) this.error(id, `loop condition "${body}" must be FEEL ("=…")`, 'engine');
+        break;
+      }
       case 'bpmn:ServiceTask':
       case 'bpmn:SendTask':
         this.checkService(el);
@@ -363,6 +442,25 @@ function walk(el: ModdleElement, visit: (el: ModdleElement, owner: ModdleElement
         }
       }
     }
+  }
+}
+
+/**
+ * An event may use event definitions declared once at the definitions level (`eventDefinitionRef`)
+ * instead of inline ones; both mean the same, but the engine only reads inline definitions.
+ */
+function inlineEventDefinitionRefs(root: ModdleElement): void {
+  walk(root, (el) => {
+    const refs = el.eventDefinitionRef;
+    if (!Array.isArray(refs) || !refs.length) return;
+    const defs = (Array.isArray(el.eventDefinitions) ? el.eventDefinitions : (el.eventDefinitions = [])) as unknown[];
+    for (const ref of refs as ModdleElement[]) {
+      if (ref && typeof ref === 'object' && /EventDefinition$/.test(ref.$type) && !defs.includes(ref)) defs.push(ref);
+    }
+  });
+  // Declared at the top they would load as elements of their own, which the engine cannot run.
+  if (Array.isArray(root.rootElements)) {
+    root.rootElements = (root.rootElements as ModdleElement[]).filter((el) => !/EventDefinition$/.test(el.$type));
   }
 }
 

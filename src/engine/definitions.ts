@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../db/database.js';
 import { compile, loadCompiled, type CompileOptions, type DefinitionMeta, type Problem } from './compile.js';
 import { InvalidDefinitionError, NotFoundError } from './errors.js';
@@ -32,7 +33,8 @@ export class DefinitionStore {
 
   constructor(private readonly db: Db, private readonly compileOptions: CompileOptions) {}
 
-  async deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {}): Promise<DeployResult> {
+  async deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {},
+    onDeployed?: (trx: Knex.Transaction, result: DeployResult) => Promise<void>): Promise<DeployResult> {
     const result = await compile(xml, this.compileOptions);
     if (!result.ok || !result.meta || !result.compiled) throw new InvalidDefinitionError(result.errors, result.warnings);
     const meta = result.meta;
@@ -49,7 +51,9 @@ export class DefinitionStore {
         id, key: meta.key, version, name: meta.name, xml, compiled: result.compiled, meta: JSON.stringify(meta),
         note: opts.note ?? null, deployed_by: opts.actor ?? null, checksum: result.checksum,
       });
-      return { id, key: meta.key, version, name: meta.name, warnings: result.warnings, unchanged: false };
+      const deployed = { id, key: meta.key, version, name: meta.name, warnings: result.warnings, unchanged: false };
+      await onDeployed?.(trx, deployed);
+      return deployed;
     });
   }
 

@@ -7,6 +7,7 @@ import { EngineRun, type CompiledDefinition, type RunContext, type RunSnapshot }
 import type { ServiceRegistry } from './services.js';
 import type { CompileOptions } from './compile.js';
 import type { ExpressionScope } from './expressions.js';
+import type { AuditEntry } from '../audit/audit.js';
 
 export interface InstanceRow {
   id: string;
@@ -38,6 +39,8 @@ export interface EngineOptions {
   functions?: ExpressionScope['functions'];
   /** Only for the conformance runner: a scripts handler for betsy's tokens. */
   scripts?: unknown;
+  /** Appends an audit row inside the command's transaction (actor-initiated changes only). */
+  audit?: (trx: Knex.Transaction, entry: AuditEntry) => Promise<void>;
   /** Called after each committed command, e.g. to emit metrics or domain events. */
   onCommitted?: (event: { instanceId: string; kind: string }) => void;
 }
@@ -62,11 +65,18 @@ export class WorkflowEngine {
     this.definitions = new DefinitionStore(db, { services, ...options.compile });
   }
 
-  deploy(xml: string, opts?: { note?: string | null; actor?: string | null }) {
-    return this.definitions.deploy(xml, opts);
+  deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {}) {
+    return this.definitions.deploy(xml, opts, async (trx, result) => {
+      await this.audit(trx, { actor: opts.actor ?? null, action: 'definition.deployed', entityType: 'process_definition', entityId: result.id,
+        after: { key: result.key, version: result.version, note: opts.note ?? null, warnings: result.warnings.length } });
+    });
   }
 
-  async start(key: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null; definitionId?: string } = {}): Promise<InstanceSummary> {
+  private async audit(trx: Knex.Transaction, entry: AuditEntry): Promise<void> {
+    if (this.options.audit) await this.options.audit(trx, entry);
+  }
+
+  async start(key: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null; definitionId?: string; departmentId?: string | null } = {}): Promise<InstanceSummary> {
     const def = opts.definitionId ? await this.definitions.get(opts.definitionId) : await this.definitions.latest(key);
     const id = randomUUID();
     const businessKey = opts.businessKey ?? null;
@@ -74,7 +84,10 @@ export class WorkflowEngine {
       await trx('process_instances').insert({
         id, definition_id: def.id, process_key: def.key, business_key: businessKey, status: 'running',
         state: null, variables: JSON.stringify(opts.variables ?? {}), started_by: opts.actor ?? null,
+        department_id: opts.departmentId ?? null,
       });
+      await this.audit(trx, { actor: opts.actor ?? null, action: 'instance.started', entityType: 'process_instance', entityId: id,
+        after: { definitionId: def.id, businessKey, departmentId: opts.departmentId ?? null, variables: opts.variables ?? {} } });
       const run = this.newRun(def, id, businessKey);
       await run.start(opts.variables ?? {});
       const row = { id, definition_id: def.id, process_key: def.key, business_key: businessKey, version: 0 } as InstanceRow;
@@ -104,6 +117,7 @@ export class WorkflowEngine {
         history: [{ kind: 'task.completed', elementId: row.element_id, executionId: row.execution_id, data: { taskId, output } }],
         beforePersist: async (t) => {
           await t('tasks').where({ id: taskId }).update({ status: 'completed', completed_by: actor, ended_at: t.fn.now(), output: JSON.stringify(output) });
+          await this.audit(t, { actor, action: 'task.completed', entityType: 'task', entityId: taskId, before: { status: 'open', elementId: row.element_id }, after: { status: 'completed', output } });
         },
       };
     });
@@ -118,6 +132,7 @@ export class WorkflowEngine {
       if (row.status !== 'open') throw taskConflict(row.status);
       if (row.claimed_by && row.claimed_by !== actor && !opts.force) throw new ConflictError(`the task is claimed by ${row.claimed_by}`);
       await trx('tasks').where({ id: taskId }).update({ claimed_by: actor, claimed_at: trx.fn.now(), assignee: actor });
+      await this.audit(trx, { actor, action: 'task.claimed', entityType: 'task', entityId: taskId, before: { assignee: row.assignee }, after: { assignee: actor } });
       await trx('history').insert({ instance_id: row.instance_id, kind: 'task.claimed', element_id: row.element_id, execution_id: row.execution_id, actor, data: JSON.stringify({ taskId }) });
     });
   }
@@ -129,6 +144,7 @@ export class WorkflowEngine {
       if (!row) throw new NotFoundError('task', taskId);
       if (row.status !== 'open') throw taskConflict(row.status);
       await trx('tasks').where({ id: taskId }).update({ claimed_by: null, claimed_at: null, assignee: null });
+      await this.audit(trx, { actor, action: 'task.unclaimed', entityType: 'task', entityId: taskId, before: { assignee: row.assignee }, after: { assignee: null } });
       await trx('history').insert({ instance_id: row.instance_id, kind: 'task.unclaimed', element_id: row.element_id, execution_id: row.execution_id, actor, data: JSON.stringify({ taskId }) });
     });
   }
@@ -155,7 +171,11 @@ export class WorkflowEngine {
     for (const { instance_id } of waiting) {
       delivered += await this.command(instance_id, opts.actor ?? null, 'message.correlated', async (run) => {
         const n = await run.deliverMessage(messageName, opts.variables ?? {});
-        return { result: n, history: n ? [{ kind: 'message.received', data: { messageName, variables: opts.variables ?? {} } }] : [] };
+        return {
+          result: n,
+          history: n ? [{ kind: 'message.received', data: { messageName, variables: opts.variables ?? {} } }] : [],
+          beforePersist: n ? (t) => this.audit(t, { actor: opts.actor ?? null, action: 'message.correlated', entityType: 'process_instance', entityId: instance_id, after: { messageName, businessKey: opts.businessKey ?? null } }) : undefined,
+        };
       }).then(() => 1, (err) => (err instanceof ConflictError ? 0 : Promise.reject(err)));
     }
     if (delivered) return { delivered, started: null };
@@ -177,6 +197,7 @@ export class WorkflowEngine {
       await trx('timers').where({ instance_id: instanceId }).delete();
       await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.cancelled', actor, data: JSON.stringify({ reason: reason ?? null }) });
+      await this.audit(trx, { actor, action: 'instance.cancelled', entityType: 'process_instance', entityId: instanceId, before: { status: 'running' }, after: { status: 'cancelled', reason: reason ?? null } });
     });
   }
 

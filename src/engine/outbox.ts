@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js';
 import type { ServiceRegistry } from './services.js';
 import { Wakeup, type Notifier } from './notifier.js';
+import { appendAudit } from '../audit/audit.js';
 
 export interface OutboxOptions {
   pollMs: number;
@@ -8,6 +9,8 @@ export interface OutboxOptions {
   log: (msg: string, err?: unknown) => void;
   /** Backoff base; attempt n waits base·2^(n−1), capped at an hour. */
   backoffMs?: number;
+  /** Write an audit row per delivered message (SMS sent, letter issued). */
+  audit?: boolean;
 }
 
 interface OutboxRow {
@@ -82,6 +85,10 @@ export class OutboxDispatcher {
         await trx('outbox').where({ id: row.id }).update({
           status: 'sent', attempts: attempt, sent_at: trx.fn.now(), result: JSON.stringify(result ?? {}), last_error: null,
         });
+        if (this.opts.audit) {
+          await appendAudit(trx, { actor: 'system', action: `${row.service}.sent`, entityType: 'outbox', entityId: String(row.id),
+            after: { dedupKey: row.dedup_key, instanceId: row.instance_id, payload: row.payload, result: result ?? {} } });
+        }
         if (row.instance_id) {
           await trx('history').insert({ instance_id: row.instance_id, kind: 'outbox.delivered', element_id: row.element_id, data: JSON.stringify({ outboxId: row.id, service: row.service, dedupKey: row.dedup_key, result: result ?? {} }) });
         }
@@ -125,6 +132,7 @@ export async function retryIncident(db: Db, incidentId: number, actor: string | 
       return { retried: false, kind: inc.kind };
     }
     await trx('incidents').where({ id: incidentId }).update({ status: 'resolved', resolved_at: trx.fn.now(), resolved_by: actor });
+    await appendAudit(trx, { actor, action: 'incident.retried', entityType: 'incident', entityId: String(incidentId), before: { status: 'open' }, after: { status: 'resolved' } });
     if (inc.instance_id) {
       await trx('history').insert({ instance_id: inc.instance_id, kind: 'incident.retried', actor, data: JSON.stringify({ incidentId }) });
     }

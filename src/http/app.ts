@@ -3,10 +3,19 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from '../engine/engine.js';
 import { registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './health.js';
+import { authPlugin, authRoutes } from './auth.js';
+import { peopleRoutes } from './people.js';
+import { processRoutes } from './processes.js';
+import { instanceRoutes } from './instances.js';
+import { taskRoutes } from './tasks.js';
+import { operationRoutes } from './operations.js';
+import { Metrics, metricsRoutes } from './metrics.js';
 
 export interface AppDeps {
   db: Db;
@@ -14,18 +23,46 @@ export interface AppDeps {
   version: string;
   logLevel?: string;
   uiDir?: string;
+  metrics?: Metrics;
+  /** Set the Secure flag on the session cookie (behind HTTPS). */
+  secureCookies?: boolean;
 }
 
 /** Each feature is a plugin with its schema beside its routes; this file only wires them. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: deps.logLevel ?? 'info' },
+    logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   registerProblemHandlers(app);
-  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
+    },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Duban API', description: '督办 — durable BPMN engine for government-service supervision', version: deps.version },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'duban_session' },
+          token: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ session: [] }, { token: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(authPlugin, { db: deps.db });
+  await app.register(metricsRoutes, { metrics: deps.metrics ?? new Metrics(deps.db) });
   await app.register(healthRoutes, { db: deps.db, version: deps.version });
+  await app.register(authRoutes, { db: deps.db, secureCookies: deps.secureCookies ?? false });
+  await app.register(peopleRoutes, { db: deps.db });
+  await app.register(processRoutes, { db: deps.db, engine: deps.engine });
+  await app.register(instanceRoutes, { db: deps.db, engine: deps.engine });
+  await app.register(taskRoutes, { db: deps.db, engine: deps.engine });
+  await app.register(operationRoutes, { db: deps.db, engine: deps.engine });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir, prefix: '/' });

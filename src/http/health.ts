@@ -5,6 +5,7 @@ import { sendProblem } from './problem.js';
 /** Liveness and database readiness; answers 503 when PostgreSQL does not. */
 export async function healthRoutes(app: FastifyInstance, opts: { db: Db; version: string }) {
   app.get('/api/health', {
+    config: { access: { public: true } },
     schema: {
       response: {
         200: {

@@ -1,0 +1,86 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import type { Principal, Role, Scope } from './principal.js';
+import { appendAudit } from '../audit/audit.js';
+import { NotFoundError } from '../engine/errors.js';
+
+const SESSION_HOURS = 12;
+
+export function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function token(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+interface PrincipalRow {
+  id: string;
+  username: string;
+  display_name: string;
+  roles: Role[];
+  department_id: string | null;
+  active: boolean;
+}
+
+function toPrincipal(u: PrincipalRow, via: Principal['via'], scopes: string[] | null, csrfToken?: string): Principal {
+  return { userId: u.id, username: u.username, displayName: u.display_name, roles: u.roles, departmentId: u.department_id, via, scopes, csrfToken };
+}
+
+/** A browser session: the cookie holds a random value, the table only its hash. */
+export async function createSession(db: Db, userId: string): Promise<{ cookie: string; csrfToken: string; expiresAt: Date }> {
+  const cookie = token();
+  const csrfToken = token(24);
+  const expiresAt = new Date(Date.now() + SESSION_HOURS * 3_600_000);
+  await db('sessions').insert({ id: sha256(cookie), user_id: userId, csrf_token: csrfToken, expires_at: expiresAt });
+  return { cookie, csrfToken, expiresAt };
+}
+
+export async function sessionPrincipal(db: Db, cookie: string): Promise<Principal | null> {
+  const row = await db('sessions as s').join('users as u', 'u.id', 's.user_id')
+    .where('s.id', sha256(cookie)).andWhere('s.expires_at', '>', db.fn.now()).andWhere('u.active', true)
+    .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 's.csrf_token');
+  return row ? toPrincipal(row, 'session', null, row.csrf_token) : null;
+}
+
+export async function deleteSession(db: Db, cookie: string): Promise<void> {
+  await db('sessions').where({ id: sha256(cookie) }).delete();
+}
+
+/** API tokens: `dbn_<id>.<secret>`; scoped, revocable, stored as a hash of the secret. */
+export async function createApiToken(db: Db, opts: { name: string; userId: string; scopes: Scope[]; createdBy: string; actor: string; expiresAt?: Date | null }): Promise<{ id: string; token: string }> {
+  const id = randomUUID();
+  const secret = token();
+  return db.transaction(async (trx) => {
+    const user = await trx('users').where({ id: opts.userId }).first('id');
+    if (!user) throw new NotFoundError('user', opts.userId);
+    await trx('api_tokens').insert({
+      id, name: opts.name, secret_hash: sha256(secret), user_id: opts.userId, scopes: opts.scopes,
+      created_by: opts.createdBy, expires_at: opts.expiresAt ?? null,
+    });
+    await appendAudit(trx, { actor: opts.actor, action: 'token.created', entityType: 'api_token', entityId: id, after: { name: opts.name, userId: opts.userId, scopes: opts.scopes } });
+    return { id, token: `dbn_${id}.${secret}` };
+  });
+}
+
+export async function tokenPrincipal(db: Db, bearer: string): Promise<Principal | null> {
+  const m = /^dbn_([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,})$/.exec(bearer);
+  if (!m) return null;
+  const row = await db('api_tokens as t').join('users as u', 'u.id', 't.user_id')
+    .where('t.id', m[1]).whereNull('t.revoked_at').andWhere('u.active', true)
+    .andWhere((q) => q.whereNull('t.expires_at').orWhere('t.expires_at', '>', db.fn.now()))
+    .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 't.secret_hash', 't.scopes');
+  if (!row || row.secret_hash !== sha256(m[2]!)) return null;
+  await db('api_tokens').where({ id: m[1] }).update({ last_used_at: db.fn.now() });
+  return toPrincipal(row, 'token', row.scopes);
+}
+
+export async function revokeApiToken(db: Db, id: string, actor: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    const row = await trx('api_tokens').where({ id }).forUpdate().first('id', 'revoked_at', 'name');
+    if (!row) throw new NotFoundError('API token', id);
+    if (row.revoked_at) return;
+    await trx('api_tokens').where({ id }).update({ revoked_at: trx.fn.now() });
+    await appendAudit(trx, { actor, action: 'token.revoked', entityType: 'api_token', entityId: id, before: { name: row.name } });
+  });
+}

@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { Db } from '../db/database.js';
+import type { WorkflowEngine } from '../engine/engine.js';
+import { principalOf } from './auth.js';
+import { pageOf, paginate, pagingQuery } from './paging.js';
+import { scopeInstances } from './visibility.js';
+import { retryIncident } from '../engine/outbox.js';
+import { verifyAudit } from '../audit/audit.js';
+import { ConflictError, NotFoundError } from '../engine/errors.js';
+
+const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+/** Incidents, message correlation and the audit trail: the operator's side of the engine. */
+export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine }) {
+  const { db, engine } = opts;
+
+  const Incident = Type.Object({
+    id: Type.Integer(), instanceId: Nullable(Type.String()), elementId: Nullable(Type.String()), kind: Type.String(),
+    message: Type.String(), status: Type.String(), createdAt: Type.String(), resolvedAt: Nullable(Type.String()),
+  });
+
+  app.get('/api/incidents', {
+    schema: {
+      tags: ['operations'], summary: 'Incidents: failed deliveries, failing timers, runtime failures',
+      querystring: pagingQuery(['createdAt'], { status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('resolved')])), kind: Type.Optional(Type.String({ maxLength: 40 })) }),
+      response: { 200: pageOf(Incident) },
+    },
+    config: { access: { roles: ['admin', 'inspector'], scope: 'read' } },
+  }, async (req) => {
+    const q = req.query as { status?: string; kind?: string };
+    const query = db('incidents as n').select('n.*');
+    if (q.status) query.where('n.status', q.status);
+    if (q.kind) query.where('n.kind', q.kind);
+    return paginate(query, req.query as object, { createdAt: 'n.created_at', id: 'n.id' }, 'createdAt', (r) => ({
+      id: Number(r.id), instanceId: (r.instance_id as string) ?? null, elementId: (r.element_id as string) ?? null, kind: String(r.kind),
+      message: String(r.message), status: String(r.status), createdAt: iso(r.created_at)!, resolvedAt: iso(r.resolved_at),
+    }));
+  });
+
+  app.post('/api/incidents/:id/retry', {
+    schema: { tags: ['operations'], summary: 'Retry the delivery or timer behind an incident', params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2 ** 53 }) }), response: { 204: Type.Null() } },
+    config: { access: { roles: ['admin'], scope: 'admin' } },
+  }, async (req, reply) => {
+    const { id } = req.params as { id: number };
+    const r = await retryIncident(db, id, principalOf(req).username);
+    if (r.kind === 'missing') throw new NotFoundError('incident', String(id));
+    if (!r.retried) throw new ConflictError(`incident ${id} cannot be retried (${r.kind}, or already resolved)`);
+    return reply.code(204).send();
+  });
+
+  app.post('/api/messages/correlate', {
+    schema: {
+      tags: ['operations'], summary: 'Deliver a message to the instances waiting for it (by name and business key), or start one',
+      body: Type.Object({
+        messageName: Type.String({ minLength: 1, maxLength: 100 }), businessKey: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+        variables: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 200 })),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ delivered: Type.Integer(), startedInstanceId: Nullable(Type.String()) }) },
+    },
+    config: { access: { roles: ['admin', 'clerk', 'system'], scope: 'messages:write' } },
+  }, async (req) => {
+    const p = principalOf(req);
+    const b = req.body as { messageName: string; businessKey?: string; variables?: Record<string, unknown> };
+    if (b.businessKey && !p.roles.includes('admin') && !p.roles.includes('system')) {
+      // Clerks may only signal their own department's cases.
+      const visible = await scopeInstances(db('process_instances as i').select('i.id'), p).where('i.business_key', b.businessKey).first();
+      if (!visible) throw new NotFoundError('case with business key', b.businessKey);
+    }
+    const r = await engine.correlate(b.messageName, { businessKey: b.businessKey ?? null, variables: b.variables ?? {}, actor: p.username });
+    return { delivered: r.delivered, startedInstanceId: r.started?.id ?? null };
+  });
+
+  const AuditRow = Type.Object({
+    id: Type.Integer(), at: Type.String(), actor: Nullable(Type.String()), action: Type.String(), entityType: Type.String(),
+    entityId: Nullable(Type.String()), before: Type.Unknown(), after: Type.Unknown(), hash: Type.String(),
+  });
+
+  app.get('/api/audit', {
+    schema: {
+      tags: ['operations'], summary: 'The append-only audit trail',
+      querystring: pagingQuery(['id'], { actor: Type.Optional(Type.String({ maxLength: 64 })), action: Type.Optional(Type.String({ maxLength: 64 })), entityId: Type.Optional(Type.String({ maxLength: 100 })) }),
+      response: { 200: pageOf(AuditRow) },
+    },
+    config: { access: { roles: ['admin', 'inspector'], scope: 'admin' } },
+  }, async (req) => {
+    const q = req.query as { actor?: string; action?: string; entityId?: string };
+    const query = db('audit_log as a').select('a.*');
+    if (q.actor) query.where('a.actor', q.actor);
+    if (q.action) query.where('a.action', q.action);
+    if (q.entityId) query.where('a.entity_id', q.entityId);
+    return paginate(query, req.query as object, { id: 'a.id' }, 'id', (r) => ({
+      id: Number(r.id), at: iso(r.at)!, actor: (r.actor as string) ?? null, action: String(r.action), entityType: String(r.entity_type),
+      entityId: (r.entity_id as string) ?? null, before: r.before ?? null, after: r.after ?? null, hash: String(r.hash),
+    }));
+  });
+
+  app.get('/api/audit/verify', {
+    schema: {
+      tags: ['operations'], summary: 'Recompute the audit hash chain; names the first broken row',
+      response: { 200: Type.Object({ ok: Type.Boolean(), rows: Type.Integer(), brokenId: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()) }) },
+    },
+    config: { access: { roles: ['admin'], scope: 'admin' } },
+  }, async () => verifyAudit(db));
+}

@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { Db } from '../db/database.js';
+import type { WorkflowEngine } from '../engine/engine.js';
+import { forbidden, principalOf } from './auth.js';
+import { pageOf, paginate, pagingQuery } from './paging.js';
+import { hasRole, seesAllDepartments } from '../auth/principal.js';
+import { NotFoundError } from '../engine/errors.js';
+
+const Problem = Type.Object({ elementId: Type.Union([Type.String(), Type.Null()]), message: Type.String(), source: Type.String(), severity: Type.String() });
+const Definition = Type.Object({
+  id: Type.String(), key: Type.String(), version: Type.Integer(), name: Type.Union([Type.String(), Type.Null()]),
+  note: Type.Union([Type.String(), Type.Null()]), deployedBy: Type.Union([Type.String(), Type.Null()]), deployedAt: Type.String(),
+});
+const Instance = Type.Object({
+  id: Type.String(), definitionId: Type.String(), processKey: Type.String(), businessKey: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(), activeElements: Type.Array(Type.String()), version: Type.Integer(),
+});
+const Variables = Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 200 });
+const KeyParams = Type.Object({ key: Type.String({ pattern: '^[A-Za-z_][\\w.-]{0,99}$' }) });
+const DefIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z_][\\w.-]{0,99}:[0-9]{1,6}$' }) });
+
+function toDefinition(r: Record<string, unknown>) {
+  return {
+    id: String(r.id), key: String(r.key), version: Number(r.version), name: (r.name as string) ?? null, note: (r.note as string) ?? null,
+    deployedBy: (r.deployed_by as string) ?? null, deployedAt: (r.deployed_at as Date).toISOString(),
+  };
+}
+
+export async function processRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine }) {
+  const { db, engine } = opts;
+
+  // Admins may upload raw BPMN as well as JSON {xml}.
+  app.addContentTypeParser(['application/xml', 'text/xml', 'application/bpmn+xml'], { parseAs: 'string' }, (_req, body, done) => done(null, { xml: body }));
+
+  app.post('/api/deployments', {
+    schema: {
+      tags: ['processes'], summary: 'Validate and deploy a BPMN diagram (new version of its process key)',
+      body: Type.Object({ xml: Type.String({ minLength: 1, maxLength: 1_500_000 }), note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      response: { 201: Type.Object({ id: Type.String(), key: Type.String(), version: Type.Integer(), unchanged: Type.Boolean(), warnings: Type.Array(Problem) }) },
+    },
+    config: { access: { roles: ['admin'], scope: 'deploy' } },
+  }, async (req, reply) => {
+    const p = principalOf(req);
+    const b = req.body as { xml: string; note?: string };
+    const r = await engine.deploy(b.xml, { note: b.note ?? null, actor: p.username });
+    return reply.code(201).send({ id: r.id, key: r.key, version: r.version, unchanged: r.unchanged, warnings: r.warnings });
+  });
+
+  app.post('/api/deployments/validate', {
+    schema: {
+      tags: ['processes'], summary: 'Check a diagram without deploying it',
+      body: Type.Object({ xml: Type.String({ minLength: 1, maxLength: 1_500_000 }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ ok: Type.Boolean(), key: Type.Union([Type.String(), Type.Null()]), errors: Type.Array(Problem), warnings: Type.Array(Problem) }) },
+    },
+    config: { access: { roles: ['admin'], scope: 'deploy' } },
+  }, async (req) => engine.definitions.validate((req.body as { xml: string }).xml));
+
+  app.get('/api/process-definitions', {
+    schema: {
+      tags: ['processes'], summary: 'Deployed process versions',
+      querystring: pagingQuery(['deployedAt', 'key', 'version'], { key: Type.Optional(Type.String({ maxLength: 100 })), latest: Type.Optional(Type.Boolean()) }),
+      response: { 200: pageOf(Definition) },
+    },
+    config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader'], scope: 'read' } },
+  }, async (req) => {
+    const q = req.query as { key?: string; latest?: boolean };
+    const query = db('process_definitions as d').select('d.id', 'd.key', 'd.version', 'd.name', 'd.note', 'd.deployed_by', 'd.deployed_at');
+    if (q.key) query.where('d.key', q.key);
+    if (q.latest) query.whereRaw('d.version = (SELECT max(version) FROM process_definitions x WHERE x.key = d.key)');
+    return paginate(query, req.query as object, { deployedAt: 'd.deployed_at', key: 'd.key', version: 'd.version', id: 'd.id' }, 'deployedAt', toDefinition);
+  });
+
+  app.get('/api/process-definitions/:id', {
+    schema: { tags: ['processes'], summary: 'One version with its BPMN XML', params: DefIdParams, response: { 200: Type.Intersect([Definition, Type.Object({ xml: Type.String() })]) } },
+    config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader'], scope: 'read' } },
+  }, async (req) => {
+    const { id } = req.params as { id: string };
+    const row = await db('process_definitions').where({ id }).first();
+    if (!row) throw new NotFoundError('process definition', id);
+    return { ...toDefinition(row), xml: row.xml };
+  });
+
+  app.post('/api/process-definitions/:key/start', {
+    schema: {
+      tags: ['processes'], summary: 'Start an instance of the latest version of a process',
+      params: KeyParams,
+      body: Type.Object({
+        businessKey: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+        departmentId: Type.Optional(Type.String({ maxLength: 40 })),
+        variables: Type.Optional(Variables),
+      }, { additionalProperties: false }),
+      response: { 201: Instance },
+    },
+    config: { access: { roles: ['admin', 'clerk', 'system'], scope: 'instances:write' } },
+  }, async (req, reply) => {
+    const p = principalOf(req);
+    const b = req.body as { businessKey?: string; departmentId?: string; variables?: Record<string, unknown> };
+    const departmentId = b.departmentId ?? p.departmentId;
+    if (departmentId !== p.departmentId && !seesAllDepartments(p)) throw forbidden('clerks start cases of their own department only');
+    if (departmentId && !(await db('departments').where({ id: departmentId }).first('id'))) throw new NotFoundError('department', departmentId);
+    if (!hasRole(p, 'admin', 'clerk', 'system')) throw forbidden('needs admin, clerk or system');
+    const s = await engine.start((req.params as { key: string }).key, { businessKey: b.businessKey ?? null, variables: b.variables ?? {}, actor: p.username, departmentId: departmentId ?? null });
+    return reply.code(201).send({ id: s.id, definitionId: s.definitionId, processKey: s.processKey, businessKey: s.businessKey, status: s.status, activeElements: s.activeElements, version: s.version });
+  });
+}

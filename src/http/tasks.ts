@@ -1,0 +1,103 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { Db } from '../db/database.js';
+import type { WorkflowEngine } from '../engine/engine.js';
+import { principalOf } from './auth.js';
+import { IdParams, pageOf, paginate, pagingQuery } from './paging.js';
+import { assertCanActOnTask, scopeTasks, type TaskAccessRow } from './visibility.js';
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const Task = Type.Object({
+  id: Type.String(), instanceId: Type.String(), elementId: Type.String(), name: Nullable(Type.String()),
+  processKey: Type.String(), businessKey: Nullable(Type.String()), departmentId: Nullable(Type.String()),
+  assignee: Nullable(Type.String()), candidateGroups: Type.Array(Type.String()), formKey: Nullable(Type.String()),
+  dueAt: Nullable(Type.String()), status: Type.String(), createdAt: Type.String(), overdue: Type.Boolean(),
+});
+const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
+
+function toTask(r: Record<string, unknown>) {
+  const due = r.due_at as Date | null;
+  return {
+    id: String(r.id), instanceId: String(r.instance_id), elementId: String(r.element_id), name: (r.name as string) ?? null,
+    processKey: String(r.process_key), businessKey: (r.business_key as string) ?? null, departmentId: (r.department_id as string) ?? null,
+    assignee: (r.assignee as string) ?? null, candidateGroups: r.candidate_groups as string[], formKey: (r.form_key as string) ?? null,
+    dueAt: iso(due), status: String(r.status), createdAt: iso(r.created_at)!, overdue: r.status === 'open' && !!due && due.getTime() < Date.now(),
+  };
+}
+
+export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine }) {
+  const { db, engine } = opts;
+
+  app.get('/api/tasks', {
+    schema: {
+      tags: ['tasks'], summary: 'Tasks visible to the caller; filter to mine, my department, a candidate group, or overdue',
+      querystring: pagingQuery(['dueAt', 'createdAt'], {
+        assignment: Type.Optional(Type.Union([Type.Literal('mine'), Type.Literal('department'), Type.Literal('unassigned')])),
+        candidateGroup: Type.Optional(Type.String({ maxLength: 40 })),
+        overdue: Type.Optional(Type.Boolean()),
+        status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')])),
+        instanceId: Type.Optional(Type.String({ format: 'uuid' })),
+      }),
+      response: { 200: pageOf(Task) },
+    },
+    config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader'], scope: 'read' } },
+  }, async (req) => {
+    const p = principalOf(req);
+    const q = req.query as { assignment?: string; candidateGroup?: string; overdue?: boolean; status?: string; instanceId?: string; order?: 'asc' | 'desc' };
+    const query = scopeTasks(db('tasks as t').join('process_instances as i', 'i.id', 't.instance_id')
+      .select('t.*', 'i.process_key', 'i.business_key', 'i.department_id'), p);
+    query.where('t.status', q.status ?? 'open');
+    if (q.assignment === 'mine') query.where('t.assignee', p.username);
+    if (q.assignment === 'unassigned') query.whereNull('t.assignee');
+    if (q.assignment === 'department') query.whereRaw('? = ANY(t.candidate_groups)', [p.departmentId ?? '']);
+    if (q.candidateGroup) query.whereRaw('? = ANY(t.candidate_groups)', [q.candidateGroup]);
+    if (q.overdue) query.where('t.due_at', '<', db.fn.now());
+    if (q.instanceId) query.where('t.instance_id', q.instanceId);
+    // Deadline order by default: the most urgent first.
+    const params = { ...(req.query as object), order: q.order ?? 'asc' };
+    return paginate(query, params, { dueAt: 't.due_at', createdAt: 't.created_at', id: 't.id' }, 'dueAt', toTask);
+  });
+
+  async function taskFor(id: string): Promise<TaskAccessRow | undefined> {
+    return db('tasks').where({ id }).first('id', 'candidate_groups', 'candidate_users', 'assignee');
+  }
+
+  const act = { roles: ['clerk', 'inspector'] as ('clerk' | 'inspector')[], scope: 'tasks:write' as const };
+
+  app.post('/api/tasks/:id/claim', {
+    schema: { tags: ['tasks'], summary: 'Claim a task', params: IdParams, response: { 204: Type.Null() } },
+    config: { access: act },
+  }, async (req, reply) => {
+    const p = principalOf(req);
+    const { id } = req.params as { id: string };
+    assertCanActOnTask(p, await taskFor(id), id);
+    await engine.claimTask(id, p.username);
+    return reply.code(204).send();
+  });
+
+  app.post('/api/tasks/:id/unclaim', {
+    schema: { tags: ['tasks'], summary: 'Give a claimed task back to the group', params: IdParams, response: { 204: Type.Null() } },
+    config: { access: act },
+  }, async (req, reply) => {
+    const p = principalOf(req);
+    const { id } = req.params as { id: string };
+    assertCanActOnTask(p, await taskFor(id), id);
+    await engine.unclaimTask(id, p.username);
+    return reply.code(204).send();
+  });
+
+  app.post('/api/tasks/:id/complete', {
+    schema: {
+      tags: ['tasks'], summary: 'Complete a task with output variables; 409 when its deadline ended it first', params: IdParams,
+      body: Type.Object({ variables: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 200 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ instanceId: Type.String(), status: Type.String(), activeElements: Type.Array(Type.String()) }) },
+    },
+    config: { access: act },
+  }, async (req) => {
+    const p = principalOf(req);
+    const { id } = req.params as { id: string };
+    assertCanActOnTask(p, await taskFor(id), id);
+    const r = await engine.completeTask(id, (req.body as { variables?: Record<string, unknown> }).variables ?? {}, p.username);
+    return { instanceId: r.id, status: r.status, activeElements: r.activeElements };
+  });
+}

@@ -1,0 +1,270 @@
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { createTestDatabase } from './support/db.js';
+import { apiApp, login, as, type Session } from './support/api.js';
+import { bpmn, flows } from './support/bpmn.js';
+import type { Db } from '../src/db/database.js';
+
+let t: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: Db;
+let app: FastifyInstance;
+let hits: Set<string>;
+let admin: Session, market: Session, health: Session, inspector: Session, leader: Session;
+
+const CASE_XML = bpmn('api_case', `<startEvent id="s"/>
+  <userTask id="review" name="审查" camunda:candidateGroups="\${dept}"/>
+  <userTask id="supervise" name="督办" camunda:candidateGroups="inspection"/>
+  <endEvent id="e"/>${flows('s', 'review', 'supervise', 'e')}`);
+
+before(async () => {
+  t = await createTestDatabase();
+  db = t.db;
+  ({ app, hits } = await apiApp(db));
+  [admin, market, health, inspector, leader] = await Promise.all(['admin', 'market.clerk', 'health.clerk', 'inspector', 'leader'].map((u) => login(app, u)));
+});
+after(async () => {
+  await app.close();
+  await t.drop();
+});
+
+async function deployCase() {
+  const res = await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: CASE_XML, note: 'test' } });
+  assert.equal(res.statusCode, 201, res.body);
+  return res.json();
+}
+
+async function startCase(s: Session, dept: string, businessKey: string) {
+  return as(app, s, { method: 'POST', url: '/api/process-definitions/api_case/start', payload: { businessKey, departmentId: dept, variables: { dept } } });
+}
+
+describe('authentication', () => {
+  test('login sets an httpOnly SameSite cookie; wrong passwords are 401 and audited', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'duban-demo-2026' } });
+    assert.equal(res.statusCode, 200);
+    const cookie = String(res.headers['set-cookie']);
+    assert.match(cookie, /HttpOnly/i);
+    assert.match(cookie, /SameSite=Strict/i);
+    assert.ok(res.json().csrfToken);
+    const bad = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'wrong-password' } });
+    assert.equal(bad.statusCode, 401);
+    assert.match(String(bad.headers['content-type']), /problem\+json/);
+    const row = await db('audit_log').where({ action: 'login.failed' }).first();
+    assert.equal(row.actor, 'admin');
+  });
+
+  test('me answers the caller; logout ends the session', async () => {
+    const s = await login(app, 'leader');
+    const me = await as(app, s, { method: 'GET', url: '/api/auth/me' });
+    assert.equal(me.json().username, 'leader');
+    assert.deepEqual(me.json().roles, ['leader']);
+    assert.equal((await as(app, s, { method: 'POST', url: '/api/auth/logout' })).statusCode, 204);
+    assert.equal((await as(app, s, { method: 'GET', url: '/api/auth/me' })).statusCode, 401);
+  });
+
+  test('state changes through a cookie session need the CSRF header', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/departments', headers: { cookie: admin.cookie }, payload: { id: 'csrf-test', name: 'x' } });
+    assert.equal(res.statusCode, 403);
+    assert.match(res.json().detail, /CSRF/);
+    assert.equal(await db('departments').where({ id: 'csrf-test' }).first(), undefined);
+  });
+
+  test('login is rate-limited', async () => {
+    let limited = false;
+    for (let i = 0; i < 12 && !limited; i++) {
+      const r = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'ratelimit', password: 'nope-nope' } });
+      limited = r.statusCode === 429;
+    }
+    assert.ok(limited);
+  });
+});
+
+describe('people', () => {
+  test('admins create departments and users; passwords are argon2id hashes', async () => {
+    const d = await as(app, admin, { method: 'POST', url: '/api/departments', payload: { id: 'tax', name: '税务局' } });
+    assert.equal(d.statusCode, 201);
+    const u = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'tax.clerk', displayName: '税务', password: 'secret-pass-1', departmentId: 'tax', roles: ['clerk'] } });
+    assert.equal(u.statusCode, 201, u.body);
+    const row = await db('users').where({ username: 'tax.clerk' }).first();
+    assert.match(row.password_hash, /^\$argon2id\$/);
+    const patch = await as(app, admin, { method: 'PATCH', url: `/api/users/${row.id}`, payload: { roles: ['clerk', 'leader'], phone: '+8613900000000' } });
+    assert.equal(patch.statusCode, 200);
+    assert.deepEqual(patch.json().roles, ['clerk', 'leader']);
+    const dup = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'tax.clerk', displayName: 'x', password: 'secret-pass-1', roles: ['clerk'] } });
+    assert.equal(dup.statusCode, 409);
+    assert.ok(await db('audit_log').where({ action: 'user.updated', entity_id: row.id }).first());
+  });
+
+  test('clerks see only their department’s users; only admins change people', async () => {
+    const list = await as(app, market, { method: 'GET', url: '/api/users?pageSize=100' });
+    assert.equal(list.statusCode, 200);
+    assert.ok(list.json().items.every((u: { departmentId: string }) => u.departmentId === 'market'));
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/departments', payload: { id: 'evil', name: 'x' } })).statusCode, 403);
+    assert.equal((await as(app, inspector, { method: 'POST', url: '/api/users', payload: { username: 'x1', displayName: 'x', password: 'secret-pass-1', roles: ['admin'] } })).statusCode, 403);
+    const depts = await as(app, leader, { method: 'GET', url: '/api/departments' });
+    assert.ok(depts.json().some((d: { id: string }) => d.id === 'inspection'));
+  });
+
+  test('API tokens are scoped and revocable', async () => {
+    const system = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'rating.platform', displayName: '好差评平台', password: 'secret-pass-2', roles: ['system'] } });
+    const created = await as(app, admin, { method: 'POST', url: '/api/tokens', payload: { name: 'rating push', userId: system.json().id, scopes: ['read'] } });
+    assert.equal(created.statusCode, 201);
+    const { id, token } = created.json();
+    const auth = { authorization: `Bearer ${token}` };
+    assert.equal((await app.inject({ method: 'GET', url: '/api/process-instances', headers: auth })).statusCode, 200);
+    const write = await app.inject({ method: 'POST', url: '/api/messages/correlate', headers: auth, payload: { messageName: 'x' } });
+    assert.equal(write.statusCode, 403, 'a read-only token cannot write');
+    const listed = await as(app, admin, { method: 'GET', url: '/api/tokens' });
+    assert.ok(listed.json().items.some((x: { id: string; token?: string }) => x.id === id && !x.token));
+    assert.equal((await as(app, admin, { method: 'DELETE', url: `/api/tokens/${id}` })).statusCode, 204);
+    assert.equal((await app.inject({ method: 'GET', url: '/api/process-instances', headers: auth })).statusCode, 401);
+    assert.equal((await app.inject({ method: 'GET', url: '/api/process-instances', headers: { authorization: 'Bearer dbn_nonsense' } })).statusCode, 401);
+  });
+});
+
+describe('processes, cases and tasks by role and department', () => {
+  test('deploy, validate, list and read definitions', async () => {
+    const d = await deployCase();
+    assert.equal(d.key, 'api_case');
+    const v = await as(app, admin, { method: 'POST', url: '/api/deployments/validate', payload: { xml: CASE_XML.replace('<userTask id="review"', '<scriptTask id="review"').replace('name="审查" camunda:candidateGroups="${dept}"/>', 'name="x"><script>1</script></scriptTask>') } });
+    assert.equal(v.statusCode, 200);
+    assert.equal(v.json().ok, false);
+    assert.equal(v.json().errors[0].elementId, 'review');
+    const raw = await as(app, admin, { method: 'POST', url: '/api/deployments', headers: { 'content-type': 'application/xml' }, payload: CASE_XML });
+    assert.equal(raw.json().unchanged, true);
+    const list = await as(app, market, { method: 'GET', url: '/api/process-definitions?key=api_case&latest=true' });
+    assert.equal(list.json().total, 1);
+    const one = await as(app, leader, { method: 'GET', url: `/api/process-definitions/${d.id}` });
+    assert.match(one.json().xml, /api_case/);
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/deployments', payload: { xml: CASE_XML } })).statusCode, 403);
+  });
+
+  test('a refused diagram is a 422 problem naming the element', async () => {
+    const res = await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('api_bad', `<startEvent id="s"/><serviceTask id="svc" camunda:type="external" camunda:topic="rm-rf"/><endEvent id="e"/>${flows('s', 'svc', 'e')}`) } });
+    assert.equal(res.statusCode, 422);
+    assert.match(String(res.headers['content-type']), /problem\+json/);
+    assert.equal(res.json().errors[0].elementId, 'svc');
+  });
+
+  test('clerks start and work their own department’s cases only', async () => {
+    await deployCase();
+    const m = await startCase(market, 'market', 'BK-M-1');
+    assert.equal(m.statusCode, 201, m.body);
+    const h = await startCase(health, 'health', 'BK-H-1');
+    assert.equal(h.statusCode, 201);
+    assert.equal((await startCase(market, 'health', 'BK-X')).statusCode, 403, 'no starting in another department');
+
+    const mine = await as(app, market, { method: 'GET', url: '/api/tasks' });
+    assert.ok(mine.json().items.length >= 1);
+    assert.ok(mine.json().items.every((x: { candidateGroups: string[] }) => x.candidateGroups.includes('market')));
+    const healthTask = (await as(app, health, { method: 'GET', url: '/api/tasks?assignment=department' })).json().items[0];
+    const marketTask = mine.json().items.find((x: { businessKey: string }) => x.businessKey === 'BK-M-1');
+
+    // Another department's task: invisible (404) to a clerk; visible but not actionable (403) to an inspector.
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${healthTask.id}/complete`, payload: {} })).statusCode, 404);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/process-instances/${h.json().id}` })).statusCode, 404);
+    assert.equal((await as(app, inspector, { method: 'POST', url: `/api/tasks/${healthTask.id}/claim` })).statusCode, 403);
+    assert.equal((await as(app, leader, { method: 'POST', url: `/api/tasks/${healthTask.id}/claim` })).statusCode, 403);
+
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${marketTask.id}/claim` })).statusCode, 204);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${marketTask.id}/unclaim` })).statusCode, 204);
+    const done = await as(app, market, { method: 'POST', url: `/api/tasks/${marketTask.id}/complete`, payload: { variables: { opinion: '同意' } } });
+    assert.equal(done.statusCode, 200, done.body);
+    assert.deepEqual(done.json().activeElements, ['supervise']);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${marketTask.id}/complete`, payload: {} })).statusCode, 409);
+
+    // The supervision step belongs to the inspection office.
+    const sup = (await as(app, inspector, { method: 'GET', url: '/api/tasks?candidateGroup=inspection' })).json().items.find((x: { businessKey: string }) => x.businessKey === 'BK-M-1');
+    assert.equal((await as(app, inspector, { method: 'POST', url: `/api/tasks/${sup.id}/complete`, payload: { variables: { result: '已督办' } } })).json().status, 'completed');
+
+    const detail = await as(app, market, { method: 'GET', url: `/api/process-instances/${m.json().id}` });
+    assert.equal(detail.statusCode, 200);
+    assert.equal(detail.json().status, 'completed');
+    assert.ok(detail.json().history.some((x: { kind: string }) => x.kind === 'task.completed'));
+    const listed = await as(app, health, { method: 'GET', url: '/api/process-instances?pageSize=50' });
+    assert.ok(listed.json().items.every((i: { departmentId: string }) => i.departmentId === 'health'));
+    const all = await as(app, leader, { method: 'GET', url: '/api/process-instances?processKey=api_case&sort=businessKey&order=asc' });
+    assert.ok(all.json().total >= 2);
+  });
+
+  test('admins cancel cases; clerks cannot', async () => {
+    const c = await startCase(market, 'market', 'BK-CANCEL');
+    const id = c.json().id;
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/process-instances/${id}/cancel`, payload: { reason: 'x' } })).statusCode, 403);
+    assert.equal((await as(app, admin, { method: 'POST', url: `/api/process-instances/${id}/cancel`, payload: { reason: '申请人撤回' } })).statusCode, 204);
+    assert.equal((await as(app, admin, { method: 'POST', url: `/api/process-instances/${id}/cancel`, payload: { reason: 'again' } })).statusCode, 409);
+  });
+
+  test('messages correlate by business key', async () => {
+    await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('api_msg', `<startEvent id="s"/><receiveTask id="w" messageRef="m"/><endEvent id="e"/>${flows('s', 'w', 'e')}`, '<message id="m" name="material-supplied"/>') } });
+    const s = await as(app, market, { method: 'POST', url: '/api/process-definitions/api_msg/start', payload: { businessKey: 'BK-MSG' } });
+    assert.equal(s.statusCode, 201);
+    const r = await as(app, market, { method: 'POST', url: '/api/messages/correlate', payload: { messageName: 'material-supplied', businessKey: 'BK-MSG' } });
+    assert.deepEqual(r.json(), { delivered: 1, startedInstanceId: null });
+    const none = await as(app, health, { method: 'POST', url: '/api/messages/correlate', payload: { messageName: 'material-supplied', businessKey: 'BK-MSG' } });
+    assert.equal(none.statusCode, 404, 'another department cannot signal this case');
+  });
+
+  test('incidents are listed and retried by admins', async () => {
+    const [inc] = await db('incidents').insert({ kind: 'delivery', message: 'provider down' }).returning('id');
+    const list = await as(app, inspector, { method: 'GET', url: '/api/incidents?status=open' });
+    assert.ok(list.json().items.some((i: { id: number }) => i.id === inc.id));
+    assert.equal((await as(app, inspector, { method: 'POST', url: `/api/incidents/${inc.id}/retry` })).statusCode, 403);
+    assert.equal((await as(app, admin, { method: 'POST', url: `/api/incidents/${inc.id}/retry` })).statusCode, 409, 'no outbox row behind it');
+    assert.equal((await as(app, admin, { method: 'POST', url: '/api/incidents/999999/retry' })).statusCode, 404);
+  });
+});
+
+describe('audit, metrics and docs', () => {
+  test('the audit trail is listed, verified, and append-only for the application', async () => {
+    const list = await as(app, admin, { method: 'GET', url: '/api/audit?action=task.completed' });
+    assert.ok(list.json().total >= 2);
+    assert.deepEqual((await as(app, admin, { method: 'GET', url: '/api/audit/verify' })).json().ok, true);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/audit' })).statusCode, 403);
+    await assert.rejects(db('audit_log').update({ actor: 'mallory' }), /append-only/);
+    await assert.rejects(db('audit_log').delete(), /append-only/);
+  });
+
+  test('metrics are exposed to admins and metrics tokens', async () => {
+    const res = await as(app, admin, { method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.match(res.body, /duban_http_request_duration_seconds/);
+    assert.match(res.body, /duban_timers_pending/);
+    assert.match(res.body, /duban_outbox_backlog/);
+    assert.equal((await as(app, null, { method: 'GET', url: '/metrics' })).statusCode, 401);
+  });
+
+  test('every route answers 401 without credentials (public ones excepted)', async () => {
+    const routes = listRoutes(app).filter((r) => r.url.startsWith('/api/') && !['/api/health', '/api/auth/login'].includes(r.url));
+    for (const r of routes) {
+      const url = r.url.replace(':id', '00000000-0000-4000-8000-000000000000').replace(':key', 'api_case');
+      const res = await app.inject({ method: r.method as 'GET', url, payload: r.method === 'GET' ? undefined : {} });
+      assert.equal(res.statusCode, 401, `${r.method} ${r.url} → ${res.statusCode}`);
+    }
+  });
+
+  test('OpenAPI lists every route, and every route was exercised by these tests', async () => {
+    assert.equal((await app.inject({ method: 'GET', url: '/api/health' })).json().database, 'ok');
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const documented = new Set<string>();
+    for (const [p, ops] of Object.entries(doc.paths as Record<string, object>)) {
+      for (const m of Object.keys(ops)) documented.add(`${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
+    }
+    const routes = listRoutes(app).filter((r) => r.url.startsWith('/api/') || r.url === '/metrics');
+    for (const r of routes) {
+      assert.ok(documented.has(`${r.method} ${r.url}`), `OpenAPI lacks ${r.method} ${r.url}`);
+      assert.ok(hits.has(`${r.method} ${r.url}`), `no test exercised ${r.method} ${r.url}`);
+    }
+    assert.equal((await app.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true);
+  });
+});
+
+function listRoutes(a: FastifyInstance): Array<{ method: string; url: string }> {
+  const out: Array<{ method: string; url: string }> = [];
+  for (const line of a.printRoutes({ commonPrefix: false, includeMeta: false }).split('\n')) {
+    const m = /([/\w:.*-]+) \(([A-Z, ]+)\)/.exec(line.replace(/^[\s│├└─]+/, ''));
+    if (!m) continue;
+    for (const method of m[2]!.split(',').map((s) => s.trim())) if (method !== 'HEAD' && method !== 'OPTIONS') out.push({ method, url: m[1]! });
+  }
+  return out;
+}
