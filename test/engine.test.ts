@@ -206,6 +206,53 @@ describe('durable timers', () => {
   });
 });
 
+describe('clock stop', () => {
+  test('a suspended case fires no timers and takes no completions; resuming moves its timers', async () => {
+    await engine.deploy(bpmn('p_susp', `<startEvent id="s"/><userTask id="work"/><endEvent id="done"/>
+      <boundaryEvent id="deadline" attachedToRef="work"><timerEventDefinition><timeDate>\${deadlineAt}</timeDate></timerEventDefinition></boundaryEvent>
+      <endEvent id="late"/>${flows('s', 'work', 'done')}${flows('deadline', 'late')}`));
+    const deadlineAt = new Date(Date.now() + 60_000).toISOString();
+    const inst = await engine.start('p_susp', { variables: { deadlineAt } });
+    const task = await db('tasks').where({ instance_id: inst.id }).first();
+    await engine.suspend(inst.id, 'clerk', { reason: '补正材料', kind: 'supplement' });
+    await assert.rejects(engine.suspend(inst.id, 'clerk', {}), (e: DubanError) => e.status === 409);
+    // The original deadline passes while the clock is stopped.
+    await db('timers').where({ instance_id: inst.id }).update({ due_at: db.raw(`now() - interval '1 second'`) });
+    assert.equal(await scheduler.drain(), 0, 'no timer of a suspended case fires');
+    await assert.rejects(engine.completeTask(task.id, {}, 'clerk'), (e: DubanError) => e.status === 409 && /suspended/.test(e.message));
+    await engine.resume(inst.id, 'clerk', (due) => new Date(due.getTime() + 3_600_000), { reason: 'materials supplied' });
+    const moved = await db('timers').where({ instance_id: inst.id }).first();
+    assert.ok(new Date(moved.due_at).getTime() > Date.now() + 3_500_000, 'the deadline moved by the suspension');
+    // The engine's own copy of the (now past) original date must not fire on recovery.
+    const done = await engine.completeTask(task.id, {}, 'clerk');
+    assert.equal(done.status, 'completed');
+    const ends = await db('history').where({ instance_id: inst.id, kind: 'element.end' }).pluck('element_id');
+    assert.ok(ends.includes('done') && !ends.includes('late'), ends.join(','));
+    const kinds = await db('history').where({ instance_id: inst.id }).pluck('kind');
+    assert.ok(kinds.includes('instance.suspended') && kinds.includes('instance.resumed'));
+    assert.equal(await db('history').where({ instance_id: inst.id, kind: 'timer.fired' }).count('* as n').first().then((r) => Number(r!.n)), 0);
+  });
+});
+
+describe('services with the database', () => {
+  test('an async service writes in the command transaction and its output continues the flow', async () => {
+    const svc = new ServiceRegistry().register({
+      name: 'record', description: 'writes a row',
+      handler: async (ctx) => {
+        const [row] = await ctx.trx!('incidents').insert({ instance_id: ctx.instanceId, kind: 'note', message: `seen ${ctx.businessKey}` }).returning('id');
+        return { noteId: row.id };
+      },
+    });
+    const eng = new WorkflowEngine(db, svc);
+    await eng.deploy(bpmn('p_async', `<startEvent id="s"/><serviceTask id="r" camunda:type="external" camunda:topic="record"/><userTask id="u"/><endEvent id="e"/>${flows('s', 'r', 'u', 'e')}`));
+    const inst = await eng.start('p_async', { businessKey: 'ASYNC' });
+    assert.deepEqual(inst.activeElements, ['u']);
+    assert.equal(typeof inst.variables.noteId, 'number');
+    const note = await db('incidents').where({ instance_id: inst.id, kind: 'note' }).first();
+    assert.equal(note.message, 'seen ASYNC');
+  });
+});
+
 describe('messages and errors', () => {
   test('a message correlates by name and business key', async () => {
     await engine.deploy(bpmn('p_msg', `<startEvent id="s"/><receiveTask id="wait" messageRef="m1"/><endEvent id="e"/>${flows('s', 'wait', 'e')}`,

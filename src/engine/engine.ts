@@ -18,6 +18,7 @@ export interface InstanceRow {
   state: unknown;
   variables: Record<string, unknown>;
   version: number;
+  suspended_at: Date | null;
   started_at: Date;
   ended_at: Date | null;
   error: string | null;
@@ -88,7 +89,7 @@ export class WorkflowEngine {
       });
       await this.audit(trx, { actor: opts.actor ?? null, action: 'instance.started', entityType: 'process_instance', entityId: id,
         after: { definitionId: def.id, businessKey, departmentId: opts.departmentId ?? null, variables: opts.variables ?? {} } });
-      const run = this.newRun(def, id, businessKey);
+      const run = this.newRun(def, id, businessKey, trx);
       await run.start(opts.variables ?? {});
       const row = { id, definition_id: def.id, process_key: def.key, business_key: businessKey, version: 0 } as InstanceRow;
       return this.persist(trx, row, run, opts.actor ?? null, [{ kind: 'instance.started', data: { definitionId: def.id } }]);
@@ -201,6 +202,53 @@ export class WorkflowEngine {
     });
   }
 
+  /**
+   * Stop the clock: no timer of the instance fires and no task completes until it resumes.
+   * `data` (reason, kind) goes to history and the audit trail.
+   */
+  async suspend(instanceId: string, actor: string | null, data: Record<string, unknown>): Promise<void> {
+    await this.lockRunning(instanceId, async (trx, row) => {
+      if (row.suspended_at) throw new ConflictError('the case is already suspended');
+      await trx('process_instances').where({ id: instanceId }).update({ suspended_at: trx.fn.now(), updated_at: trx.fn.now() }).increment('version', 1);
+      await trx('history').insert({ instance_id: instanceId, kind: 'instance.suspended', actor, data: JSON.stringify(data) });
+      await this.audit(trx, { actor, action: 'instance.suspended', entityType: 'process_instance', entityId: instanceId, before: { suspended: false }, after: { suspended: true, ...data } });
+    });
+  }
+
+  /**
+   * Restart the clock; every pending timer moves by `shift` (e.g. the working days spent suspended).
+   * Returns the suspension's start so callers can move their own deadlines the same way.
+   */
+  async resume(instanceId: string, actor: string | null, shift: (due: Date, suspendedAt: Date) => Date, data: Record<string, unknown> = {}, inTrx?: (trx: Knex.Transaction, suspendedAt: Date) => Promise<void>): Promise<{ suspendedAt: Date }> {
+    return this.lockRunning(instanceId, async (trx, row) => {
+      if (!row.suspended_at) throw new ConflictError('the case is not suspended');
+      const suspendedAt = new Date(row.suspended_at);
+      const timers: Array<{ id: number; element_id: string; due_at: Date }> = await trx('timers').where({ instance_id: instanceId }).select('id', 'element_id', 'due_at');
+      const moved = [];
+      for (const t of timers) {
+        const due = shift(new Date(t.due_at), suspendedAt);
+        await trx('timers').where({ id: t.id }).update({ due_at: due });
+        moved.push({ elementId: t.element_id, from: new Date(t.due_at).toISOString(), to: due.toISOString() });
+      }
+      await trx('process_instances').where({ id: instanceId }).update({ suspended_at: null, updated_at: trx.fn.now() }).increment('version', 1);
+      await inTrx?.(trx, suspendedAt);
+      await trx('history').insert({ instance_id: instanceId, kind: 'instance.resumed', actor, data: JSON.stringify({ ...data, suspendedAt, timers: moved }) });
+      await this.audit(trx, { actor, action: 'instance.resumed', entityType: 'process_instance', entityId: instanceId, before: { suspended: true, suspendedAt }, after: { suspended: false, timers: moved, ...data } });
+      if (timers.length) await trx.raw(`SELECT pg_notify('duban_timers', '')`);
+      return { suspendedAt };
+    });
+  }
+
+  private async lockRunning<T>(instanceId: string, fn: (trx: Knex.Transaction, row: InstanceRow) => Promise<T>): Promise<T> {
+    if (!isUuid(instanceId)) throw new NotFoundError('process instance', instanceId);
+    return this.db.transaction(async (trx) => {
+      const row: InstanceRow | undefined = await trx('process_instances').where({ id: instanceId }).forUpdate().first();
+      if (!row) throw new NotFoundError('process instance', instanceId);
+      if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`);
+      return fn(trx, row);
+    });
+  }
+
   private async findMessageStart(messageName: string): Promise<{ id: string; key: string } | undefined> {
     const rows: Array<{ id: string; key: string }> = await this.db('process_definitions as d')
       .whereRaw(`d.meta->'messageStarts' @> ?::jsonb`, [JSON.stringify([{ messageName }])])
@@ -209,8 +257,8 @@ export class WorkflowEngine {
     return rows[0];
   }
 
-  private newRun(def: CompiledDefinition, instanceId: string, businessKey: string | null): EngineRun {
-    const ctx: RunContext = { instanceId, businessKey, services: this.services, functions: this.options.functions, scripts: this.options.scripts };
+  private newRun(def: CompiledDefinition, instanceId: string, businessKey: string | null, trx: Knex.Transaction): EngineRun {
+    const ctx: RunContext = { instanceId, businessKey, services: this.services, functions: this.options.functions, scripts: this.options.scripts, trx };
     return new EngineRun(def, ctx);
   }
 
@@ -233,9 +281,11 @@ export class WorkflowEngine {
     const row: InstanceRow | undefined = await trx('process_instances').where({ id: instanceId }).forUpdate().first();
     if (!row) throw new NotFoundError('process instance', instanceId);
     if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`, { instanceId, status: row.status });
+    if (row.suspended_at) throw new ConflictError('the case is suspended (clock stopped); resume it first', { instanceId });
     const def = await this.definitions.get(row.definition_id);
-    const run = this.newRun(def, row.id, row.business_key);
-    await run.resume(row.state);
+    const run = this.newRun(def, row.id, row.business_key, trx);
+    const timers: Array<{ execution_id: string; due_at: Date }> = await trx('timers').where({ instance_id: instanceId }).select('execution_id', 'due_at');
+    await run.resume(timers.length ? alignTimerState(row.state, new Map(timers.map((t) => [t.execution_id, t.due_at]))) : row.state);
     await this.fireDueTimers(trx, run, row.id);
     const outcome = await act(run, trx);
     const snapshotHook = outcome.beforePersist;
@@ -335,6 +385,33 @@ async function writeOutbox(trx: Knex.Transaction, instanceId: string, run: Engin
     instance_id: instanceId, element_id: o.elementId, service: o.delivery, dedup_key: o.dedupKey, payload: JSON.stringify(o.payload),
   }))).onConflict('dedup_key').ignore();
   await trx.raw(`SELECT pg_notify('duban_outbox', '')`);
+}
+
+/**
+ * The timers table is the clock of record. Before recovery, make each armed timer in the engine's
+ * state agree with its row: bpmn-engine re-reads the timer string and keeps the earlier of it and
+ * the stored expiry, so both are set to the row's due time (a suspension may have moved it).
+ */
+export function alignTimerState(state: unknown, dueByExecution: Map<string, Date>): unknown {
+  const copy = structuredClone(state);
+  const now = Date.now();
+  const visit = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      node.forEach(visit);
+      return;
+    }
+    const o = node as Record<string, unknown>;
+    const due = typeof o.executionId === 'string' && 'expireAt' in o ? dueByExecution.get(o.executionId) : undefined;
+    if (due) {
+      o.expireAt = due.toISOString();
+      if ('timeDate' in o) o.timeDate = due.toISOString();
+      if ('timeDuration' in o) o.timeDuration = `PT${Math.max(0, Math.ceil((due.getTime() - now) / 1000) + 1)}S`;
+    }
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(copy);
+  return copy;
 }
 
 function taskConflict(status: string): ConflictError {

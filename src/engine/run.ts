@@ -1,4 +1,5 @@
 import { Engine } from 'bpmn-engine';
+import type { Knex } from 'knex';
 import { DurableTimers, type ActiveTimer } from './timers.js';
 import { moddleOptions, type DefinitionMeta, type ServiceFn } from './compile.js';
 import { resolve as resolveExpression, type ExpressionScope } from './expressions.js';
@@ -25,6 +26,8 @@ export interface RunContext {
   functions?: ExpressionScope['functions'];
   /** Only the conformance runner sets this (betsy's script tokens); production refuses all scripts. */
   scripts?: unknown;
+  /** The command's transaction, for services that read or write domain tables atomically with the step. */
+  trx?: Knex.Transaction;
 }
 
 export interface OutboxEntry {
@@ -108,6 +111,7 @@ export class EngineRun {
   private readonly engine: EngineApi;
   private execution: ExecutionApi | undefined;
   private failure: Error | undefined;
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly def: CompiledDefinition, private readonly ctx: RunContext) {
     this.engine = new (Engine as unknown as new (opts: object) => EngineApi)({
@@ -128,13 +132,13 @@ export class EngineRun {
 
   async start(variables: Record<string, unknown>): Promise<void> {
     this.execution = await this.engine.execute({ variables: { ...variables } });
-    await settle();
+    await this.settle();
   }
 
   async resume(state: unknown): Promise<void> {
     this.engine.recover(structuredClone(state));
     this.execution = await this.engine.resume();
-    await settle();
+    await this.settle();
   }
 
   /** Complete a waiting user/manual/receive task; false when it is not waiting (anymore). */
@@ -142,13 +146,13 @@ export class EngineRun {
     const api = this.waiting().find((a) => a.executionId === executionId);
     if (!api) return false;
     api.signal({ ...output });
-    await settle();
+    await this.settle();
     return true;
   }
 
   async fireTimer(executionId: string): Promise<boolean> {
     const fired = this.timers.fire(executionId);
-    await settle();
+    await this.settle();
     return fired;
   }
 
@@ -159,7 +163,7 @@ export class EngineRun {
       const { messageId } = this.def.meta.messageCatchers[api.id]!;
       this.execution!.signal({ id: messageId, ...payload });
     }
-    await settle();
+    await this.settle();
     return targets.length;
   }
 
@@ -248,6 +252,18 @@ export class EngineRun {
     });
   }
 
+  /**
+   * bpmn-engine runs synchronously to its wait states, except for services that answer later
+   * (handlers that read or write the command's transaction); wait until none is in flight.
+   */
+  private async settle(): Promise<void> {
+    await nextTurn();
+    while (this.pending.size) {
+      await Promise.allSettled([...this.pending]);
+      await nextTurn();
+    }
+  }
+
   private expressions() {
     const functions = this.ctx.functions;
     return {
@@ -284,6 +300,14 @@ export class EngineRun {
     const executionId = String(content.executionId);
     // While execute() runs, the execution object is not yet known: read the activity's own scope.
     const { fields: _f, content: _c, properties: _p, ...variables } = activityVariables ?? this.variables();
+    const fail = (err: unknown) => {
+      if (err instanceof BpmnServiceError) {
+        // bpmn-elements matches error boundaries on `code` (its ActivityError copies it from the cause).
+        callback(Object.assign(new Error(err.message), { code: err.errorCode, name: 'BpmnError' }));
+      } else {
+        callback(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
     try {
       const output = def.handler({
         instanceId: this.ctx.instanceId,
@@ -292,18 +316,20 @@ export class EngineRun {
         executionId,
         variables,
         input: { ...(content.input as Record<string, unknown> | undefined) },
+        trx: this.ctx.trx,
         enqueue: (delivery, payload, dedupKey) => {
           this.outbox.push({ delivery, payload, elementId, dedupKey: dedupKey ?? `${this.ctx.instanceId}:${executionId}:${delivery}` });
         },
       });
-      callback(null, output ?? undefined);
-    } catch (err) {
-      if (err instanceof BpmnServiceError) {
-        // bpmn-elements matches error boundaries on `code` (its ActivityError copies it from the cause).
-        callback(Object.assign(new Error(err.message), { code: err.errorCode, name: 'BpmnError' }));
+      if (output instanceof Promise) {
+        const p = output.then((out) => callback(null, out ?? undefined), fail);
+        this.pending.add(p);
+        void p.finally(() => this.pending.delete(p));
       } else {
-        callback(err as Error);
+        callback(null, output ?? undefined);
       }
+    } catch (err) {
+      fail(err);
     }
   }
 }
@@ -363,7 +389,6 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-/** bpmn-engine runs synchronously to its wait states; one macrotask turn lets stragglers finish. */
-function settle(): Promise<void> {
+function nextTurn(): Promise<void> {
   return new Promise((r) => setImmediate(r));
 }

@@ -73,7 +73,7 @@ export class TimerScheduler {
         SELECT t.id, t.instance_id, t.execution_id, t.element_id, t.due_at,
                (extract(epoch FROM clock_timestamp() - t.due_at) * 1000)::float8 AS lag_ms
           FROM timers t JOIN process_instances i ON i.id = t.instance_id
-         WHERE t.due_at <= now()
+         WHERE t.due_at <= now() AND i.suspended_at IS NULL
          ORDER BY t.due_at
          LIMIT 1
            FOR UPDATE OF t, i SKIP LOCKED`);

@@ -1,3 +1,5 @@
+import type { Knex } from 'knex';
+
 /**
  * Service tasks bind by name to this registry, never to code in a diagram.
  * In BPMN: `<serviceTask camunda:type="external" camunda:topic="notifyDepartment">` (or a send task).
@@ -14,9 +16,12 @@ export interface ServiceContext {
   input: Readonly<Record<string, unknown>>;
   /** Queue an outside effect; delivered after commit, once per dedup key. */
   enqueue(delivery: string, payload: Record<string, unknown>, dedupKey?: string): void;
+  /** The command's transaction: domain rows written here commit or roll back with the step. */
+  trx?: Knex.Transaction;
 }
 
-export type ServiceHandler = (ctx: ServiceContext) => Record<string, unknown> | void;
+/** Synchronous, or async when it needs the database; never an outside effect (use enqueue). */
+export type ServiceHandler = (ctx: ServiceContext) => Record<string, unknown> | void | Promise<Record<string, unknown> | void>;
 
 export interface ServiceDefinition {
   name: string;
