@@ -5,7 +5,8 @@ import { bpmn, flows } from './support/bpmn.js';
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry, BpmnServiceError } from '../src/engine/services.js';
 import { TimerScheduler } from '../src/engine/scheduler.js';
-import { OutboxDispatcher, retryIncident } from '../src/engine/outbox.js';
+import { OutboxDispatcher, retryIncident, recordProviderStatus } from '../src/engine/outbox.js';
+import { DeferDelivery } from '../src/engine/services.js';
 import { DubanError, InvalidDefinitionError } from '../src/engine/errors.js';
 import type { Db } from '../src/db/database.js';
 
@@ -312,5 +313,52 @@ describe('outbox', () => {
     await outbox.drain();
     assert.equal((await db('outbox').where({ id: failed.id }).first()).status, 'sent');
     assert.equal(delivered.filter((d) => d.payload.bk === 'OUT-2').length, 1);
+  });
+});
+
+describe('at-most-once deliveries', () => {
+  test('a crash mid-send becomes an incident, never a second message; a provider report settles it; deferral costs no attempt', async () => {
+    const sent: string[] = [];
+    let deferOnce = true;
+    const svc = new ServiceRegistry()
+      .register({ name: 'sms', description: 'queue an sms', handler: (ctx) => { ctx.enqueue('text', { to: ctx.businessKey }); } })
+      .registerDelivery('text', async (payload) => {
+        if (deferOnce) {
+          deferOnce = false;
+          throw new DeferDelivery(new Date(Date.now() + 10), 'quiet hours');
+        }
+        sent.push(String(payload.to));
+        return { providerId: `SM${sent.length}`, status: 'queued' };
+      }, 'atMostOnce');
+    const eng = new WorkflowEngine(db, svc);
+    const box = new OutboxDispatcher(db, svc, { pollMs: 50, concurrency: 1, log, sendingLeaseMs: 1 });
+    await eng.deploy(bpmn('p_amo', `<startEvent id="s"/><serviceTask id="t" camunda:type="external" camunda:topic="sms"/><endEvent id="e"/>${flows('s', 't', 'e')}`));
+    await box.drain();
+    const a = await eng.start('p_amo', { businessKey: '+8613800000001' });
+    await box.drain();
+    const deferred = await db('outbox').where({ instance_id: a.id }).first();
+    assert.equal(deferred.status, 'pending');
+    assert.equal(deferred.attempts, 0, 'a deferral is not an attempt');
+    await new Promise((r) => setTimeout(r, 20));
+    await box.drain();
+    const ok = await db('outbox').where({ instance_id: a.id }).first();
+    assert.equal(ok.status, 'sent');
+    assert.equal(ok.provider_ref, 'SM1');
+
+    // Simulate a process that died after marking the attempt and calling the provider.
+    const b = await eng.start('p_amo', { businessKey: '+8613800000002' });
+    await db('outbox').where({ instance_id: b.id }).update({ status: 'sending', attempts: 1, sending_since: db.raw(`now() - interval '1 minute'`) });
+    await new Promise((r) => setTimeout(r, 5));
+    await box.drain();
+    const lost = await db('outbox').where({ instance_id: b.id }).first();
+    assert.equal(lost.status, 'failed');
+    assert.deepEqual(sent, ['+8613800000001'], 'never resent automatically');
+    const incident = await db('incidents').where({ outbox_id: lost.id }).first();
+    assert.match(incident.message, /outcome unknown/);
+    assert.equal(await recordProviderStatus(db, lost.id, 'SM-late', 'delivered'), true);
+    const settled = await db('outbox').where({ id: lost.id }).first();
+    assert.equal(settled.status, 'sent');
+    assert.equal(settled.provider_status, 'delivered');
+    assert.equal((await db('incidents').where({ id: incident.id }).first()).status, 'resolved');
   });
 });

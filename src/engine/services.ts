@@ -39,17 +39,34 @@ export class BpmnServiceError extends Error {
 export type DeliveryHandler = (payload: Record<string, unknown>, meta: { dedupKey: string; outboxId: number; attempt: number }) =>
   Promise<Record<string, unknown> | void>;
 
+/**
+ * `atLeastOnce` (default): the row stays locked while delivering; a crash repeats the delivery with
+ * the same dedup key (for receivers that honour an idempotency key).
+ * `atMostOnce`: the attempt is committed before the provider is called; a crash leaves the row
+ * "sending", which becomes an incident instead of a second message (for SMS: never twice).
+ */
+export type DeliveryMode = 'atLeastOnce' | 'atMostOnce';
+
+/** Thrown by a delivery to try again later without counting an attempt (quiet hours, rate limits). */
+export class DeferDelivery extends Error {
+  constructor(readonly until: Date, reason: string) {
+    super(reason);
+  }
+}
+
 export class ServiceRegistry {
   private readonly services = new Map<string, ServiceDefinition>();
   private readonly deliveries = new Map<string, DeliveryHandler>();
+  private readonly modes = new Map<string, DeliveryMode>();
 
   register(def: ServiceDefinition): this {
     this.services.set(def.name, def);
     return this;
   }
 
-  registerDelivery(name: string, handler: DeliveryHandler): this {
+  registerDelivery(name: string, handler: DeliveryHandler, mode: DeliveryMode = 'atLeastOnce'): this {
     this.deliveries.set(name, handler);
+    this.modes.set(name, mode);
     return this;
   }
 
@@ -63,6 +80,10 @@ export class ServiceRegistry {
 
   delivery(name: string): DeliveryHandler | undefined {
     return this.deliveries.get(name);
+  }
+
+  deliveryMode(name: string): DeliveryMode {
+    return this.modes.get(name) ?? 'atLeastOnce';
   }
 
   names(): string[] {
