@@ -362,3 +362,19 @@ describe('at-most-once deliveries', () => {
     assert.equal((await db('incidents').where({ id: incident.id }).first()).status, 'resolved');
   });
 });
+
+describe('variables', () => {
+  test('output of a task inside a sub-process reaches the process scope', async () => {
+    await engine.deploy(bpmn('p_subvars', `<startEvent id="s"/>
+      <subProcess id="sub"><startEvent id="ss"/><userTask id="decide"/><endEvent id="se"/>${flows('ss', 'decide', 'se')}</subProcess>
+      <exclusiveGateway id="g" default="no"/><endEvent id="yes_end"/><endEvent id="no_end"/>
+      <sequenceFlow id="yes" sourceRef="g" targetRef="yes_end"><conditionExpression>=decision = "approve"</conditionExpression></sequenceFlow>
+      <sequenceFlow id="no" sourceRef="g" targetRef="no_end"/>${flows('s', 'sub', 'g')}`));
+    const inst = await engine.start('p_subvars');
+    const task = await db('tasks').where({ instance_id: inst.id }).first();
+    const done = await engine.completeTask(task.id, { decision: 'approve' }, 'x');
+    assert.equal(done.variables.decision, 'approve');
+    const ends = await db('history').where({ instance_id: inst.id, kind: 'element.end' }).pluck('element_id');
+    assert.ok(ends.includes('yes_end'), ends.join(','));
+  });
+});

@@ -43,7 +43,8 @@ export const lintConfig = {
 export interface Problem {
   elementId: string | null;
   message: string;
-  source: 'xml' | 'lint' | 'engine' | 'security';
+  /** xml: parsing; lint: bpmnlint; model: BPMN structure rules (structure.ts); engine: what Duban cannot run; security. */
+  source: 'xml' | 'lint' | 'model' | 'engine' | 'security';
   severity: 'error' | 'warning';
 }
 

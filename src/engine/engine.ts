@@ -46,6 +46,18 @@ export interface EngineOptions {
   onCommitted?: (event: { instanceId: string; kind: string }) => void;
 }
 
+export interface StartOptions {
+  businessKey?: string | null;
+  variables?: Record<string, unknown>;
+  actor?: string | null;
+  definitionId?: string;
+  departmentId?: string | null;
+  /** A caller-chosen id (e.g. a case row keyed by its instance). */
+  id?: string;
+  /** Runs in the start transaction after the instance row exists and before the engine runs. */
+  beforeRun?: (trx: Knex.Transaction, instanceId: string) => Promise<void>;
+}
+
 interface CommandOutcome<T> {
   result: T;
   /** Raised after commit: the command's other effects (a timer that fired on resume) still count. */
@@ -77,9 +89,9 @@ export class WorkflowEngine {
     if (this.options.audit) await this.options.audit(trx, entry);
   }
 
-  async start(key: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null; definitionId?: string; departmentId?: string | null } = {}): Promise<InstanceSummary> {
+  async start(key: string, opts: StartOptions = {}): Promise<InstanceSummary> {
     const def = opts.definitionId ? await this.definitions.get(opts.definitionId) : await this.definitions.latest(key);
-    const id = randomUUID();
+    const id = opts.id ?? randomUUID();
     const businessKey = opts.businessKey ?? null;
     const summary = await this.db.transaction(async (trx) => {
       await trx('process_instances').insert({
@@ -89,6 +101,7 @@ export class WorkflowEngine {
       });
       await this.audit(trx, { actor: opts.actor ?? null, action: 'instance.started', entityType: 'process_instance', entityId: id,
         after: { definitionId: def.id, businessKey, departmentId: opts.departmentId ?? null, variables: opts.variables ?? {} } });
+      await opts.beforeRun?.(trx, id);
       const run = this.newRun(def, id, businessKey, trx);
       await run.start(opts.variables ?? {});
       const row = { id, definition_id: def.id, process_key: def.key, business_key: businessKey, version: 0 } as InstanceRow;

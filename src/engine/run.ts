@@ -122,7 +122,7 @@ export class EngineRun {
       scripts: ctx.scripts ?? refuseScripts,
       expressions: this.expressions(),
       services: this.serviceFunctions(),
-      extensions: { duban: saveOutputExtension },
+      extensions: { duban: (activity: ExtensionActivity) => saveOutputExtension(activity, () => this.processVariables()) },
     });
     this.engine.on('error', (err) => {
       this.failure = err;
@@ -202,11 +202,16 @@ export class EngineRun {
   }
 
   private variables(): Record<string, unknown> {
-    const def = this.execution?.definitions[0];
-    const proc = def?.getProcesses()[0];
     // bpmn-elements keeps the process run message in its variables; those are not user data.
-    const { fields: _f, content: _c, properties: _p, ...vars } = proc?.environment.variables ?? def?.environment.variables ?? {};
+    const { fields: _f, content: _c, properties: _p, ...vars } = this.processVariables() ?? {};
     return vars;
+  }
+
+  /** The live process-scope variables; the engine's execution exists already while execute() runs. */
+  private processVariables(): Record<string, unknown> | undefined {
+    const execution = (this.engine as unknown as { execution?: ExecutionApi }).execution ?? this.execution;
+    const def = execution?.definitions[0];
+    return def?.getProcesses()[0]?.environment.variables ?? def?.environment.variables;
   }
 
   private describeTask(api: ElementApi, variables: Record<string, unknown>): WaitingTask {
@@ -356,27 +361,25 @@ interface ExtensionActivity {
   on(event: string, fn: (api: { content: { output?: unknown } }) => void): void;
 }
 
-/** Task output becomes process variables when the task ends (Camunda semantics). */
-function saveOutputExtension(activity: ExtensionActivity) {
-  const saves = activity.type === 'bpmn:UserTask' || activity.type === 'bpmn:ManualTask' || activity.type === 'bpmn:ReceiveTask' ||
-    activity.type === 'bpmn:ServiceTask' || activity.type === 'bpmn:SendTask' || activity.type === 'bpmn:IntermediateCatchEvent';
-  return {
-    activate() {
-      if (!saves) return;
-    },
-    deactivate() {},
-    ...(saves ? init(activity) : {}),
-  };
-}
+const SAVES_OUTPUT = new Set(['bpmn:UserTask', 'bpmn:ManualTask', 'bpmn:ReceiveTask', 'bpmn:ServiceTask', 'bpmn:SendTask', 'bpmn:IntermediateCatchEvent']);
 
-function init(activity: ExtensionActivity) {
-  activity.on('end', (api) => {
-    const output = api.content.output;
-    if (output && typeof output === 'object' && !Array.isArray(output)) {
-      Object.assign(activity.environment.variables, stripMessageFields(output as Record<string, unknown>));
-    }
-  });
-  return {};
+/**
+ * Task output becomes process variables when the task ends (Camunda semantics). bpmn-elements gives
+ * each sub-process its own copy of the variables, so the output goes to the task's scope and to
+ * the process scope, where later steps outside the sub-process look for it.
+ */
+function saveOutputExtension(activity: ExtensionActivity, processVariables: () => Record<string, unknown> | undefined) {
+  if (SAVES_OUTPUT.has(activity.type)) {
+    activity.on('end', (api) => {
+      const output = api.content.output;
+      if (!output || typeof output !== 'object' || Array.isArray(output)) return;
+      const values = stripMessageFields(output as Record<string, unknown>);
+      Object.assign(activity.environment.variables, values);
+      const root = processVariables();
+      if (root && root !== activity.environment.variables) Object.assign(root, values);
+    });
+  }
+  return { activate() {}, deactivate() {} };
 }
 
 function stripMessageFields(output: Record<string, unknown>): Record<string, unknown> {

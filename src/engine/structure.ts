@@ -34,7 +34,7 @@ const GATEWAY = /Gateway$/;
 export function checkStructure(root: ModdleElement): Problem[] {
   const problems: Problem[] = [];
   const error = (el: ModdleElement | undefined, message: string) => {
-    problems.push({ elementId: el?.id ?? null, message, source: 'engine', severity: 'error' });
+    problems.push({ elementId: el?.id ?? null, message, source: 'model', severity: 'error' });
   };
 
   // Every flow element with the process or sub-process that contains it.
