@@ -63,3 +63,15 @@ test('the application cannot update, delete or truncate audit rows', async () =>
   await assert.rejects(t.db('audit_log').where('id', 1).delete(), /append-only/);
   await assert.rejects(t.db.raw('TRUNCATE audit_log'), /append-only/);
 });
+
+test('concurrent appends outside a transaction keep one chain', async () => {
+  const { verifyAudit } = await import('../src/audit/audit.js');
+  // The earlier test tampered with the chain; a fresh database keeps this one honest.
+  const fresh = await createTestDatabase();
+  try {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => appendAudit(fresh.db, { actor: 'racer', action: 'race', entityType: 'test', entityId: String(i) })));
+    assert.deepEqual(await verifyAudit(fresh.db), { ok: true, rows: 20 });
+  } finally {
+    await fresh.drop();
+  }
+});

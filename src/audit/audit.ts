@@ -20,7 +20,10 @@ const AUDIT_LOCK = 0x6475_6261; // "duba"
 
 export type AuditWriter = (trx: Knex.Transaction | Db, entry: AuditEntry) => Promise<void>;
 
-export async function appendAudit(trx: Knex.Transaction | Db, entry: AuditEntry): Promise<void> {
+export async function appendAudit(db: Knex.Transaction | Db, entry: AuditEntry): Promise<void> {
+  // The lock lives as long as a transaction: outside one it would not cover the read and the insert.
+  if (!(db as Knex.Transaction).isTransaction) return (db as Db).transaction((trx) => appendAudit(trx, entry));
+  const trx = db as Knex.Transaction;
   await trx.raw('SELECT pg_advisory_xact_lock(?)', [AUDIT_LOCK]);
   const last = await trx('audit_log').orderBy('id', 'desc').first('hash');
   const prevHash: string = last?.hash ?? GENESIS;
