@@ -9,10 +9,9 @@ import { WorkflowEngine } from './engine/engine.js';
 import { TimerScheduler } from './engine/scheduler.js';
 import { OutboxDispatcher } from './engine/outbox.js';
 import { Notifier } from './engine/notifier.js';
-import { createServiceRegistry } from './services.js';
+import { createRuntime } from './runtime.js';
 import { buildApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
-import { appendAudit } from './audit/audit.js';
 import { seedDemo, demoAccountsText } from './demo.js';
 
 const require = createRequire(import.meta.url);
@@ -48,10 +47,10 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const database = await openDatabase(config, log);
   const db = createDb(database.url);
   await migrate(db);
-  const services = createServiceRegistry({ print: log });
-  const engine = new WorkflowEngine(db, services, { audit: appendAudit });
+  const runtime = await createRuntime(db, { print: log });
+  const { engine, services } = runtime;
   await deployShippedProcesses(engine, undefined, log);
-  if (opts.demo && (await seedDemo(db))) log(demoAccountsText());
+  if (opts.demo && (await seedDemo(db, runtime))) log(demoAccountsText());
   const metrics = new Metrics(db);
 
   const notifier = new Notifier(database.url, (err) => log(`notifier: ${err.message}`));
@@ -64,7 +63,10 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   scheduler.start(notifier);
   outbox.start(notifier);
 
-  const app = await buildApp({ db, engine, version: VERSION, logLevel: config.logLevel, metrics });
+  const app = await buildApp({
+    runtime, version: VERSION, logLevel: config.logLevel, metrics,
+    sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: process.env.DUBAN_PUBLIC_URL ?? null },
+  });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://localhost:${config.port}`;
 

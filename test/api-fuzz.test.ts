@@ -20,7 +20,8 @@ let knownTask = '';
 let knownInstance = '';
 let knownUser = '';
 
-const TABLES = ['process_definitions', 'process_instances', 'tasks', 'timers', 'outbox', 'incidents', 'history', 'departments', 'users', 'api_tokens', 'audit_log', 'message_subscriptions'];
+const TABLES = ['process_definitions', 'process_instances', 'tasks', 'timers', 'outbox', 'incidents', 'history', 'departments', 'users', 'api_tokens', 'audit_log', 'message_subscriptions',
+  'items', 'cases', 'case_suspensions', 'supervisions', 'urgings', 'duty_roster', 'calendar_days', 'calendar_years'];
 
 async function fingerprint(): Promise<string> {
   const { rows } = await db.raw(`SELECT ${TABLES.map((tb) => `(SELECT count(*) FROM ${tb})::text`).join(` || ',' || `)} AS f`);
@@ -65,6 +66,11 @@ const NEAR_VALID: Record<string, fc.Arbitrary<unknown>> = {
   complete: fc.record({ variables: fc.dictionary(text(8), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }) }),
   cancel: fc.record({ reason: text() }),
   '/api/messages/correlate': fc.record({ messageName: text(20), businessKey: fc.option(text(12), { nil: undefined }) }),
+  '/api/cases': fc.record({ itemCode: text(12), applicantName: text(), applicantType: fc.constantFrom(1, 2, 3), idType: fc.constantFrom('resident_id', 'uscc', 'passport'),
+    idNumber: fc.oneof(fc.constant('11010519491231002X'), fc.constant('91350100M000100Y43'), fc.string({ minLength: 18, maxLength: 18 })), phone: fc.oneof(fc.constant('+8613800000000'), text(16)) }),
+  '/api/items': fc.record({ code: text(12), name: text(), departmentId: text(12), promisedDays: fc.integer({ min: -2, max: 400 }) }),
+  suspend: fc.record({ kind: fc.constantFrom('supplement', 'special', 'x'), reason: text() }),
+  urge: fc.record({ content: text() }),
 };
 function bodyFor(url: string): fc.Arbitrary<unknown> {
   const shaped = NEAR_VALID[url] ?? NEAR_VALID[url.split('/').pop()!];
@@ -86,6 +92,18 @@ const WRITE_ROUTES: Array<{ method: 'POST' | 'PATCH' | 'DELETE'; url: (id: strin
   { method: 'POST', url: (id) => `/api/tasks/${encodeURIComponent(id)}/complete` },
   { method: 'POST', url: (id) => `/api/incidents/${encodeURIComponent(id)}/retry` },
   { method: 'POST', url: () => '/api/messages/correlate' },
+  { method: 'POST', url: () => '/api/items' },
+  { method: 'PATCH', url: (id) => `/api/items/${encodeURIComponent(id)}` },
+  { method: 'POST', url: () => '/api/cases' },
+  { method: 'POST', url: (id) => `/api/cases/${encodeURIComponent(id)}/suspend` },
+  { method: 'POST', url: (id) => `/api/cases/${encodeURIComponent(id)}/resume` },
+  { method: 'POST', url: (id) => `/api/supervisions/${encodeURIComponent(id)}/urge` },
+  { method: 'POST', url: (id) => `/api/supervisions/${encodeURIComponent(id)}/follow-up` },
+  { method: 'POST', url: (id) => `/api/supervisions/${encodeURIComponent(id)}/close` },
+  { method: 'PUT' as 'POST', url: (id) => `/api/roster/${encodeURIComponent(id)}` },
+  { method: 'PUT' as 'POST', url: (id) => `/api/calendar/days/${encodeURIComponent(id)}` },
+  { method: 'DELETE', url: (id) => `/api/calendar/days/${encodeURIComponent(id)}` },
+  { method: 'PUT' as 'POST', url: (id) => `/api/calendar/years/${encodeURIComponent(id)}` },
 ];
 
 test('write routes: random bodies, ids and query strings never give a 500 or a partial write', { timeout: 240_000 }, async () => {

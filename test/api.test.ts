@@ -215,6 +215,49 @@ describe('processes, cases and tasks by role and department', () => {
   });
 });
 
+describe('domain routes answer for their roles (behaviour is tested in cases.test.ts, calendar.test.ts, sms.test.ts)', () => {
+  test('calendar, items, cases, supervision, roster and statistics', async () => {
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/calendar?year=2027' })).statusCode, 200);
+    assert.equal((await as(app, admin, { method: 'PUT', url: '/api/calendar/days/2027-01-01', payload: { kind: 'holiday', note: '元旦' } })).statusCode, 200);
+    assert.equal((await as(app, admin, { method: 'DELETE', url: '/api/calendar/days/2027-01-01' })).statusCode, 204);
+    assert.equal((await as(app, admin, { method: 'PUT', url: '/api/calendar/years/2027', payload: { confirmed: false } })).statusCode, 200);
+    assert.equal((await as(app, admin, { method: 'POST', url: '/api/items', payload: { code: 'API-1', name: '测试事项', departmentId: 'market', promisedDays: 3 } })).statusCode, 201);
+    assert.equal((await as(app, admin, { method: 'PATCH', url: '/api/items/API-1', payload: { promisedDays: 2 } })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/items/API-1' })).json().promisedDays, 2);
+    assert.ok((await as(app, market, { method: 'GET', url: '/api/items' })).json().total >= 1);
+    const c = await as(app, market, { method: 'POST', url: '/api/cases', payload: { itemCode: 'API-1', applicantName: '李四', applicantType: 1, idType: 'resident_id', idNumber: '11010519491231002X', phone: '+8613800009999' } });
+    assert.equal(c.statusCode, 201, c.body);
+    const id = c.json().id;
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/cases' })).json().total, 1);
+    assert.equal((await as(app, health, { method: 'GET', url: `/api/cases/${id}` })).statusCode, 404, 'another department’s case');
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/cases/${id}/suspend`, payload: { kind: 'special', reason: '专家评审' } })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/cases/${id}/resume`, payload: {} })).json().status, 'handling');
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/cases/${id}` })).json().suspensions.length, 1);
+    assert.equal((await as(app, inspector, { method: 'GET', url: '/api/supervisions' })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/supervisions' })).statusCode, 403);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    assert.equal((await as(app, inspector, { method: 'GET', url: `/api/supervisions/${missing}` })).statusCode, 404);
+    assert.equal((await as(app, inspector, { method: 'POST', url: `/api/supervisions/${missing}/urge`, payload: { content: '请尽快办结' } })).statusCode, 404);
+    assert.equal((await as(app, inspector, { method: 'POST', url: `/api/supervisions/${missing}/follow-up`, payload: { at: new Date(Date.now() + 3_600_000).toISOString() } })).statusCode, 404);
+    assert.equal((await as(app, inspector, { method: 'POST', url: `/api/supervisions/${missing}/close`, payload: { result: '已办结' } })).statusCode, 404);
+    assert.equal((await as(app, inspector, { method: 'GET', url: '/api/roster?from=2026-11-01&to=2026-11-30' })).statusCode, 200);
+    assert.equal((await as(app, inspector, { method: 'PUT', url: '/api/roster/2026-11-30', payload: { entries: [] } })).statusCode, 403);
+    assert.equal((await as(app, admin, { method: 'PUT', url: '/api/roster/2026-11-30', payload: { entries: [] } })).statusCode, 204);
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/cases' })).statusCode, 200);
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/cases.xlsx' })).statusCode, 200);
+  });
+});
+
+describe('sms', () => {
+  test('SMS log for admins and inspectors; unsigned status callbacks are refused', async () => {
+    assert.equal((await as(app, admin, { method: 'GET', url: '/api/sms' })).statusCode, 200);
+    assert.equal((await as(app, inspector, { method: 'GET', url: '/api/sms' })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/sms' })).statusCode, 403);
+    const cb = await app.inject({ method: 'POST', url: '/api/sms/status?outbox=1', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'MessageSid=SM1&MessageStatus=delivered' });
+    assert.equal(cb.statusCode, 403);
+  });
+});
+
 describe('audit, metrics and docs', () => {
   test('the audit trail is listed, verified, and append-only for the application', async () => {
     const list = await as(app, admin, { method: 'GET', url: '/api/audit?action=task.completed' });

@@ -3,15 +3,14 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { createTestDatabase } from './support/db.js';
 import { buildApp } from '../src/http/app.js';
-import { WorkflowEngine } from '../src/engine/engine.js';
-import { createServiceRegistry } from '../src/services.js';
+import { createRuntime } from '../src/runtime.js';
 
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let app: FastifyInstance;
 
 before(async () => {
   t = await createTestDatabase();
-  app = await buildApp({ db: t.db, engine: new WorkflowEngine(t.db, createServiceRegistry({ print: () => undefined })), version: 'test', logLevel: 'silent' });
+  app = await buildApp({ runtime: await createRuntime(t.db, { print: () => undefined }), version: 'test', logLevel: 'silent' });
 });
 after(async () => {
   await app.close();

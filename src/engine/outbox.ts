@@ -124,7 +124,16 @@ export class OutboxDispatcher {
         await trx('outbox').where({ id: row.id }).update({ status: 'pending', attempts: row.attempts, sending_since: null, last_error: `deferred: ${err.message}`, next_attempt_at: err.until });
         return;
       }
-      await this.recordFailure(trx, row, attempt, err, !deliver);
+      if (this.services.deliveryMode(row.service) === 'atMostOnce' && outcomeUnknown(err)) {
+        // No answer from the provider (timeout, connection reset): it may have sent it. Never guess.
+        await trx('outbox').where({ id: row.id }).update({ status: 'failed', attempts: attempt, last_error: `outcome unknown: ${String((err as Error).message)}`, sending_since: null });
+        await trx('incidents').insert({
+          instance_id: row.instance_id, outbox_id: row.id, element_id: row.element_id, kind: 'delivery',
+          message: `${row.service}: outcome unknown (${String((err as Error).message)}); check the provider before retrying (never resent automatically)`,
+        });
+        return;
+      }
+      await this.recordFailure(trx, row, attempt, err, !deliver || (err as { permanent?: unknown }).permanent === true);
     }
   }
 
@@ -167,6 +176,15 @@ export class OutboxDispatcher {
       next_attempt_at: trx.raw(`now() + (? || ' milliseconds')::interval`, [String(delay)]),
     });
   }
+}
+
+/**
+ * A provider error without an HTTP status means the request may have arrived: the outcome is unknown.
+ * Deliveries mark errors they know to be definite with `httpStatus` (the provider answered) or `definite`.
+ */
+function outcomeUnknown(err: unknown): boolean {
+  const e = err as { httpStatus?: unknown; definite?: unknown; name?: unknown };
+  return e?.name === 'SmsSendError' && typeof e.httpStatus !== 'number' && e.definite !== true;
 }
 
 /**

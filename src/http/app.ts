@@ -5,8 +5,7 @@ import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Db } from '../db/database.js';
-import type { WorkflowEngine } from '../engine/engine.js';
+import type { Runtime } from '../runtime.js';
 import { registerProblemHandlers } from './problem.js';
 import { healthRoutes } from './health.js';
 import { authPlugin, authRoutes } from './auth.js';
@@ -16,20 +15,28 @@ import { instanceRoutes } from './instances.js';
 import { taskRoutes } from './tasks.js';
 import { operationRoutes } from './operations.js';
 import { Metrics, metricsRoutes } from './metrics.js';
+import { calendarRoutes } from './calendar.js';
+import { itemRoutes } from './items.js';
+import { caseRoutes } from './cases.js';
+import { supervisionRoutes } from './supervision.js';
+import { statsRoutes } from './stats.js';
+import { smsRoutes } from './sms.js';
 
 export interface AppDeps {
-  db: Db;
-  engine: WorkflowEngine;
+  runtime: Runtime;
   version: string;
   logLevel?: string;
   uiDir?: string;
   metrics?: Metrics;
+  /** Twilio's auth token (verifies delivery callbacks) and Duban's public URL (DUBAN_PUBLIC_URL). */
+  sms?: { authToken?: string | null; publicUrl?: string | null };
   /** Set the Secure flag on the session cookie (behind HTTPS). */
   secureCookies?: boolean;
 }
 
 /** Each feature is a plugin with its schema beside its routes; this file only wires them. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { db, engine, calendars, cases, supervisions } = deps.runtime;
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
@@ -54,15 +61,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(authPlugin, { db: deps.db });
-  await app.register(metricsRoutes, { metrics: deps.metrics ?? new Metrics(deps.db) });
-  await app.register(healthRoutes, { db: deps.db, version: deps.version });
-  await app.register(authRoutes, { db: deps.db, secureCookies: deps.secureCookies ?? false });
-  await app.register(peopleRoutes, { db: deps.db });
-  await app.register(processRoutes, { db: deps.db, engine: deps.engine });
-  await app.register(instanceRoutes, { db: deps.db, engine: deps.engine });
-  await app.register(taskRoutes, { db: deps.db, engine: deps.engine });
-  await app.register(operationRoutes, { db: deps.db, engine: deps.engine });
+  await app.register(authPlugin, { db });
+  await app.register(metricsRoutes, { metrics: deps.metrics ?? new Metrics(db) });
+  await app.register(healthRoutes, { db, version: deps.version });
+  await app.register(authRoutes, { db: db, secureCookies: deps.secureCookies ?? false });
+  await app.register(peopleRoutes, { db });
+  await app.register(processRoutes, { db, engine });
+  await app.register(instanceRoutes, { db, engine });
+  await app.register(taskRoutes, { db, engine });
+  await app.register(operationRoutes, { db, engine });
+  await app.register(smsRoutes, { db, authToken: deps.sms?.authToken ?? null, publicUrl: deps.sms?.publicUrl ?? null });
+  await app.register(calendarRoutes, { db });
+  await app.register(itemRoutes, { db });
+  await app.register(caseRoutes, { db, cases, calendars });
+  await app.register(supervisionRoutes, { db, supervisions });
+  await app.register(statsRoutes, { db, calendars });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir, prefix: '/' });

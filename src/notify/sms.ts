@@ -15,15 +15,21 @@ export interface SmsResult {
   status: string;
 }
 
+/** Where the message comes from: the outbox row, so a provider's delivery report can find it again. */
+export interface SmsSendMeta {
+  outboxId?: number;
+}
+
 export interface SmsProvider {
   readonly name: string;
-  send(message: SmsMessage & { text: string }, idempotencyKey: string): Promise<SmsResult>;
+  send(message: SmsMessage & { text: string }, idempotencyKey: string, meta?: SmsSendMeta): Promise<SmsResult>;
 }
 
 export const SMS_TEMPLATES: Record<string, string> = {
   overdue: '政务服务网{item}的业务办理已经超时,业务编号:{number},请及时登录系统跟踪督察。',
   warning: '{item}(业务编号:{number})将于{deadline}到期,请抓紧办理。',
   urge: '督办通知:{item}(业务编号:{number})已超期,请于{deadline}前办结并回告。',
+  followup: '督办件{supervision}({item},业务编号:{number})已到跟进时间,请及时登录系统跟踪督察。',
 };
 
 export function renderTemplate(template: string, vars: Record<string, string>): string {
@@ -39,8 +45,8 @@ export class LogSmsProvider implements SmsProvider {
   readonly name = 'log';
   constructor(private readonly print: (line: string) => void) {}
 
-  async send(message: SmsMessage & { text: string }, idempotencyKey: string): Promise<SmsResult> {
-    this.print(`[sms:log] to ${message.to}: ${message.text}`);
+  async send(message: SmsMessage & { text: string }, idempotencyKey: string, meta: SmsSendMeta = {}): Promise<SmsResult> {
+    this.print(`[sms:log]${meta.outboxId === undefined ? '' : ` #${meta.outboxId}`} to ${message.to}: ${message.text}`);
     return { provider: this.name, providerId: `log-${idempotencyKey}`, text: message.text, status: 'delivered' };
   }
 }

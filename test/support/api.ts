@@ -1,8 +1,8 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../src/http/app.js';
-import { WorkflowEngine } from '../../src/engine/engine.js';
-import { createServiceRegistry } from '../../src/services.js';
-import { appendAudit } from '../../src/audit/audit.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { deployShippedProcesses } from '../../src/server.js';
+import type { SmsProvider } from '../../src/notify/sms.js';
 import { seedDemo, DEMO_PASSWORD } from '../../src/demo.js';
 import type { Db } from '../../src/db/database.js';
 
@@ -12,17 +12,19 @@ export interface Session {
   username: string;
 }
 
-export async function apiApp(db: Db): Promise<{ app: FastifyInstance; engine: WorkflowEngine; hits: Set<string> }> {
-  const engine = new WorkflowEngine(db, createServiceRegistry({ print: () => undefined }), { audit: appendAudit });
+export async function apiApp(db: Db, opts: { sms?: SmsProvider } = {}): Promise<{ app: FastifyInstance; engine: Runtime['engine']; runtime: Runtime; hits: Set<string> }> {
+  const runtime = await createRuntime(db, { print: () => undefined, sms: opts.sms });
+  const engine = runtime.engine;
+  await deployShippedProcesses(engine);
   await seedDemo(db);
-  const app = await buildApp({ db, engine, version: 'test', logLevel: 'silent' });
+  const app = await buildApp({ runtime, version: 'test', logLevel: 'silent' });
   // Which routes the tests exercised, to prove each one has a test.
   const hits = new Set<string>();
   app.addHook('onResponse', async (req) => {
     if (req.routeOptions.url) hits.add(`${req.method} ${req.routeOptions.url}`);
   });
   await app.ready();
-  return { app, engine, hits };
+  return { app, engine, runtime, hits };
 }
 
 export async function login(app: FastifyInstance, username: string, password = DEMO_PASSWORD): Promise<Session> {

@@ -1,0 +1,193 @@
+import type { Knex } from 'knex';
+import type { Db } from '../../db/database.js';
+import type { WorkflowEngine } from '../../engine/engine.js';
+import type { CalendarCache, WarningRule, WorkingCalendar } from '../../calendar/calendar.js';
+import { appendAudit } from '../../audit/audit.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../../engine/errors.js';
+import { identityProblem, type IdType } from './identity.js';
+import { deadlinesFor, lightOf, remainingOf, type Light } from './deadlines.js';
+
+export interface IntakeInput {
+  itemCode: string;
+  applicantName: string;
+  applicantType: 1 | 2;
+  idType: IdType;
+  idNumber: string;
+  contactName?: string | null;
+  phone: string;
+  source?: string;
+  /** Only imports and demo data may backdate intake; the API allows it to admins. */
+  receivedAt?: Date;
+}
+
+export interface CaseRow {
+  id: string;
+  number: string;
+  item_code: string;
+  department_id: string;
+  applicant_name: string;
+  applicant_type: number;
+  id_type: IdType;
+  id_number: string;
+  contact_name: string | null;
+  phone: string;
+  source: string;
+  received_at: Date;
+  promised_at: Date;
+  warning_at: Date;
+  calendar_confirmed: boolean;
+  status: 'handling' | 'suspended' | 'completed' | 'cancelled';
+  suspended_days: number;
+  warned_at: Date | null;
+  escalated_at: Date | null;
+  completed_at: Date | null;
+  result: string | null;
+  created_by: string | null;
+}
+
+export interface CaseView {
+  id: string;
+  number: string;
+  itemCode: string;
+  itemName: string;
+  departmentId: string;
+  applicantName: string;
+  applicantType: number;
+  idType: string;
+  idNumber: string;
+  contactName: string | null;
+  phone: string;
+  source: string;
+  receivedAt: string;
+  promisedAt: string;
+  warningAt: string;
+  completedAt: string | null;
+  status: string;
+  result: string | null;
+  light: Light;
+  remaining: { workingDays: number; hours: number; overdue: boolean };
+  calendarConfirmed: boolean;
+  suspendedDays: number;
+  escalatedAt: string | null;
+}
+
+const PROCESS_DEFAULT = 'approval-item';
+
+/** 办件: intake through the item's process, lights, the clock stop, completion. */
+export class CaseService {
+  constructor(private readonly db: Db, private readonly engine: WorkflowEngine, private readonly calendars: CalendarCache,
+    private readonly prefix = process.env.DUBAN_CASE_PREFIX ?? 'TQ') {}
+
+  async intake(input: IntakeInput, actor: { username: string; departmentId: string | null; admin: boolean }): Promise<CaseView> {
+    const item = await this.db('items').where({ code: input.itemCode }).first();
+    if (!item || !item.active) throw new NotFoundError('item', input.itemCode);
+    if (!actor.admin && actor.departmentId !== item.department_id) throw new ConflictError('clerks take in cases for their own department’s items only');
+    const problem = identityProblem(input.idType, input.idNumber);
+    if (problem) throw new BadRequestError(problem, { fields: [{ field: '/idNumber', message: problem }] });
+    if ((input.applicantType === 1) !== (input.idType === 'resident_id')) {
+      throw new BadRequestError('a person (applicantType 1) uses a resident ID; a legal person (2) a unified social credit code');
+    }
+    const calendar = await this.calendars.get();
+    const receivedAt = input.receivedAt ?? new Date();
+    const d = deadlinesFor(calendar, { promised_days: item.promised_days, limit_unit: item.limit_unit, warning_rule: item.warning_rule as WarningRule }, receivedAt);
+    let number = '';
+    const summary = await this.engine.start(item.process_key ?? PROCESS_DEFAULT, {
+      actor: actor.username,
+      departmentId: item.department_id,
+      businessKey: null,
+      variables: {
+        itemCode: item.code, itemName: item.name, departmentId: item.department_id, applicantName: input.applicantName,
+        receivedAt: receivedAt.toISOString(), deadlineAt: d.promisedAt.toISOString(), warningAt: d.warningAt.toISOString(),
+      },
+      beforeRun: async (trx, id) => {
+        number = await this.nextNumber(trx, calendar, receivedAt);
+        await trx('process_instances').where({ id }).update({ business_key: number });
+        const row = {
+          id, number, item_code: item.code, department_id: item.department_id, applicant_name: input.applicantName,
+          applicant_type: input.applicantType, id_type: input.idType, id_number: input.idNumber.toUpperCase(),
+          contact_name: input.contactName ?? null, phone: input.phone, source: input.source ?? 'window',
+          received_at: receivedAt, promised_at: d.promisedAt, warning_at: d.warningAt, calendar_confirmed: d.confirmed, created_by: actor.username,
+        };
+        await trx('cases').insert(row);
+        await appendAudit(trx, { actor: actor.username, action: 'case.received', entityType: 'case', entityId: number, after: { ...row, id_number: mask(row.id_number) } });
+      },
+    });
+    void summary;
+    return this.view((await this.db('cases').where({ number }).first())!);
+  }
+
+  /** 办件编号: prefix + Shanghai date + daily serial, e.g. TQ20261125000042. */
+  private async nextNumber(trx: Knex.Transaction, calendar: WorkingCalendar, at: Date): Promise<string> {
+    const day = calendar.shanghaiDay(at).replaceAll('-', '');
+    const { rows } = await trx.raw<{ rows: Array<{ last: number }> }>(
+      `INSERT INTO case_numbers (day, last) VALUES (?, 1) ON CONFLICT (day) DO UPDATE SET last = case_numbers.last + 1 RETURNING last`, [day]);
+    return `${this.prefix}${day}${String(rows[0]!.last).padStart(6, '0')}`;
+  }
+
+  async byId(id: string): Promise<CaseRow> {
+    const row = await this.db('cases').where({ id }).first();
+    if (!row) throw new NotFoundError('case', id);
+    return row;
+  }
+
+  /** Stop the clock for 补正 or 特别程序; the process's timers stop with it. */
+  async suspend(id: string, kind: 'supplement' | 'special', reason: string, actor: string): Promise<CaseView> {
+    const c = await this.byId(id);
+    if (c.status !== 'handling') throw new ConflictError(`the case is ${c.status}; only a case being handled can be suspended`);
+    await this.engine.suspend(id, actor, { reason, kind, caseNumber: c.number });
+    await this.db.transaction(async (trx) => {
+      await trx('cases').where({ id }).update({ status: 'suspended' });
+      await trx('case_suspensions').insert({ case_id: id, kind, reason, started_by: actor });
+      await appendAudit(trx, { actor, action: 'case.suspended', entityType: 'case', entityId: c.number, before: { status: c.status }, after: { status: 'suspended', kind, reason } });
+    });
+    return this.view(await this.byId(id));
+  }
+
+  /**
+   * Restart the clock: the deadline, the warning time and every pending timer move by the
+   * working days spent suspended (whole days, counted as 补正 practice counts them).
+   */
+  async resume(id: string, actor: string, note?: string): Promise<CaseView> {
+    const c = await this.byId(id);
+    if (c.status !== 'suspended') throw new ConflictError(`the case is ${c.status}, not suspended`);
+    const calendar = await this.calendars.get();
+    const now = new Date();
+    let days = 0;
+    await this.engine.resume(id, actor, (due, suspendedAt) => {
+      days = calendar.workingDaysBetween(suspendedAt, now);
+      return calendar.shiftByWorkingDays(due, days);
+    }, { note: note ?? null }, async (trx, suspendedAt) => {
+      days = calendar.workingDaysBetween(suspendedAt, now);
+      const promisedAt = calendar.shiftByWorkingDays(c.promised_at, days);
+      const warningAt = calendar.shiftByWorkingDays(c.warning_at, days);
+      await trx('cases').where({ id }).update({ status: 'handling', promised_at: promisedAt, warning_at: warningAt, suspended_days: c.suspended_days + days });
+      await trx('case_suspensions').where({ case_id: id }).whereNull('ended_at').update({ ended_at: now, ended_by: actor, working_days: days });
+      await appendAudit(trx, { actor, action: 'case.resumed', entityType: 'case', entityId: c.number,
+        before: { status: 'suspended', promisedAt: c.promised_at.toISOString() }, after: { status: 'handling', promisedAt: promisedAt.toISOString(), workingDays: days } });
+    });
+    return this.view(await this.byId(id));
+  }
+
+  async view(row: CaseRow, now = new Date()): Promise<CaseView> {
+    const calendar = await this.calendars.get();
+    const item = await this.db('items').where({ code: row.item_code }).first('name');
+    return toView(row, item?.name ?? row.item_code, calendar, now);
+  }
+}
+
+export function toView(row: CaseRow, itemName: string, calendar: WorkingCalendar, now: Date): CaseView {
+  return {
+    id: row.id, number: row.number, itemCode: row.item_code, itemName, departmentId: row.department_id,
+    applicantName: row.applicant_name, applicantType: row.applicant_type, idType: row.id_type, idNumber: mask(row.id_number),
+    contactName: row.contact_name, phone: row.phone, source: row.source,
+    receivedAt: row.received_at.toISOString(), promisedAt: row.promised_at.toISOString(), warningAt: row.warning_at.toISOString(),
+    completedAt: row.completed_at ? row.completed_at.toISOString() : null, status: row.status, result: row.result,
+    light: lightOf(row, now), remaining: remainingOf(calendar, row, now), calendarConfirmed: row.calendar_confirmed,
+    suspendedDays: row.suspended_days, escalatedAt: row.escalated_at ? row.escalated_at.toISOString() : null,
+  };
+}
+
+/** Identity numbers are personal data: show the first 6 and last 4 characters only. */
+export function mask(idNumber: string): string {
+  return idNumber.length > 10 ? `${idNumber.slice(0, 6)}${'*'.repeat(idNumber.length - 10)}${idNumber.slice(-4)}` : idNumber;
+}

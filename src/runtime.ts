@@ -1,0 +1,33 @@
+import type { Db } from './db/database.js';
+import { WorkflowEngine } from './engine/engine.js';
+import type { ServiceRegistry } from './engine/services.js';
+import { appendAudit } from './audit/audit.js';
+import { calendarCache, type CalendarCache } from './calendar/calendar.js';
+import { calendarFunctions } from './calendar/feel.js';
+import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
+import { registerFollowUpService, registerSupervisionServices, SupervisionService } from './domain/supervision/supervision.js';
+import { CaseService } from './domain/cases/cases.js';
+
+/** Everything a server process (or a test) runs on one database, wired in one place. */
+export interface Runtime {
+  db: Db;
+  services: ServiceRegistry;
+  engine: WorkflowEngine;
+  calendars: CalendarCache;
+  cases: CaseService;
+  supervisions: SupervisionService;
+}
+
+export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, 'db'> = {}): Promise<Runtime> {
+  const calendars = calendarCache(db);
+  await calendars.get();
+  const services = createServiceRegistry({ ...opts, db });
+  registerSupervisionServices(services);
+  registerFollowUpService(services);
+  const engine = new WorkflowEngine(db, services, {
+    audit: appendAudit,
+    // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
+    functions: calendarFunctions(() => calendars.current()),
+  });
+  return { db, services, engine, calendars, cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine) };
+}
