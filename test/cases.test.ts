@@ -147,6 +147,9 @@ describe('lights and the supervision loop', () => {
     for (const step of ['accept', 'review', 'decide', 'conclude']) {
       const task = (await as(app, market, { method: 'GET', url: `/api/tasks?instanceId=${c.id}` })).json().items.find((x: { elementId: string }) => x.elementId === step);
       assert.ok(task, step);
+      assert.equal(task.caseNumber, c.number);
+      assert.equal(task.light, 'red', 'tasks show their case’s light');
+      assert.equal(task.remaining.overdue, true);
       const r = await as(app, market, { method: 'POST', url: `/api/tasks/${task.id}/complete`, payload: { variables: step === 'decide' ? { decision: '准予许可' } : {} } });
       assert.equal(r.statusCode, 200, r.body);
     }

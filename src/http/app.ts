@@ -68,7 +68,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(peopleRoutes, { db });
   await app.register(processRoutes, { db, engine });
   await app.register(instanceRoutes, { db, engine });
-  await app.register(taskRoutes, { db, engine });
+  await app.register(taskRoutes, { db, engine, calendars });
   await app.register(operationRoutes, { db, engine });
   await app.register(smsRoutes, { db, authToken: deps.sms?.authToken ?? null, publicUrl: deps.sms?.publicUrl ?? null });
   await app.register(calendarRoutes, { db });

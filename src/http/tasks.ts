@@ -5,6 +5,8 @@ import type { WorkflowEngine } from '../engine/engine.js';
 import { principalOf } from './auth.js';
 import { IdParams, pageOf, paginate, pagingQuery } from './paging.js';
 import { assertCanActOnTask, scopeTasks, type TaskAccessRow } from './visibility.js';
+import type { CalendarCache, WorkingCalendar } from '../calendar/calendar.js';
+import { lightOf, remainingOf } from '../domain/cases/deadlines.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Task = Type.Object({
@@ -12,12 +14,19 @@ const Task = Type.Object({
   processKey: Type.String(), businessKey: Nullable(Type.String()), departmentId: Nullable(Type.String()),
   assignee: Nullable(Type.String()), candidateGroups: Type.Array(Type.String()), formKey: Nullable(Type.String()),
   dueAt: Nullable(Type.String()), status: Type.String(), createdAt: Type.String(), overdue: Type.Boolean(),
+  /** The case (办件) behind the task, with its light and remaining working time. */
+  caseNumber: Nullable(Type.String()), itemName: Nullable(Type.String()), light: Nullable(Type.String()),
+  remaining: Type.Union([Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean() }), Type.Null()]),
 });
 const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
 
-function toTask(r: Record<string, unknown>) {
+function toTask(r: Record<string, unknown>, calendar: WorkingCalendar, now: Date) {
   const due = r.due_at as Date | null;
+  const hasCase = r.case_number !== null && r.case_number !== undefined;
+  const timing = hasCase ? { status: String(r.case_status), promised_at: r.promised_at as Date, warning_at: r.warning_at as Date, completed_at: (r.completed_at as Date | null) ?? null } : null;
   return {
+    caseNumber: hasCase ? String(r.case_number) : null, itemName: (r.item_name as string) ?? null,
+    light: timing ? lightOf(timing, now) : null, remaining: timing ? remainingOf(calendar, timing, now) : null,
     id: String(r.id), instanceId: String(r.instance_id), elementId: String(r.element_id), name: (r.name as string) ?? null,
     processKey: String(r.process_key), businessKey: (r.business_key as string) ?? null, departmentId: (r.department_id as string) ?? null,
     assignee: (r.assignee as string) ?? null, candidateGroups: r.candidate_groups as string[], formKey: (r.form_key as string) ?? null,
@@ -25,8 +34,8 @@ function toTask(r: Record<string, unknown>) {
   };
 }
 
-export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine }) {
-  const { db, engine } = opts;
+export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine; calendars: CalendarCache }) {
+  const { db, engine, calendars } = opts;
 
   app.get('/api/tasks', {
     schema: {
@@ -45,7 +54,9 @@ export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: W
     const p = principalOf(req);
     const q = req.query as { assignment?: string; candidateGroup?: string; overdue?: boolean; status?: string; instanceId?: string; order?: 'asc' | 'desc' };
     const query = scopeTasks(db('tasks as t').join('process_instances as i', 'i.id', 't.instance_id')
-      .select('t.*', 'i.process_key', 'i.business_key', 'i.department_id'), p);
+      .leftJoin('cases as c', 'c.id', 't.instance_id').leftJoin('items as it', 'it.code', 'c.item_code')
+      .select('t.*', 'i.process_key', 'i.business_key', 'i.department_id', 'c.number as case_number', 'c.status as case_status',
+        'c.promised_at', 'c.warning_at', 'c.completed_at', 'it.name as item_name'), p);
     query.where('t.status', q.status ?? 'open');
     if (q.assignment === 'mine') query.where('t.assignee', p.username);
     if (q.assignment === 'unassigned') query.whereNull('t.assignee');
@@ -55,7 +66,9 @@ export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: W
     if (q.instanceId) query.where('t.instance_id', q.instanceId);
     // Deadline order by default: the most urgent first.
     const params = { ...(req.query as object), order: q.order ?? 'asc' };
-    return paginate(query, params, { dueAt: 't.due_at', createdAt: 't.created_at', id: 't.id' }, 'dueAt', toTask);
+    const calendar = await calendars.get();
+    const now = new Date();
+    return paginate(query, params, { dueAt: 't.due_at', createdAt: 't.created_at', id: 't.id' }, 'dueAt', (r) => toTask(r, calendar, now));
   });
 
   async function taskFor(id: string): Promise<TaskAccessRow | undefined> {
