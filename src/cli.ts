@@ -12,6 +12,7 @@ import { seedDemo, demoAccountsText } from './demo.js';
 import { createUser } from './auth/users.js';
 import { verifyAudit, appendAudit } from './audit/audit.js';
 import { ROLES, type Role } from './auth/principal.js';
+import { createRuntime } from './runtime.js';
 
 const program = new Command();
 program.name('duban').description('Duban (督办) — durable BPMN engine for government-service supervision').version(VERSION);
@@ -70,6 +71,28 @@ user.command('add <username>')
     await withDb(async (db) => {
       const u = await createUser(db, { username, displayName: opts.name, password, roles: roles as Role[], departmentId: opts.department ?? null, phone: opts.phone ?? null }, 'cli');
       console.log(`added ${u.username} (${u.roles.join(',')})`);
+    });
+  });
+
+const kase = program.command('case').description('cases (办件)');
+kase.command('intake')
+  .description('take in a case for an item; prints its 办件编号 and promised completion time')
+  .requiredOption('--item <code>', 'item code (实施编码)')
+  .requiredOption('--applicant <name>', 'applicant name')
+  .requiredOption('--id <number>', 'resident ID (个人) or unified social credit code (法人)')
+  .requiredOption('--phone <phone>', 'contact phone')
+  .option('--contact <name>', 'contact person')
+  .option('--received-at <iso>', 'intake time (imports), ISO 8601')
+  .action(async (opts: { item: string; applicant: string; id: string; phone: string; contact?: string; receivedAt?: string }) => {
+    await withDb(async (db) => {
+      const runtime = await createRuntime(db);
+      const person = opts.id.length === 18 && /^\d{17}[\dXx]$/.test(opts.id);
+      const c = await runtime.cases.intake({
+        itemCode: opts.item, applicantName: opts.applicant, applicantType: person ? 1 : 2, idType: person ? 'resident_id' : 'uscc',
+        idNumber: opts.id, phone: opts.phone, contactName: opts.contact ?? null, source: 'window',
+        receivedAt: opts.receivedAt ? new Date(opts.receivedAt) : undefined,
+      }, { username: 'cli', departmentId: null, admin: true });
+      console.log(`${c.number}  ${c.itemName}  promised ${c.promisedAt}  light ${c.light}${c.calendarConfirmed ? '' : '  (calendar not confirmed)'}`);
     });
   });
 

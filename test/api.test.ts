@@ -277,6 +277,28 @@ describe('audit, metrics and docs', () => {
     assert.equal((await as(app, null, { method: 'GET', url: '/metrics' })).statusCode, 401);
   });
 
+  test('each route group refuses the roles it does not serve (403)', async () => {
+    const cases: Array<[Session, 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', string, unknown?]> = [
+      [market, 'GET', '/api/tokens'], [inspector, 'POST', '/api/tokens', { name: 'x', userId: '00000000-0000-4000-8000-000000000000', scopes: ['read'] }],
+      [leader, 'DELETE', '/api/tokens/00000000-0000-4000-8000-000000000000'],
+      [leader, 'PATCH', '/api/users/00000000-0000-4000-8000-000000000000', { active: false }],
+      [inspector, 'POST', '/api/deployments', { xml: CASE_XML }], [market, 'POST', '/api/deployments/validate', { xml: CASE_XML }],
+      [leader, 'POST', '/api/process-definitions/api_case/start', {}], [inspector, 'POST', '/api/process-definitions/api_case/start', {}],
+      [leader, 'POST', '/api/process-instances/00000000-0000-4000-8000-000000000000/cancel', { reason: 'x' }],
+      [market, 'GET', '/api/incidents'], [leader, 'POST', '/api/incidents/1/retry'],
+      [leader, 'POST', '/api/messages/correlate', { messageName: 'x' }], [inspector, 'POST', '/api/messages/correlate', { messageName: 'x' }],
+      [leader, 'GET', '/api/audit'], [inspector, 'GET', '/api/audit/verify'], [market, 'GET', '/metrics'],
+      [market, 'PUT', '/api/calendar/days/2027-01-01', { kind: 'holiday' }], [inspector, 'PATCH', '/api/items/API-1', { promisedDays: 1 }],
+      [leader, 'POST', '/api/cases', {}], [inspector, 'POST', '/api/cases/00000000-0000-4000-8000-000000000000/suspend', { kind: 'special', reason: 'xx' }],
+      [leader, 'POST', '/api/supervisions/00000000-0000-4000-8000-000000000000/close', { result: 'xx' }], [market, 'GET', '/api/roster?from=2026-01-01&to=2026-01-02'],
+      [market, 'GET', '/api/sms'], [leader, 'POST', '/api/tasks/00000000-0000-4000-8000-000000000000/complete', {}],
+    ];
+    for (const [who, method, url, payload] of cases) {
+      const res = await as(app, who, { method, url, payload: payload as object | undefined });
+      assert.equal(res.statusCode, 403, `${who.username} ${method} ${url} → ${res.statusCode} ${res.body}`);
+    }
+  });
+
   test('every route answers 401 without credentials (public ones excepted)', async () => {
     const routes = listRoutes(app).filter((r) => r.url.startsWith('/api/') && !['/api/health', '/api/auth/login'].includes(r.url));
     for (const r of routes) {

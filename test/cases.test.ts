@@ -172,6 +172,32 @@ describe('lights and the supervision loop', () => {
   });
 });
 
+describe('follow-ups and the CLI', () => {
+  test('a follow-up date re-alerts the inspectors of an open supervision by SMS', async () => {
+    const c = (await intake(admin, { itemCode: 'T-1DAY', receivedAt: '2026-10-09T10:00:00+08:00' })).json();
+    const sup = await db('supervisions').where({ case_id: c.id }).first();
+    const r = await as(app, inspector, { method: 'POST', url: `/api/supervisions/${sup.id}/follow-up`, payload: { at: new Date(Date.now() + 500).toISOString() } });
+    assert.equal(r.statusCode, 204, r.body);
+    await new Promise((res) => setTimeout(res, 700));
+    await scheduler.drain();
+    const reminders = await db('outbox').where({ service: 'sms' }).whereRaw(`payload->>'template' = 'followup'`).whereRaw(`payload->'vars'->>'number' = ?`, [c.number]);
+    assert.equal(reminders.length, 1);
+    assert.equal((await as(app, inspector, { method: 'POST', url: `/api/supervisions/${sup.id}/follow-up`, payload: { at: '2020-01-01T00:00:00Z' } })).statusCode, 400);
+  });
+
+  test('duban case intake takes in a case from the command line', async () => {
+    const { execFile } = await import('node:child_process');
+    const out = await new Promise<string>((resolve, reject) => execFile(process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'case', 'intake', '--item', 'T-20DAY', '--applicant', '王五', '--id', PERSON, '--phone', '+8613800002222'],
+      { env: { ...process.env, DATABASE_URL: t.url } }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))));
+    const number = /^(TQ\d{14})/.exec(out.trim())?.[1];
+    assert.ok(number, out);
+    const row = await db('cases').where({ number }).first();
+    assert.equal(row.applicant_name, '王五');
+    assert.equal(row.status, 'handling');
+  });
+});
+
 describe('bad input changes nothing', () => {
   test('unknown item, invalid ID numbers, missing fields, suspending a finished case', async () => {
     const before = await fingerprint();
