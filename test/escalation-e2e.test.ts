@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startDubanServer } from './support/server.js';
 import { createTestDatabase } from './support/db.js';
 import { FakeTwilio } from './support/fake-twilio.js';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo.js';
@@ -29,27 +30,13 @@ after(async () => {
   await t.drop();
 });
 
-function startServer(port: number): Promise<ChildProcess> {
+async function startServer(port: number): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env, DATABASE_URL: t.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
     TWILIO_ACCOUNT_SID: fake.accountSid, TWILIO_AUTH_TOKEN: fake.authToken, TWILIO_FROM: '+15005550006', TWILIO_API_BASE: fake.url,
     DUBAN_PUBLIC_URL: `http://127.0.0.1:${port}`, DUBAN_TIMER_POLL_MS: '200', DUBAN_OUTBOX_POLL_MS: '200',
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  servers.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server ${port} did not start:\n${out}`)), 90_000);
-    child.stdout!.on('data', () => {
-      if (out.includes('is running at')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server ${port} exited (${code}):\n${out}`)));
-  });
+  return (await startDubanServer(env, { track: servers, timeoutMs: 90_000 })).child;
 }
 
 class Client {

@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startDubanServer } from './support/server.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,28 +17,11 @@ after(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startServer(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+function startServer(port: number) {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DUBAN_DATA_DIR: dataDir, DUBAN_EMBEDDED_PG_PORT: '54341', LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.TEST_DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 120_000);
-    child.stdout!.on('data', () => {
-      if (out.includes(`http://localhost:${port}`)) {
-        clearTimeout(timer);
-        resolve({ child, output: () => out });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
+  return startDubanServer(env, { track: children });
 }
 
 async function health(port: number) {

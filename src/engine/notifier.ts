@@ -64,3 +64,64 @@ export class Wakeup {
     this.wake?.();
   }
 }
+
+export interface PollingWorkersOptions {
+  concurrency: number;
+  pollMs: number;
+  /** The NOTIFY channel that wakes the workers early. */
+  channel: string;
+  /** One unit of work; true when it did something (the worker goes on at once). */
+  step: () => Promise<boolean>;
+  /** How long to sleep when idle; defaults to the poll interval. */
+  idleMs?: () => Promise<number>;
+  log: (msg: string, err?: unknown) => void;
+  what: string;
+}
+
+/**
+ * N loops that each repeat a unit of work until there is none, then sleep until the next poll or a
+ * notification. The timer scheduler and the outbox dispatcher both run on it.
+ */
+export class PollingWorkers {
+  private running = false;
+  private readonly loops: Promise<void>[] = [];
+  private readonly wakeups: Wakeup[] = [];
+
+  constructor(private readonly opts: PollingWorkersOptions) {}
+
+  start(notifier?: Notifier): void {
+    if (this.running) return;
+    this.running = true;
+    notifier?.on(this.opts.channel, () => this.wakeups.forEach((w) => w.poke()));
+    for (let i = 0; i < this.opts.concurrency; i++) {
+      const wake = new Wakeup();
+      this.wakeups.push(wake);
+      this.loops.push(this.loop(wake));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeups.forEach((w) => w.poke());
+    await Promise.all(this.loops);
+  }
+
+  /** Run the unit of work until none is left; for tests and the CLI. */
+  async drain(): Promise<number> {
+    let n = 0;
+    while (await this.opts.step()) n++;
+    return n;
+  }
+
+  private async loop(wake: Wakeup): Promise<void> {
+    while (this.running) {
+      try {
+        if (await this.opts.step()) continue;
+        await wake.sleep(this.opts.idleMs ? await this.opts.idleMs() : this.opts.pollMs);
+      } catch (err) {
+        this.opts.log(`${this.opts.what} failed; retrying`, err);
+        await wake.sleep(this.opts.pollMs);
+      }
+    }
+  }
+}

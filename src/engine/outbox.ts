@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.js';
 import { DeferDelivery, type ServiceRegistry } from './services.js';
-import { Wakeup, type Notifier } from './notifier.js';
+import { PollingWorkers, type Notifier } from './notifier.js';
 import { appendAudit } from '../audit/audit.js';
 
 export interface OutboxOptions {
@@ -34,46 +34,26 @@ interface OutboxRow {
  * releases it and another retries with the same dedup key, which providers use as idempotency key.
  */
 export class OutboxDispatcher {
-  private running = false;
-  private readonly workers: Promise<void>[] = [];
-  private readonly wakeups: Wakeup[] = [];
+  private readonly workers: PollingWorkers;
   private lastExpiryCheck = 0;
 
-  constructor(private readonly db: Db, private readonly services: ServiceRegistry, private readonly opts: OutboxOptions) {}
+  constructor(private readonly db: Db, private readonly services: ServiceRegistry, private readonly opts: OutboxOptions) {
+    this.workers = new PollingWorkers({
+      concurrency: opts.concurrency, pollMs: opts.pollMs, channel: 'duban_outbox', log: opts.log, what: 'outbox delivery',
+      step: () => this.deliverOne(),
+    });
+  }
 
   start(notifier?: Notifier): void {
-    if (this.running) return;
-    this.running = true;
-    notifier?.on('duban_outbox', () => this.wakeups.forEach((w) => w.poke()));
-    for (let i = 0; i < this.opts.concurrency; i++) {
-      const wake = new Wakeup();
-      this.wakeups.push(wake);
-      this.workers.push(this.loop(wake));
-    }
+    this.workers.start(notifier);
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wakeups.forEach((w) => w.poke());
-    await Promise.all(this.workers);
+  stop(): Promise<void> {
+    return this.workers.stop();
   }
 
-  async drain(): Promise<number> {
-    let n = 0;
-    while (await this.deliverOne()) n++;
-    return n;
-  }
-
-  private async loop(wake: Wakeup): Promise<void> {
-    while (this.running) {
-      try {
-        if (await this.deliverOne()) continue;
-        await wake.sleep(this.opts.pollMs);
-      } catch (err) {
-        this.opts.log('outbox delivery loop failed; retrying', err);
-        await wake.sleep(this.opts.pollMs);
-      }
-    }
+  drain(): Promise<number> {
+    return this.workers.drain();
   }
 
   async deliverOne(): Promise<boolean> {

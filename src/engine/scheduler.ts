@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from './engine.js';
-import { Wakeup, type Notifier } from './notifier.js';
+import { PollingWorkers, type Notifier } from './notifier.js';
 
 export interface SchedulerOptions {
   pollMs: number;
@@ -25,46 +25,28 @@ interface ClaimedTimer {
  * and a process killed mid-way leaves the timer for the next claim. Due-ness uses the database clock.
  */
 export class TimerScheduler {
-  private running = false;
-  private readonly workers: Promise<void>[] = [];
-  private readonly wakeups: Wakeup[] = [];
+  private readonly workers: PollingWorkers;
 
-  constructor(private readonly db: Db, private readonly engine: WorkflowEngine, private readonly opts: SchedulerOptions) {}
-
-  start(notifier?: Notifier): void {
-    if (this.running) return;
-    this.running = true;
-    notifier?.on('duban_timers', () => this.wakeups.forEach((w) => w.poke()));
-    for (let i = 0; i < this.opts.concurrency; i++) {
-      const wake = new Wakeup();
-      this.wakeups.push(wake);
-      this.workers.push(this.loop(wake));
-    }
+  constructor(private readonly db: Db, private readonly engine: WorkflowEngine, private readonly opts: SchedulerOptions) {
+    this.workers = new PollingWorkers({
+      concurrency: opts.concurrency, pollMs: opts.pollMs, channel: 'duban_timers', log: opts.log, what: 'timer firing',
+      step: () => this.fireOne(),
+      // Sleep until the next timer falls due (at most the poll interval).
+      idleMs: () => this.msUntilNextDue(),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wakeups.forEach((w) => w.poke());
-    await Promise.all(this.workers);
+  start(notifier?: Notifier): void {
+    this.workers.start(notifier);
+  }
+
+  stop(): Promise<void> {
+    return this.workers.stop();
   }
 
   /** Fire due timers until none is left; for tests and the CLI. */
-  async drain(): Promise<number> {
-    let n = 0;
-    while (await this.fireOne()) n++;
-    return n;
-  }
-
-  private async loop(wake: Wakeup): Promise<void> {
-    while (this.running) {
-      try {
-        if (await this.fireOne()) continue;
-        await wake.sleep(await this.msUntilNextDue());
-      } catch (err) {
-        this.opts.log('timer firing failed; retrying', err);
-        await wake.sleep(this.opts.pollMs);
-      }
-    }
+  drain(): Promise<number> {
+    return this.workers.drain();
   }
 
   async fireOne(): Promise<boolean> {
