@@ -28,6 +28,11 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
     functions: calendarFunctions(() => calendars.current()),
+    onCancelled: async (trx, instanceId, reason) => {
+      await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'cancelled', result: reason ?? '撤销' });
+      await trx('case_suspensions').where({ case_id: instanceId }).whereNull('ended_at').update({ ended_at: trx.fn.now() });
+      await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now(), result: `办件已撤销:${reason ?? ''}` });
+    },
   });
   return { db, services, engine, calendars, cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine) };
 }

@@ -172,6 +172,18 @@ describe('lights and the supervision loop', () => {
   });
 });
 
+describe('cancelling', () => {
+  test('cancelling a case’s process ends the case and its supervision', async () => {
+    const c = (await intake(admin, { itemCode: 'T-1DAY', receivedAt: '2026-10-09T10:00:00+08:00' })).json();
+    const r = await as(app, admin, { method: 'POST', url: `/api/process-instances/${c.id}/cancel`, payload: { reason: '申请人撤回申请' } });
+    assert.equal(r.statusCode, 204);
+    const after = (await as(app, admin, { method: 'GET', url: `/api/cases/${c.id}` })).json();
+    assert.equal(after.status, 'cancelled');
+    assert.equal(after.light, 'cancelled');
+    assert.equal(after.supervision.status, 'closed');
+  });
+});
+
 describe('follow-ups and the CLI', () => {
   test('a follow-up date re-alerts the inspectors of an open supervision by SMS', async () => {
     const c = (await intake(admin, { itemCode: 'T-1DAY', receivedAt: '2026-10-09T10:00:00+08:00' })).json();

@@ -42,6 +42,8 @@ export interface EngineOptions {
   scripts?: unknown;
   /** Appends an audit row inside the command's transaction (actor-initiated changes only). */
   audit?: (trx: Knex.Transaction, entry: AuditEntry) => Promise<void>;
+  /** Runs in the cancelling transaction, so domain rows (a case) end with their instance. */
+  onCancelled?: (trx: Knex.Transaction, instanceId: string, reason: string | null) => Promise<void>;
   /** Called after each committed command, e.g. to emit metrics or domain events. */
   onCommitted?: (event: { instanceId: string; kind: string }) => void;
 }
@@ -211,6 +213,7 @@ export class WorkflowEngine {
       await trx('timers').where({ instance_id: instanceId }).delete();
       await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.cancelled', actor, data: JSON.stringify({ reason: reason ?? null }) });
+      await this.options.onCancelled?.(trx, instanceId, reason ?? null);
       await this.audit(trx, { actor, action: 'instance.cancelled', entityType: 'process_instance', entityId: instanceId, before: { status: 'running' }, after: { status: 'cancelled', reason: reason ?? null } });
     });
   }
@@ -297,9 +300,11 @@ export class WorkflowEngine {
     if (row.suspended_at) throw new ConflictError('the case is suspended (clock stopped); resume it first', { instanceId });
     const def = await this.definitions.get(row.definition_id);
     const run = this.newRun(def, row.id, row.business_key, trx);
-    const timers: Array<{ execution_id: string; due_at: Date }> = await trx('timers').where({ instance_id: instanceId }).select('execution_id', 'due_at');
+    // One read serves both: the due times to align the state with, and which are due now (now() is the transaction's time).
+    const timers: Array<{ execution_id: string; due_at: Date; due: boolean }> = await trx('timers').where({ instance_id: instanceId })
+      .orderBy('due_at').select('execution_id', 'due_at', trx.raw('due_at <= now() AS due'));
     await run.resume(timers.length ? alignTimerState(row.state, new Map(timers.map((t) => [t.execution_id, t.due_at]))) : row.state);
-    await this.fireDueTimers(trx, run, row.id);
+    await this.fireDueTimers(run, timers.filter((t) => t.due).map((t) => t.execution_id));
     const outcome = await act(run, trx);
     const snapshotHook = outcome.beforePersist;
     const summary = await this.persist(trx, row, run, actor, outcome.history ?? [], snapshotHook);
@@ -310,9 +315,7 @@ export class WorkflowEngine {
    * The timers table is the clock of record: whatever is due there fires before the command acts,
    * so a deadline that has passed wins over a late completion even if the scheduler lags.
    */
-  private async fireDueTimers(trx: Knex.Transaction, run: EngineRun, instanceId: string): Promise<void> {
-    const due: string[] = await trx('timers').where({ instance_id: instanceId }).andWhere('due_at', '<=', trx.fn.now())
-      .orderBy('due_at').pluck('execution_id');
+  private async fireDueTimers(run: EngineRun, due: string[]): Promise<void> {
     for (const executionId of due) await run.fireTimer(executionId);
   }
 
@@ -332,9 +335,11 @@ export class WorkflowEngine {
       ended_at: done ? trx.fn.now() : null,
       error: snap.error,
     });
-    await syncTasks(trx, row.id, snap);
-    await syncTimers(trx, row.id, snap);
-    await syncSubscriptions(trx, row.id, row.business_key, snap);
+    // Version 0 is the row start() inserted in this transaction: no task, timer or subscription refers to it yet.
+    const isNew = row.version === 0;
+    await syncTasks(trx, row.id, snap, isNew);
+    await syncTimers(trx, row.id, snap, isNew);
+    await syncSubscriptions(trx, row.id, row.business_key, snap, isNew);
     await writeOutbox(trx, row.id, run);
     const history = [
       ...extraHistory.map((h) => ({ instance_id: row.id, kind: h.kind, element_id: h.elementId ?? null, execution_id: h.executionId ?? null, actor, data: h.data ? JSON.stringify(h.data) : null })),
@@ -353,8 +358,8 @@ export class WorkflowEngine {
   }
 }
 
-async function syncTasks(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot): Promise<void> {
-  const open: Array<{ id: string; execution_id: string }> = await trx('tasks').where({ instance_id: instanceId, status: 'open' }).select('id', 'execution_id');
+async function syncTasks(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot, isNew: boolean): Promise<void> {
+  const open: Array<{ id: string; execution_id: string }> = isNew ? [] : await trx('tasks').where({ instance_id: instanceId, status: 'open' }).select('id', 'execution_id');
   const live = new Set(snap.tasks.map((t) => t.executionId));
   const known = new Set(open.map((t) => t.execution_id));
   const gone = open.filter((t) => !live.has(t.execution_id)).map((t) => t.id);
@@ -369,12 +374,14 @@ async function syncTasks(trx: Knex.Transaction, instanceId: string, snap: RunSna
   }
 }
 
-async function syncTimers(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot): Promise<void> {
+async function syncTimers(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot, isNew: boolean): Promise<void> {
   const live = snap.timers;
   const ids = live.map((t) => t.executionId);
-  const del = trx('timers').where({ instance_id: instanceId });
-  if (ids.length) del.whereNotIn('execution_id', ids);
-  await del.delete();
+  if (!isNew) {
+    const del = trx('timers').where({ instance_id: instanceId });
+    if (ids.length) del.whereNotIn('execution_id', ids);
+    await del.delete();
+  }
   if (!live.length) return;
   await trx('timers').insert(live.map((t) => ({
     instance_id: instanceId, execution_id: t.executionId, element_id: t.elementId, timer_type: t.timerType,
@@ -383,8 +390,8 @@ async function syncTimers(trx: Knex.Transaction, instanceId: string, snap: RunSn
   await trx.raw(`SELECT pg_notify('duban_timers', ?)`, [new Date(Math.min(...live.map((t) => t.dueAt.getTime()))).toISOString()]);
 }
 
-async function syncSubscriptions(trx: Knex.Transaction, instanceId: string, businessKey: string | null, snap: RunSnapshot): Promise<void> {
-  await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
+async function syncSubscriptions(trx: Knex.Transaction, instanceId: string, businessKey: string | null, snap: RunSnapshot, isNew: boolean): Promise<void> {
+  if (!isNew) await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
   if (!snap.messageWaits.length) return;
   const rows = new Map(snap.messageWaits.map((m) => [`${m.messageName}|${m.elementId}`, m]));
   await trx('message_subscriptions').insert([...rows.values()].map((m) => ({
