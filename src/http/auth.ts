@@ -95,7 +95,8 @@ export async function authRoutes(app: FastifyInstance, opts: { db: Db; secureCoo
     schema: { tags: ['auth'], summary: 'Log in; sets an httpOnly session cookie and returns the CSRF token', body: LoginBody, response: { 200: Me } },
     config: {
       access: { public: true },
-      rateLimit: { max: 10, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => `${req.ip}|${String((req.body as { username?: string })?.username ?? '')}` },
+      // preHandler: the key needs the parsed body (the username).
+      rateLimit: { hook: 'preHandler', max: 10, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => `${req.ip}|${String((req.body as { username?: string })?.username ?? '')}` },
     },
   }, async (req, reply) => {
     const { username, password } = req.body as { username: string; password: string };

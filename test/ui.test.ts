@@ -1,0 +1,383 @@
+/**
+ * Browser tests of the web UI: the real server (`src/cli.ts start --demo`) on a fresh database, the built UI (ui/dist),
+ * Debian's Chromium driven by playwright-core. Screenshots of every screen go to docs/screenshots/.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { ensureUiBuilt } from '../ui/ensure-built.mjs';
+import { createTestDatabase } from './support/db.js';
+import { chromiumPath, launchChromium, login, screenshot, watchedPage, type Chromium, type WatchedPage } from './support/browser.js';
+import { usccCheck } from '../src/domain/cases/identity.js';
+
+const PASSWORD = 'duban-demo-2026';
+type StorageState = Awaited<ReturnType<WatchedPage['context']['storageState']>>;
+const SHOTS = path.resolve('docs', 'screenshots');
+const skip = chromiumPath() ? false : 'Chromium is not installed (apt-get install -y chromium)';
+
+let server: ChildProcess | undefined;
+let serverLog = '';
+let base = '';
+let dropDb: (() => Promise<void>) | undefined;
+let chromium: Chromium | undefined;
+const pages: WatchedPage[] = [];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A tiny API client with its own session (cookie + CSRF token). */
+class Api {
+  private cookie = '';
+  private csrf = '';
+  private static sessions = new Map<string, Promise<Api>>();
+  /** One API session per user for the whole file: the login route is rate-limited. */
+  static as(username: string): Promise<Api> {
+    let s = Api.sessions.get(username);
+    if (!s) Api.sessions.set(username, (s = Api.login(username)));
+    return s;
+  }
+  /** The session of a logged-in browser context. */
+  static async of(w: WatchedPage): Promise<Api> {
+    const api = new Api();
+    api.cookie = (await w.context.cookies(base)).map((c) => `${c.name}=${c.value}`).join('; ');
+    api.csrf = (await api.get<{ csrfToken: string }>('/api/auth/me')).csrfToken;
+    return api;
+  }
+  private static async login(username: string): Promise<Api> {
+    const api = new Api();
+    const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
+    assert.equal(res.status, 200, `login ${username}`);
+    api.cookie = (res.headers.getSetCookie?.() ?? [res.headers.get('set-cookie') ?? '']).map((c) => c.split(';')[0]).join('; ');
+    api.csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
+    return api;
+  }
+  async call<T = any>(method: string, url: string, body?: unknown): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const res = await fetch(`${base}${url}`, {
+      method,
+      headers: { cookie: this.cookie, 'x-csrf-token': this.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+  get<T = any>(url: string) { return this.call<T>('GET', url); } // eslint-disable-line @typescript-eslint/no-explicit-any
+  post<T = any>(url: string, body: unknown = {}) { return this.call<T>('POST', url, body); } // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function open(viewport?: { width: number; height: number }, storageState?: StorageState): Promise<WatchedPage> {
+  const w = await watchedPage(chromium!.browser, base, viewport, storageState);
+  pages.push(w);
+  return w;
+}
+
+function assertNoErrors(w: WatchedPage, screen: string) {
+  assert.deepEqual(w.errors, [], `console errors on ${screen}`);
+}
+
+/** Complete the open department tasks of a case (not the inspectors' 督办 task) until none is left. */
+async function finishDepartmentTasks(clerk: Api, instanceId: string) {
+  for (let i = 0; i < 10; i++) {
+    const tasks = await clerk.get<{ items: { id: string; elementId: string }[] }>(`/api/tasks?instanceId=${instanceId}`);
+    const open = tasks.items.filter((x) => x.elementId !== 'supervise');
+    if (!open.length) return;
+    for (const task of open) await clerk.post(`/api/tasks/${task.id}/complete`, { variables: task.elementId === 'decide' ? { decision: '准予许可' } : { opinion: '同意' } });
+  }
+}
+
+before(async () => {
+  if (skip) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await ensureUiBuilt({ log: (m) => console.log(m) });
+  const database = await createTestDatabase('duban_ui');
+  await database.db.destroy();
+  dropDb = database.drop;
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--demo'], {
+    env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DUBAN_TIMER_POLL_MS: '500', DUBAN_OUTBOX_POLL_MS: '500' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stdout!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
+  server.stderr!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
+  await until('the server (demo seed)', async () => {
+    if (server!.exitCode !== null) throw new Error(`server exited ${server!.exitCode}:\n${serverLog}`);
+    return fetch(`${base}/api/health`).then((r) => r.ok, () => false);
+  }, 150_000);
+  chromium = await launchChromium();
+}, { timeout: 200_000 });
+
+after(async () => {
+  for (const w of pages) await w.context.close().catch(() => undefined);
+  await chromium?.close();
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => { server!.once('exit', r); setTimeout(r, 10_000); });
+  }
+  await dropDb?.();
+});
+
+test('admin: designer adds a user task with a 2-working-day timer, deploys with a note; a new case runs on the new version', { skip, timeout: 90_000 }, async () => {
+  const w = await open();
+  const { page } = w;
+  await page.goto('/');
+  await page.getByTestId('login-page').waitFor();
+  await screenshot(page, 'login');
+  await login(page, 'admin', PASSWORD);
+  await page.locator('[data-testid="designer"][data-ready="1"]').waitFor();
+  await page.locator('[data-testid="lint-status"] .ant-tag').first().waitFor();
+  await screenshot(page, 'designer');
+
+  // Select 决定 (decide), insert a user task after it, name it, give it a 2-working-day limit in the panel.
+  await page.locator('.designer-canvas [data-element-id="decide"]').click();
+  await page.locator('[data-testid="duban-panel"][data-element-id="decide"]').waitFor();
+  await page.getByTestId('insert-user-task').click();
+  const panel = page.getByTestId('duban-panel');
+  const newId = await until('the new task in the panel', async () => {
+    const id = await panel.getAttribute('data-element-id');
+    return id && id !== 'decide' ? id : null;
+  });
+  assert.match(newId, /^Activity_|^UserTask_/);
+  await page.getByTestId('panel-name').fill('复核');
+  await page.getByTestId('panel-name').press('Enter');
+  assert.equal(await page.getByTestId('panel-candidate-groups').inputValue(), '${departmentId}');
+  await page.getByTestId('step-limit-days').fill('2');
+  await page.getByTestId('step-limit-add').click();
+  const timer = page.getByTestId('timer-editor');
+  await timer.waitFor();
+  assert.equal(await timer.getAttribute('data-expression'), '=workingDays(2)');
+  const timerId = (await panel.getAttribute('data-element-id'))!;
+  // Live validation has no errors; the deploy dialog takes a version note.
+  await until('validation without errors', async () => (await page.getByTestId('lint-status').getAttribute('data-errors')) === '0' && !(await page.locator('[data-testid="lint-status"]').textContent())?.includes('…'));
+  await screenshot(page, 'designer-edited');
+  await page.getByTestId('deploy').click();
+  await page.getByTestId('deploy-note').fill('界面测试:决定后增加复核环节,2 个工作日时限');
+  await page.getByTestId('deploy-ok').click();
+  const row = page.locator('[data-testid="version-row"][data-id="approval-item:2"]');
+  await row.waitFor();
+  assert.match((await row.textContent()) ?? '', /2 个工作日时限/);
+  await page.locator('.ant-modal-wrap').waitFor({ state: 'hidden' });
+  await screenshot(page, 'designer-deployed');
+
+  // The deployed XML has the friendly timer; a new case starts on version 2 and reaches the new step with its timer pending.
+  const admin = await Api.of(w);
+  const def = await admin.get<{ xml: string }>('/api/process-definitions/approval-item:2');
+  assert.match(def.xml, /<bpmn:timeDate[^>]*>=workingDays\(2\)<\/bpmn:timeDate>/);
+  const items = await admin.get<{ items: { code: string }[] }>('/api/items?departmentId=market&pageSize=1&sort=code&order=asc');
+  const first17 = '91371400MA3C4D5E6';
+  const kase = await admin.post<{ id: string; number: string }>('/api/cases', {
+    itemCode: items.items[0]!.code, applicantName: '界面测试有限公司', applicantType: 2, idType: 'uscc', idNumber: first17 + usccCheck(first17), phone: '+8613900000000', source: 'window',
+  });
+  const inst = await admin.get<{ definitionId: string }>(`/api/process-instances/${kase.id}`);
+  assert.equal(inst.definitionId, 'approval-item:2');
+  const clerk = await Api.as('market.clerk');
+  for (const step of ['accept', 'review', 'decide']) {
+    const tasks = await clerk.get<{ items: { id: string; elementId: string }[] }>(`/api/tasks?instanceId=${kase.id}`);
+    const task = tasks.items.find((x) => x.elementId === step);
+    assert.ok(task, `task ${step}`);
+    await clerk.post(`/api/tasks/${task.id}/complete`, { variables: { opinion: '同意' } });
+  }
+  const reached = await admin.get<{ activeElements: string[]; timers: { elementId?: string }[] }>(`/api/process-instances/${kase.id}`);
+  assert.ok(reached.activeElements.includes(newId), `active: ${reached.activeElements.join()}`);
+  assert.ok(JSON.stringify(reached.timers).includes(timerId), `timers: ${JSON.stringify(reached.timers)}`);
+
+  // The catalogue and the holiday calendar pages.
+  await page.getByTestId('nav-items').click();
+  await page.getByTestId('item-row').first().waitFor();
+  await screenshot(page, 'items');
+  await page.getByTestId('nav-calendar').click();
+  await page.locator('[data-testid="calendar-page"] .ant-table-row').first().waitFor();
+  await screenshot(page, 'calendar');
+  assertNoErrors(w, 'admin screens');
+});
+
+test('clerk: sees only the department\'s tasks, completes one with its form; the case diagram marks the next step', { skip, timeout: 60_000 }, async () => {
+  const w = await open();
+  const { page } = w;
+  await login(page, 'market.clerk', PASSWORD);
+  await page.getByTestId('tasks-page').waitFor();
+  await page.getByTestId('task-row').first().waitFor();
+  const departments = await page.getByTestId('task-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-department')));
+  assert.ok(departments.length > 0);
+  assert.deepEqual([...new Set(departments)], ['market']);
+  const clerk = await Api.of(w);
+  const api = await clerk.get<{ total: number; items: { id: string; instanceId: string; elementId: string; departmentId: string }[] }>('/api/tasks?assignment=department&pageSize=20');
+  assert.ok(api.items.every((x) => x.departmentId === 'market'));
+  assert.match((await page.getByTestId('tasks-total').textContent()) ?? '', new RegExp(`${api.total}`));
+  await screenshot(page, 'tasks');
+
+  // The most urgent accept task: claim it, handle it with its form.
+  const target = api.items.find((x) => x.elementId === 'accept') ?? api.items[0]!;
+  await page.getByTestId(`claim-${target.id}`).click();
+  await page.getByTestId(`unclaim-${target.id}`).waitFor();
+  await page.getByTestId(`complete-${target.id}`).click();
+  await page.getByTestId('task-form').waitFor();
+  await screenshot(page, 'task-form');
+  await page.getByTestId('task-form-submit').click();
+  await page.locator(`[data-task-id="${target.id}"]`).waitFor({ state: 'detached' });
+
+  const inst = await clerk.get<{ activeElements: string[] }>(`/api/process-instances/${target.instanceId}`);
+  const next = inst.activeElements.filter((e) => e !== 'supervise');
+  assert.ok(next.length > 0 && !next.includes(target.elementId), `next: ${inst.activeElements.join()}`);
+  await page.goto(`/#/cases/${target.instanceId}`);
+  await page.locator('[data-testid="diagram"][data-ready="1"]').waitFor();
+  for (const id of next) await page.locator(`[data-testid="diagram"] [data-element-id="${id}"].duban-active`).waitFor();
+  await page.locator(`[data-testid="diagram"] [data-element-id="${target.elementId}"].duban-done`).waitFor();
+  assert.ok(await page.locator(`[data-testid="current-badge"][data-element-id="${next[0]}"], [data-testid="overdue-badge"][data-element-id="${next[0]}"]`).count() > 0);
+  assert.ok((await page.getByTestId('timeline-entry').count()) > 2);
+  await screenshot(page, 'case-detail', { fullPage: true });
+  assertNoErrors(w, 'clerk screens');
+  // Clerks never download the modeler or the charts: those are separate chunks.
+  assert.deepEqual(w.requests.filter((u) => /\/assets\/(Designer|Dashboard)-/.test(u)), []);
+  assert.ok(w.requests.some((u) => /\/assets\/NavigatedViewer-/.test(u)), 'the viewer chunk loads with the case detail');
+
+  // 受理: a clerk takes in a new case; it opens on its first step.
+  await page.goto('/#/tasks');
+  await page.getByTestId('intake').click();
+  await page.getByTestId('intake-item').click();
+  await page.locator('.ant-select-item-option').first().click();
+  await page.getByTestId('intake-applicant').fill('界面受理测试有限公司');
+  const first17 = '91371400MA3C4D5E7';
+  await page.getByTestId('intake-id').fill(first17 + usccCheck(first17));
+  await page.getByTestId('intake-phone').fill('+8613900000001');
+  await screenshot(page, 'intake');
+  await page.getByTestId('intake-ok').click();
+  await page.locator('[data-testid="diagram"][data-ready="1"]').waitFor();
+  await page.locator('[data-testid="diagram"] [data-element-id="accept"].duban-active').waitFor();
+  assertNoErrors(w, 'clerk intake');
+
+  // Phone width: the task list and the case detail.
+  const phone = await open({ width: 390, height: 844 }, await w.context.storageState());
+  await phone.page.goto('/#/tasks');
+  await phone.page.getByTestId('task-row').first().waitFor();
+  await screenshot(phone.page, 'tasks-phone');
+  await phone.page.goto(`/#/cases/${target.instanceId}`);
+  await phone.page.locator('[data-testid="diagram"][data-ready="1"]').waitFor();
+  await screenshot(phone.page, 'case-detail-phone', { fullPage: true });
+  const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `horizontal overflow ${overflow}px at phone width`);
+  assertNoErrors(phone, 'clerk phone screens');
+});
+
+test('inspector: an overdue case shows a red badge; urging notice; closed once the department finishes', { skip, timeout: 60_000 }, async () => {
+  const w = await open();
+  const { page } = w;
+  await login(page, 'inspector', PASSWORD);
+  const inspector = await Api.of(w);
+  const sups = await inspector.get<{ items: { id: string; caseId: string; caseNumber: string }[] }>('/api/supervisions?status=open&departmentId=market&pageSize=50');
+  let chosen: { id: string; caseId: string } | undefined;
+  for (const s of sups.items) {
+    const c = await inspector.get<{ light: string }>(`/api/cases/${s.caseId}`);
+    if (c.light === 'red') { chosen = s; break; }
+  }
+  assert.ok(chosen, 'an open supervision of a red market case');
+  await page.getByTestId('supervisions-page').waitFor();
+  await page.getByTestId('supervision-row').first().waitFor();
+  await screenshot(page, 'supervisions');
+  const link = page.locator(`[data-testid="supervision-row"][data-case-id="${chosen.caseId}"] [data-testid="supervision-link"]`);
+  if (await link.count()) await link.click();
+  else await page.goto(`/#/cases/${chosen.caseId}`);
+  await page.locator(`[data-testid="case-detail"][data-light="red"]`).waitFor();
+  await page.locator('[data-testid="diagram"][data-ready="1"]').waitFor();
+  await page.getByTestId('overdue-badge').first().waitFor();
+  const badgeColor = await page.getByTestId('overdue-badge').first().evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.equal(badgeColor, 'rgb(245, 34, 45)');
+  await page.getByTestId('case-sms').waitFor();
+
+  await page.getByTestId('sup-urge').click();
+  await page.getByTestId('urge-content').fill('请市场监管局于两个工作日内办结并书面反馈。');
+  await page.getByTestId('urge-dialog-ok').click();
+  await page.getByTestId('urging-notice').first().waitFor();
+  await page.locator('.ant-modal-wrap').waitFor({ state: 'hidden' });
+  const detail = await inspector.get<{ urgingNotices: unknown[] }>(`/api/supervisions/${chosen.id}`);
+  assert.equal(detail.urgingNotices.length, 1);
+  await screenshot(page, 'inspector-case', { fullPage: true });
+
+  // The department finishes the case (API), then the inspector closes the supervision with a result.
+  await finishDepartmentTasks(await Api.as('market.clerk'), chosen.caseId);
+  await until('the case completed', async () => (await inspector.get<{ status: string }>(`/api/cases/${chosen!.caseId}`)).status === 'completed');
+  await page.reload();
+  await page.getByTestId('sup-close').click();
+  await page.getByTestId('close-result').fill('部门已办结,督办结束。');
+  await page.getByTestId('close-dialog-ok').click();
+  await page.getByTestId('supervision-result').waitFor();
+  assert.equal((await inspector.get<{ status: string }>(`/api/supervisions/${chosen.id}`)).status, 'closed');
+  await screenshot(page, 'inspector-closed');
+  assertNoErrors(w, 'inspector screens');
+});
+
+test('leader: dashboard charts show the numbers of the API', { skip, timeout: 60_000 }, async () => {
+  const w = await open();
+  const { page } = w;
+  await login(page, 'leader', PASSWORD);
+  await page.getByTestId('dashboard').waitFor();
+  for (const id of ['chart-overdue-by-department', 'chart-lights', 'chart-trend']) await page.locator(`[data-testid="${id}"] canvas`).first().waitFor();
+  await page.waitForTimeout(1200); // let the chart animations finish before the screenshot
+  await screenshot(page, 'dashboard', { fullPage: true });
+
+  const leader = await Api.of(w);
+  const year = new Date().getFullYear();
+  // The page and the API are read a moment apart: a deadline passing in between changes the numbers, so compare twice at most.
+  const compare = async () => {
+    for (const id of ['chart-overdue-by-department', 'chart-lights', 'chart-trend']) await page.locator(`[data-testid="${id}"] canvas`).first().waitFor();
+    const byDept = (await leader.get<{ rows: { key: string; received: number; completed: number; onTime: number; overdueNow: number }[] }>(`/api/stats/cases?groupBy=department&from=${year}-01-01`)).rows;
+    const byMonth = (await leader.get<{ rows: { key: string; received: number; completed: number; overdueNow: number }[] }>(`/api/stats/cases?groupBy=month&from=${year}-01-01`)).rows;
+    const sum = (k: 'received' | 'completed' | 'onTime' | 'overdueNow') => byDept.reduce((a, r) => a + r[k], 0);
+    assert.equal(Number(await page.getByTestId('stat-received').textContent()), sum('received'));
+    assert.equal(Number(await page.getByTestId('stat-overdue').textContent()), sum('overdueNow'));
+    assert.ok(Math.abs(Number(await page.getByTestId('stat-ontime').getAttribute('data-value')) - sum('onTime') / sum('completed')) < 1e-9);
+    const overdue = JSON.parse((await page.getByTestId('chart-overdue-by-department').getAttribute('data-values'))!);
+    assert.deepEqual(overdue, Object.fromEntries(byDept.map((r) => [r.key, r.overdueNow])));
+    const trend = JSON.parse((await page.getByTestId('chart-trend').getAttribute('data-values'))!);
+    assert.deepEqual(trend, Object.fromEntries(byMonth.map((r) => [r.key, { received: r.received, completed: r.completed, overdueNow: r.overdueNow }])));
+    const lights = JSON.parse((await page.getByTestId('chart-lights').getAttribute('data-values'))!) as Record<string, Record<string, number>>;
+    const red = Object.values(lights).reduce((a, l) => a + (l.red ?? 0), 0);
+    assert.equal(red, (await leader.get<{ total: number }>('/api/cases?light=red&pageSize=1')).total);
+    const openSup = (await leader.get<{ total: number }>('/api/supervisions?status=open&pageSize=1')).total;
+    assert.equal(Number(await page.getByTestId('stat-open-supervisions').textContent()), openSup);
+  };
+  try {
+    await compare();
+  } catch {
+    await page.reload();
+    await page.getByTestId('dashboard').waitFor();
+    await compare();
+  }
+
+  // Click through: the red bar of a department lists its red cases.
+  await page.getByTestId('top-item').first().click();
+  await page.getByTestId('cases-page').waitFor();
+  await page.getByTestId('case-row').first().waitFor();
+  assert.ok(await page.locator('[data-testid="case-row"]:not([data-light="red"])').count() === 0);
+  await screenshot(page, 'cases');
+
+  // English switch.
+  await page.getByTestId('lang-switch').click();
+  await page.getByTestId('nav-dashboard').click();
+  await page.locator('[data-testid="chart-trend"] canvas').first().waitFor();
+  assert.match((await page.getByTestId('nav-dashboard').textContent()) ?? '', /Dashboard/);
+  await page.waitForTimeout(800);
+  await screenshot(page, 'dashboard-en');
+  assertNoErrors(w, 'leader screens');
+});

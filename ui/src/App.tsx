@@ -1,0 +1,134 @@
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
+import { App as AntApp, Button, ConfigProvider, Layout, Menu, Space, Spin, Typography } from 'antd';
+import zhCN from 'antd/locale/zh_CN';
+import enUS from 'antd/locale/en_US';
+import { get, onUnauthorized, post, setCsrf, type Department, type Me } from './api';
+import { getLang, setLang, t, useLang } from './i18n';
+import { navigate, useRoute } from './router';
+import { SessionContext, homeOf, type Session } from './session';
+import { LoginPage } from './pages/Login';
+import { TasksPage } from './pages/Tasks';
+import { CasesPage } from './pages/Cases';
+import { CaseDetailPage } from './pages/CaseDetail';
+import { SupervisionsPage } from './pages/Supervisions';
+import { ItemsPage } from './pages/Items';
+import { CalendarPage } from './pages/Calendar';
+
+// Split bundles: the modeler only for admins, ECharts only for the dashboard.
+const DesignerPage = lazy(() => import('./pages/Designer'));
+const DashboardPage = lazy(() => import('./pages/Dashboard'));
+
+const SESSION_HINT = 'duban.session';
+
+const NAV: { key: string; label: Parameters<typeof t>[0]; roles: string[] }[] = [
+  { key: 'tasks', label: 'nav.tasks', roles: ['clerk'] },
+  { key: 'supervisions', label: 'nav.supervisions', roles: ['inspector', 'leader', 'admin'] },
+  { key: 'dashboard', label: 'nav.dashboard', roles: ['leader', 'admin', 'inspector'] },
+  { key: 'cases', label: 'nav.cases', roles: ['clerk', 'inspector', 'leader', 'admin'] },
+  { key: 'designer', label: 'nav.designer', roles: ['admin'] },
+  { key: 'items', label: 'nav.items', roles: ['admin'] },
+  { key: 'calendar', label: 'nav.calendar', roles: ['admin'] },
+];
+
+export function App() {
+  const lang = useLang();
+  return (
+    <ConfigProvider locale={lang === 'zh' ? zhCN : enUS} theme={{ token: { colorPrimary: '#b7202e', borderRadius: 4 } }}>
+      <AntApp>
+        <Shell />
+      </AntApp>
+    </ConfigProvider>
+  );
+}
+
+function Shell() {
+  const [me, setMe] = useState<Me | null>(null);
+  const [departments, setDepartments] = useState<Department[]>([]);
+  // Only ask the server who we are when this browser logged in before: no 401 noise on a first visit.
+  const [checking, setChecking] = useState(() => localStorage.getItem(SESSION_HINT) === '1');
+  const route = useRoute();
+
+  const signedIn = useCallback(async (user: Me) => {
+    if (user.csrfToken) setCsrf(user.csrfToken);
+    localStorage.setItem(SESSION_HINT, '1');
+    setDepartments(await get<Department[]>('/api/departments'));
+    setMe(user);
+  }, []);
+
+  const logout = useCallback(() => {
+    post('/api/auth/logout').catch(() => undefined);
+    localStorage.removeItem(SESSION_HINT);
+    setMe(null);
+    navigate('/login');
+  }, []);
+
+  useEffect(() => onUnauthorized(() => {
+    localStorage.removeItem(SESSION_HINT);
+    setMe(null);
+  }), []);
+
+  useEffect(() => {
+    if (!checking) return;
+    get<Me>('/api/auth/me').then(signedIn).catch(() => localStorage.removeItem(SESSION_HINT)).finally(() => setChecking(false));
+  }, [checking, signedIn]);
+
+  const session = useMemo<Session | null>(() => (me ? { me, departments, logout } : null), [me, departments, logout]);
+
+  if (checking) return <div className="center"><Spin /></div>;
+  if (!session) {
+    return <LoginPage onLogin={async (u) => {
+      await signedIn(u);
+      navigate(homeOf(u));
+    }} />;
+  }
+  const page = route.path[0] ?? '';
+  if (!page || page === 'login') return <Redirect to={homeOf(session.me)} />;
+  const items = NAV.filter((n) => n.roles.some((r) => session.me.roles.includes(r)));
+  return (
+    <SessionContext.Provider value={session}>
+      <Layout className="shell">
+        <Layout.Header className="header">
+          <a className="brand" href={`#${homeOf(session.me)}`}>
+            <span className="brand-mark">督</span>
+            <span className="brand-text">{t('app.title')}<small>{t('app.subtitle')}</small></span>
+          </a>
+          <Menu
+            className="nav"
+            theme="dark"
+            mode="horizontal"
+            selectedKeys={[page]}
+            items={items.map((n) => ({ key: n.key, label: <a href={`#/${n.key}`} data-testid={`nav-${n.key}`}>{t(n.label)}</a> }))}
+          />
+          <Space className="header-right" size="small">
+            <Typography.Text className="who" data-testid="whoami">{session.me.displayName}</Typography.Text>
+            <Button size="small" ghost data-testid="lang-switch" onClick={() => setLang(getLang() === 'zh' ? 'en' : 'zh')}>{t('lang.switch')}</Button>
+            <Button size="small" ghost data-testid="logout" onClick={logout}>{t('nav.logout')}</Button>
+          </Space>
+        </Layout.Header>
+        <Layout.Content className="content">
+          <Suspense fallback={<div className="center"><Spin /></div>}>
+            <Page page={page} route={route.path} />
+          </Suspense>
+        </Layout.Content>
+      </Layout>
+    </SessionContext.Provider>
+  );
+}
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to), [to]);
+  return null;
+}
+
+function Page({ page, route }: { page: string; route: string[] }) {
+  switch (page) {
+    case 'tasks': return <TasksPage />;
+    case 'cases': return route[1] ? <CaseDetailPage key={route[1]} id={route[1]} /> : <CasesPage />;
+    case 'supervisions': return <SupervisionsPage />;
+    case 'dashboard': return <DashboardPage />;
+    case 'designer': return <DesignerPage definitionId={route[1]} />;
+    case 'items': return <ItemsPage />;
+    case 'calendar': return <CalendarPage />;
+    default: return <Typography.Text>404</Typography.Text>;
+  }
+}

@@ -1,0 +1,94 @@
+/** One fetch wrapper: same-origin cookie session, the CSRF header on writes, problem+json errors. */
+let csrfToken = '';
+
+export function setCsrf(token: string): void {
+  csrfToken = token;
+}
+
+export class ApiError extends Error {
+  constructor(public status: number, public title: string, public detail: string | undefined, public body: unknown) {
+    super(detail ? `${title}: ${detail}` : title);
+  }
+}
+
+type Listener = () => void;
+const unauthorized = new Set<Listener>();
+export function onUnauthorized(l: Listener): () => void {
+  unauthorized.add(l);
+  return () => unauthorized.delete(l);
+}
+
+export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  if (!res.ok) {
+    if (res.status === 401 && !path.startsWith('/api/auth/login')) unauthorized.forEach((l) => l());
+    const p = (json ?? {}) as { title?: string; detail?: string; message?: string };
+    throw new ApiError(res.status, p.title ?? res.statusText, p.detail ?? p.message, json);
+  }
+  return json as T;
+}
+
+export const get = <T,>(path: string) => api<T>('GET', path);
+export const post = <T,>(path: string, body: unknown = {}) => api<T>('POST', path, body);
+export const put = <T,>(path: string, body: unknown) => api<T>('PUT', path, body);
+export const patch = <T,>(path: string, body: unknown) => api<T>('PATCH', path, body);
+export const del = <T,>(path: string) => api<T>('DELETE', path);
+
+export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') u.set(k, String(v));
+  const s = u.toString();
+  return s ? `?${s}` : '';
+}
+
+export interface Page<T> { items: T[]; total: number; page: number; pageSize: number }
+export interface Remaining { workingDays: number; hours: number; overdue: boolean }
+export type Light = 'green' | 'yellow' | 'red' | 'suspended' | 'done' | 'done-late' | 'cancelled';
+
+export interface Me { id: string; username: string; displayName: string; departmentId: string | null; roles: string[]; csrfToken?: string }
+export interface Department { id: string; name: string; nameEn: string; phone: string | null }
+export interface Task {
+  id: string; instanceId: string; elementId: string; name: string | null; processKey: string; businessKey: string | null; departmentId: string | null;
+  assignee: string | null; candidateGroups: string[]; formKey: string | null; dueAt: string | null; status: string; createdAt: string; overdue: boolean;
+  caseNumber: string | null; itemName: string | null; light: Light | null; remaining: Remaining | null;
+}
+export interface Case {
+  id: string; number: string; itemCode: string; itemName: string; departmentId: string; applicantName: string; receivedAt: string; promisedAt: string;
+  warningAt: string; completedAt: string | null; status: string; result: string | null; light: Light; remaining: Remaining; suspendedDays: number; escalatedAt: string | null;
+}
+export interface CaseDetail extends Case {
+  suspensions: { kind: string; reason: string; startedAt: string; endedAt: string | null; workingDays: number | null }[];
+  supervision: { id: string; number: string; status: string; openedAt: string; result: string | null } | null;
+  sms: { to: string; template: string; status: string; providerStatus: string | null; createdAt: string; sentAt: string | null }[];
+}
+export interface HistoryEntry { id: number; kind: string; elementId: string | null; elementType: string | null; actor: string | null; at: string; data: Record<string, unknown> | null }
+export interface Instance {
+  id: string; definitionId: string; processKey: string; businessKey: string | null; status: string; startedAt: string; endedAt: string | null;
+  variables: Record<string, unknown>; activeElements: string[];
+  tasks: { id: string; elementId: string; name: string | null; status: string; assignee: string | null; dueAt: string | null }[];
+  timers: { elementId?: string; dueAt?: string; [k: string]: unknown }[];
+  history: HistoryEntry[];
+}
+export interface Supervision {
+  id: string; number: string; caseId: string; caseNumber: string; itemName: string; departmentId: string; content: string; status: string; openedAt: string;
+  ageHours: number; followUpAt: string | null; caseCompletedAt: string | null; closedAt: string | null; result: string | null; urgings: number;
+  urgingNotices?: { content: string; replyBy: string | null; createdAt?: string; issuedAt?: string; issuedBy?: string; [k: string]: unknown }[];
+}
+export interface StatsRow { key: string; label: string; received: number; completed: number; onTime: number; overdueNow: number; overdueRate: number; avgWorkingDays: number | null; escalations: number }
+export interface Definition { id: string; key: string; version: number; name: string | null; note: string | null; deployedBy: string; deployedAt: string; xml?: string }
+export interface Problem { elementId: string | null; message: string; source: string; severity: 'error' | 'warning' }
+export interface Item {
+  code: string; name: string; departmentId: string; caseType: number; statutoryDays: number | null; promisedDays: number; limitUnit: string;
+  warningRule: { kind: string; value: number }; processKey: string; active: boolean;
+}

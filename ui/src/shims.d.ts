@@ -1,0 +1,12 @@
+declare module 'bpmn-js-properties-panel' {
+  export const BpmnPropertiesPanelModule: unknown;
+  export const BpmnPropertiesProviderModule: unknown;
+  export const CamundaPlatformPropertiesProviderModule: unknown;
+}
+declare module 'camunda-bpmn-js-behaviors/lib/camunda-platform' {
+  const module: unknown;
+  export default module;
+}
+declare module 'diagram-js/lib/util/Elements' {
+  export function selfAndAllChildren(elements: unknown, allowDuplicates?: boolean): unknown[];
+}
