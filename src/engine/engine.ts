@@ -339,7 +339,7 @@ export class WorkflowEngine {
     const isNew = row.version === 0;
     await syncTasks(trx, row.id, snap, isNew);
     await syncTimers(trx, row.id, snap, isNew);
-    await syncSubscriptions(trx, row.id, row.business_key, snap, isNew);
+    await syncSubscriptions(trx, row.id, row.business_key, snap, isNew, run.catchesMessages);
     await writeOutbox(trx, row.id, run);
     const history = [
       ...extraHistory.map((h) => ({ instance_id: row.id, kind: h.kind, element_id: h.elementId ?? null, execution_id: h.executionId ?? null, actor, data: h.data ? JSON.stringify(h.data) : null })),
@@ -390,8 +390,9 @@ async function syncTimers(trx: Knex.Transaction, instanceId: string, snap: RunSn
   await trx.raw(`SELECT pg_notify('duban_timers', ?)`, [new Date(Math.min(...live.map((t) => t.dueAt.getTime()))).toISOString()]);
 }
 
-async function syncSubscriptions(trx: Knex.Transaction, instanceId: string, businessKey: string | null, snap: RunSnapshot, isNew: boolean): Promise<void> {
-  if (!isNew) await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
+async function syncSubscriptions(trx: Knex.Transaction, instanceId: string, businessKey: string | null, snap: RunSnapshot, isNew: boolean, catchesMessages: boolean): Promise<void> {
+  // A definition without message catchers never has subscriptions (versions are immutable).
+  if (!isNew && catchesMessages) await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
   if (!snap.messageWaits.length) return;
   const rows = new Map(snap.messageWaits.map((m) => [`${m.messageName}|${m.elementId}`, m]));
   await trx('message_subscriptions').insert([...rows.values()].map((m) => ({
@@ -413,7 +414,8 @@ async function writeOutbox(trx: Knex.Transaction, instanceId: string, run: Engin
  * the stored expiry, so both are set to the row's due time (a suspension may have moved it).
  */
 export function alignTimerState(state: unknown, dueByExecution: Map<string, Date>): unknown {
-  const copy = structuredClone(state);
+  // Edited in place: the state is this command's own copy, parsed from the row.
+  const copy = state;
   const now = Date.now();
   const visit = (node: unknown): void => {
     if (!node || typeof node !== 'object') return;

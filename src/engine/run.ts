@@ -133,13 +133,19 @@ export class EngineRun {
     this.engine.broker.subscribeTmp('event', '#', (rk, msg) => { this.record(rk, msg); }, { noAck: true });
   }
 
+  /** Whether the definition has elements that wait for messages (and so ever subscribes). */
+  get catchesMessages(): boolean {
+    return Object.keys(this.def.meta.messageCatchers).length > 0;
+  }
+
   async start(variables: Record<string, unknown>): Promise<void> {
     this.execution = await this.engine.execute({ variables: { ...variables } });
     await this.settle();
   }
 
   async resume(state: unknown): Promise<void> {
-    this.engine.recover(structuredClone(state));
+    // The state is this command's own copy (parsed from the row), so the engine may keep it.
+    this.engine.recover(state);
     this.execution = await this.engine.resume();
     await this.settle();
   }

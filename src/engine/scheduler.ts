@@ -50,28 +50,34 @@ export class TimerScheduler {
   }
 
   async fireOne(): Promise<boolean> {
-    return this.db.transaction(async (trx) => {
-      const claimed = await trx.raw<{ rows: ClaimedTimer[] }>(`
-        SELECT t.id, t.instance_id, t.execution_id, t.element_id, t.due_at,
-               (extract(epoch FROM clock_timestamp() - t.due_at) * 1000)::float8 AS lag_ms
-          FROM timers t JOIN process_instances i ON i.id = t.instance_id
-         WHERE t.due_at <= now() AND i.suspended_at IS NULL
-         ORDER BY t.due_at
-         LIMIT 1
-           FOR UPDATE OF t, i SKIP LOCKED`);
-      const timer = claimed.rows[0];
-      if (!timer) return false;
-      try {
-        await trx.transaction((sp) => this.engine.fireTimer(sp, timer));
-        this.opts.onFired?.(timer.lag_ms);
-      } catch (err) {
-        // Keep the timer, push it back and tell an admin: a failing timer must not spin.
-        this.opts.log(`timer ${timer.id} on ${timer.instance_id} failed`, err);
-        await trx('timers').where({ id: timer.id }).update({ due_at: trx.raw(`now() + interval '1 minute'`) });
-        await trx('incidents').insert({ instance_id: timer.instance_id, element_id: timer.element_id, kind: 'timer', message: String((err as Error).message ?? err) });
-      }
+    let claimed: ClaimedTimer | undefined;
+    try {
+      return await this.db.transaction(async (trx) => {
+        const { rows } = await trx.raw<{ rows: ClaimedTimer[] }>(`
+          SELECT t.id, t.instance_id, t.execution_id, t.element_id, t.due_at,
+                 (extract(epoch FROM clock_timestamp() - t.due_at) * 1000)::float8 AS lag_ms
+            FROM timers t JOIN process_instances i ON i.id = t.instance_id
+           WHERE t.due_at <= now() AND i.suspended_at IS NULL
+           ORDER BY t.due_at
+           LIMIT 1
+             FOR UPDATE OF t, i SKIP LOCKED`);
+        claimed = rows[0];
+        if (!claimed) return false;
+        await this.engine.fireTimer(trx, claimed);
+        this.opts.onFired?.(claimed.lag_ms);
+        return true;
+      });
+    } catch (err) {
+      if (!claimed) throw err;
+      // The firing rolled back. Keep the timer, push it back and tell an admin: a failing timer must not spin.
+      this.opts.log(`timer ${claimed.id} on ${claimed.instance_id} failed`, err);
+      const failed = claimed;
+      await this.db.transaction(async (trx) => {
+        await trx('timers').where({ id: failed.id }).update({ due_at: trx.raw(`now() + interval '1 minute'`) });
+        await trx('incidents').insert({ instance_id: failed.instance_id, element_id: failed.element_id, kind: 'timer', message: String((err as Error).message ?? err) });
+      });
       return true;
-    });
+    }
   }
 
   private async msUntilNextDue(): Promise<number> {

@@ -1,0 +1,344 @@
+/**
+ * `npm run bench`: one run on this machine of
+ *   1. bpmn-engine in memory (the baseline) running the benchmark diagram,
+ *   2. the durable engine in one process and in two processes against one PostgreSQL database,
+ *   3. timer lag while 100 timers/s fall due with 100,000 pending,
+ * printed as a table with the issue's targets and written to bench/results.json.
+ * A benchmark, not a test: it exits 0 whether or not the targets are met. See bench/README.md.
+ *
+ * Sizes come from the environment (defaults in brackets): BENCH_INSTANCES [600] durable instances per
+ * process, BENCH_MEMORY_INSTANCES [600], BENCH_CONCURRENCY [8] commands in flight per process,
+ * BENCH_PENDING [100000], BENCH_TIMER_RATE [100], BENCH_TIMER_SECONDS [20]. `--quick` shrinks all.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { apiLoad, type ApiLoadResult } from './api-load.js';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.js';
+import { createDb, migrate } from '../src/db/database.js';
+import { WorkflowEngine } from '../src/engine/engine.js';
+import { ServiceRegistry } from '../src/engine/services.js';
+import { BENCH_XML } from './diagram.js';
+import type { MemoryResult } from './memory.js';
+import { adminQuery, busyShare, cpuTicks, createBenchDatabase, findServer, pgCpuMs, round, sleep } from './support.js';
+import { runTimerLag, type TimerLagResult } from './timer-lag.js';
+import type { DurablePhase, FromWorker, PhaseDone, ToWorker } from './worker.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+const num = (name: string, full: number, small: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : quick ? small : full;
+};
+const P = {
+  instances: num('BENCH_INSTANCES', 600, 100),
+  memoryInstances: num('BENCH_MEMORY_INSTANCES', 600, 100),
+  memoryBatch: 250,
+  concurrency: num('BENCH_CONCURRENCY', 8, 8),
+  warmup: quick ? 20 : 100,
+  pending: num('BENCH_PENDING', 100_000, 2_000),
+  timerRate: num('BENCH_TIMER_RATE', 100, 100),
+  timerSeconds: num('BENCH_TIMER_SECONDS', 20, 5),
+};
+const TARGET = { durableVsMemory: 0.7, twoVsOne: 1.6, timerP99Ms: 1000 };
+
+const log = (m: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+// ---------------------------------------------------------------- child processes
+
+class Worker {
+  private readonly child: ChildProcess;
+  private waiting: Array<{ type: FromWorker['type']; resolve: (m: FromWorker) => void; reject: (e: Error) => void }> = [];
+
+  constructor(readonly name: string) {
+    this.child = fork(path.join(here, 'worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    this.child.on('message', (m: FromWorker) => {
+      if (m.type === 'error') {
+        const w = this.waiting.shift();
+        w?.reject(new Error(`${this.name}: ${m.message}`));
+        return;
+      }
+      const i = this.waiting.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
+    });
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`${this.name} exited with ${code}`));
+    });
+  }
+
+  request<T extends FromWorker['type']>(msg: ToWorker, reply: T): Promise<Extract<FromWorker, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ type: reply, resolve: resolve as (m: FromWorker) => void, reject });
+      this.child.send(msg);
+    });
+  }
+
+  async exit(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const gone = new Promise((r) => this.child.once('exit', r));
+    this.child.send({ type: 'exit' } satisfies ToWorker);
+    await Promise.race([gone, sleep(10_000)]);
+    if (this.child.exitCode === null) this.child.kill();
+  }
+}
+
+// ---------------------------------------------------------------- durable load
+
+interface PhaseResult {
+  phase: DurablePhase;
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  errors: string[];
+  machineBusy: number;
+  /** Node CPU (all worker processes) per operation. */
+  nodeCpuMsPerOp: number;
+  /** PostgreSQL CPU (this database's backends and the shared background processes) per operation. */
+  pgCpuMsPerOp: number | null;
+  perProcess: Array<{ ops: number; opsPerSec: number }>;
+}
+
+interface DurableResult {
+  processes: number;
+  concurrencyPerProcess: number;
+  instancesPerProcess: number;
+  phases: PhaseResult[];
+  startsPerSec: number;
+  completionsPerSec: number;
+  verified: { completed: number; running: number; other: number };
+}
+
+async function runDurable(url: string, dbName: string, processes: number): Promise<DurableResult> {
+  const workers = Array.from({ length: processes }, (_, i) => new Worker(`durable-${processes}p-${i}`));
+  try {
+    await Promise.all(workers.map((w, i) => w.request({ type: 'init', url, concurrency: P.concurrency, tag: `p${processes}-${i}`, warmup: P.warmup }, 'ready')));
+    const phases: PhaseResult[] = [];
+    for (const phase of ['start', 'complete-review', 'complete-approve'] as DurablePhase[]) {
+      await Promise.all(workers.map((w) => w.request({ type: 'prepare', phase, instances: P.instances }, 'prepared')));
+      const cpu0 = cpuTicks();
+      const pg0 = pgCpuMs(dbName);
+      const done: PhaseDone[] = await Promise.all(workers.map((w) => w.request({ type: 'go' }, 'done')));
+      const machineBusy = busyShare(cpu0, cpuTicks());
+      const pg1 = pgCpuMs(dbName);
+      const ops = done.reduce((a, d) => a + d.ops, 0);
+      const seconds = (Math.max(...done.map((d) => d.t1)) - Math.min(...done.map((d) => d.t0))) / 1000;
+      phases.push({
+        phase, ops, seconds, opsPerSec: ops / seconds, machineBusy,
+        errors: done.flatMap((d) => d.errors),
+        nodeCpuMsPerOp: done.reduce((a, d) => a + d.cpuMs, 0) / Math.max(1, ops),
+        pgCpuMsPerOp: pg0 !== null && pg1 !== null ? (pg1 - pg0) / Math.max(1, ops) : null,
+        perProcess: done.map((d) => ({ ops: d.ops, opsPerSec: d.ops / ((d.t1 - d.t0) / 1000) })),
+      });
+      const last = phases[phases.length - 1]!;
+      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy`);
+    }
+    const verified = { completed: 0, running: 0, other: 0 };
+    for (const w of workers) {
+      const v = await w.request({ type: 'verify' }, 'verified');
+      verified.completed += v.completed;
+      verified.running += v.running;
+      verified.other += v.other;
+    }
+    const [s, r, a] = phases as [PhaseResult, PhaseResult, PhaseResult];
+    return {
+      processes,
+      concurrencyPerProcess: P.concurrency,
+      instancesPerProcess: P.instances,
+      phases,
+      startsPerSec: s.opsPerSec,
+      completionsPerSec: (r.ops + a.ops) / (r.seconds + a.seconds),
+      verified,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.exit()));
+  }
+}
+
+/** Node + PostgreSQL CPU ms per operation over some phases (NaN without the PostgreSQL reading). */
+function durableCpu(ps: PhaseResult[]): number {
+  const ops = ps.reduce((a, p) => a + p.ops, 0);
+  if (ps.some((p) => p.pgCpuMsPerOp === null)) return NaN;
+  return ps.reduce((a, p) => a + (p.nodeCpuMsPerOp + p.pgCpuMsPerOp!) * p.ops, 0) / ops;
+}
+
+async function runInMemory(): Promise<MemoryResult[]> {
+  const w = new Worker('memory');
+  try {
+    const r = await w.request({ type: 'memory', variants: ['cached', 'xml', 'cached+state'], instances: P.memoryInstances, batch: P.memoryBatch, warmup: P.warmup }, 'memory-result');
+    return r.results;
+  } finally {
+    await w.exit();
+  }
+}
+
+/** Machine CPU busy share over one second before a section: other work on the machine skews results. */
+async function idleCheck(label: string): Promise<number> {
+  const a = cpuTicks();
+  await sleep(1000);
+  const busy = busyShare(a, cpuTicks());
+  if (busy > 0.15) log(`WARNING: the machine is ${(busy * 100).toFixed(0)}% busy before ${label} (other processes): results will be low`);
+  return busy;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const began = Date.now();
+  log(`Duban benchmark${quick ? ' (--quick)' : ''}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const server = await findServer(log);
+  const bench = await createBenchDatabase(server);
+  const pgVersion = (await adminQuery<{ v: string }>(server.adminUrl, 'SELECT version() AS v'))[0]!.v.split(' on ')[0]!;
+  const settings = Object.fromEntries((await adminQuery<{ name: string; setting: string }>(server.adminUrl,
+    `SELECT name, setting FROM pg_settings WHERE name IN ('fsync','synchronous_commit','shared_buffers','max_connections')`)).map((r) => [r.name, r.setting]));
+  log(`database ${bench.name} on ${server.source} ${pgVersion} (fsync=${settings.fsync}, synchronous_commit=${settings.synchronous_commit})`);
+  const idle: Record<string, number> = {};
+  const db = createDb(bench.url, 10);
+  let memory: MemoryResult[] = [];
+  let one: DurableResult | undefined;
+  let two: DurableResult | undefined;
+  let timers: TimerLagResult | undefined;
+  let api: ApiLoadResult | undefined;
+  try {
+    await migrate(db);
+    const engine = new WorkflowEngine(db, new ServiceRegistry());
+    const deployed = await engine.deploy(BENCH_XML, { note: 'benchmark' });
+    log(`deployed ${deployed.id}`);
+
+    idle.memory = await idleCheck('the in-memory baseline');
+    log(`in-memory bpmn-engine: ${P.memoryInstances} instances per variant, batches of ${P.memoryBatch} live`);
+    memory = await runInMemory();
+    for (const m of memory) log(`  ${m.variant}: ${m.startsPerSec.toFixed(0)} starts/s, ${m.completionsPerSec.toFixed(0)} completions/s (${m.completedOk}/${m.instances} ended)`);
+
+    await db.raw('CHECKPOINT').catch(() => undefined);
+    idle.durable1 = await idleCheck('durable, one process');
+    log(`durable, one process: ${P.instances} instances, ${P.concurrency} commands in flight`);
+    one = await runDurable(bench.url, bench.name, 1);
+
+    await db.raw('VACUUM ANALYZE').catch(() => undefined);
+    await db.raw('CHECKPOINT').catch(() => undefined);
+    idle.durable2 = await idleCheck('durable, two processes');
+    log(`durable, two processes: ${P.instances} instances each, ${P.concurrency} commands in flight each`);
+    two = await runDurable(bench.url, bench.name, 2);
+
+    await db.raw('VACUUM ANALYZE').catch(() => undefined);
+    idle.timers = await idleCheck('the timer run');
+    const cfg = loadConfig();
+    log(`timer lag: ${P.pending.toLocaleString('en')} pending, ${P.timerRate}/s for ${P.timerSeconds} s`);
+    timers = await runTimerLag(db, engine, {
+      url: bench.url, dbName: bench.name, pending: P.pending, rate: P.timerRate, seconds: P.timerSeconds, leadMs: 3000,
+      pollMs: cfg.timerPollMs, concurrency: cfg.workerConcurrency, log,
+    });
+
+    idle.api = await idleCheck('the API load');
+    api = await apiLoad(server.adminUrl, { connections: 200, durationS: quick ? 3 : 10, cases: quick ? 50 : 200, log });
+    log(`  GET /api/tasks: ${api.throughputRps} req/s, p50 ${api.latencyMs.p50} ms, p99 ${api.latencyMs.p99} ms, ${api.errors} errors, ${api.non2xx} non-2xx`);
+  } finally {
+    await db.destroy();
+    await bench.drop().catch((err) => log(`could not drop ${bench.name}: ${err.message}`));
+    await server.stop();
+  }
+
+  const base = memory.find((m) => m.variant === 'cached')!;
+  const xml = memory.find((m) => m.variant === 'xml')!;
+  const ratios = {
+    startVsMemory: one.startsPerSec / base.startsPerSec,
+    completeVsMemory: one.completionsPerSec / base.completionsPerSec,
+    startVsMemoryXml: one.startsPerSec / xml.startsPerSec,
+    completeVsMemoryXml: one.completionsPerSec / xml.completionsPerSec,
+    startTwoVsOne: two.startsPerSec / one.startsPerSec,
+    completeTwoVsOne: two.completionsPerSec / one.completionsPerSec,
+    // The same comparison by CPU cost per operation, which other load on the machine barely moves.
+    startCpuCost: base.startCpuMs / durableCpu(one.phases.slice(0, 1)),
+    completeCpuCost: base.completeCpuMs / durableCpu(one.phases.slice(1)),
+    // What two processes could reach at most here: all cores busy at the one-process CPU cost per op.
+    startTwoVsOneCeiling: (os.cpus().length * 1000) / durableCpu(one.phases.slice(0, 1)) / one.startsPerSec,
+    completeTwoVsOneCeiling: (os.cpus().length * 1000) / durableCpu(one.phases.slice(1)) / one.completionsPerSec,
+  };
+  const results = {
+    at: new Date().toISOString(),
+    quick,
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? null, memoryGb: round(os.totalmem() / 2 ** 30), node: process.version, postgres: pgVersion, postgresSettings: settings, databaseServer: server.source },
+    machineBusyBeforeSection: idle,
+    parameters: P,
+    targets: TARGET,
+    inMemory: memory,
+    durableOneProcess: one,
+    durableTwoProcesses: two,
+    ratios,
+    timers,
+    apiLoad: api,
+    seconds: Math.round((Date.now() - began) / 1000),
+  };
+  writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  printTable(results);
+}
+
+function printTable(r: { inMemory: MemoryResult[]; durableOneProcess: DurableResult; durableTwoProcesses: DurableResult; ratios: Record<string, number>; timers: TimerLagResult; apiLoad?: ApiLoadResult; seconds: number }): void {
+  const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+  const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
+  const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '-');
+  const o = r.durableOneProcess;
+  const t = r.durableTwoProcesses;
+  const rows: string[][] = [['', 'starts/s', 'completions/s', 'note']];
+  for (const m of r.inMemory) {
+    rows.push([`in-memory bpmn-engine (${m.variant})`, f0(m.startsPerSec), f0(m.completionsPerSec),
+      m.variant === 'cached' ? 'ratio denominator' : m.variant === 'xml' ? 'parses the XML on every start' : `+ getState() every step, ${m.stateBytes} B`]);
+  }
+  rows.push([`durable, 1 process`, f0(o.startsPerSec), f0(o.completionsPerSec), `${o.concurrencyPerProcess} commands in flight`]);
+  rows.push([`durable, 2 processes`, f0(t.startsPerSec), f0(t.completionsPerSec), `${t.concurrencyPerProcess} in flight in each`]);
+  const width = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const line = (row: string[]) => row.map((cell, c) => (c === 0 || c === 3 ? cell.padEnd(width[c]!) : cell.padStart(width[c]!))).join('  ');
+  console.log('\nThroughput (one run, this machine)');
+  console.log(line(rows[0]!));
+  for (const row of rows.slice(1)) console.log(line(row));
+
+  console.log(`\n${'CPU per operation (ms)'.padEnd(30)}${'node'.padStart(6)}${'PostgreSQL'.padStart(12)}${'machine busy'.padStart(14)}`);
+  const cpuRow = (label: string, ps: PhaseResult[]) => {
+    const ops = ps.reduce((a, p) => a + p.ops, 0);
+    const node = ps.reduce((a, p) => a + p.nodeCpuMsPerOp * p.ops, 0) / ops;
+    const pgv = ps.every((p) => p.pgCpuMsPerOp !== null) ? ps.reduce((a, p) => a + p.pgCpuMsPerOp! * p.ops, 0) / ops : NaN;
+    const busy = ps.reduce((a, p) => a + p.machineBusy * p.seconds, 0) / ps.reduce((a, p) => a + p.seconds, 0);
+    console.log(`${label.padEnd(30)}${f2(node).padStart(6)}${f2(pgv).padStart(12)}${`${f0(busy * 100)}%`.padStart(14)}`);
+  };
+  cpuRow('1 process, start', o.phases.slice(0, 1));
+  cpuRow('1 process, completion', o.phases.slice(1));
+  cpuRow('2 processes, start', t.phases.slice(0, 1));
+  cpuRow('2 processes, completion', t.phases.slice(1));
+  console.log(`${'timer firing'.padEnd(30)}${f2(r.timers.nodeCpuMsPerFire).padStart(6)}${f2(r.timers.pgCpuMsPerFire ?? NaN).padStart(12)}${`${f0(r.timers.machineBusy * 100)}%`.padStart(14)}`);
+  const mem = r.inMemory.find((m) => m.variant === 'cached')!;
+  console.log(`${'in-memory (cached) start'.padEnd(30)}${f2(mem.startCpuMs).padStart(6)}${'-'.padStart(12)}`);
+  console.log(`${'in-memory (cached) completion'.padEnd(30)}${f2(mem.completeCpuMs).padStart(6)}${'-'.padStart(12)}`);
+
+  const q = r.ratios;
+  console.log('\nRatios                                   start   complete  target');
+  console.log(`durable 1 process / in-memory (cached)   ${f2(q.startVsMemory!).padStart(5)}   ${f2(q.completeVsMemory!).padStart(8)}  >= ${TARGET.durableVsMemory}  ${mark(q.startVsMemory! >= TARGET.durableVsMemory)} / ${mark(q.completeVsMemory! >= TARGET.durableVsMemory)}`);
+  console.log(`durable 1 process / in-memory (xml)      ${f2(q.startVsMemoryXml!).padStart(5)}   ${f2(q.completeVsMemoryXml!).padStart(8)}  (for reference)`);
+  console.log(`durable 2 processes / 1 process          ${f2(q.startTwoVsOne!).padStart(5)}   ${f2(q.completeTwoVsOne!).padStart(8)}  >= ${TARGET.twoVsOne}  ${mark(q.startTwoVsOne! >= TARGET.twoVsOne)} / ${mark(q.completeTwoVsOne! >= TARGET.twoVsOne)}`);
+  console.log(`2-process ceiling on this machine          ${f2(q.startTwoVsOneCeiling!).padStart(5)}   ${f2(q.completeTwoVsOneCeiling!).padStart(8)}  (all ${os.cpus().length} cores busy at the 1-process CPU cost per op)`);
+  console.log(`cost check: in-memory CPU / durable CPU  ${f2(q.startCpuCost!).padStart(5)}   ${f2(q.completeCpuCost!).padStart(8)}  (node + PostgreSQL CPU per op; insensitive to other load)`);
+
+  const tm = r.timers;
+  console.log(`\nTimer lag: ${tm.pending.toLocaleString('en')} pending, ${tm.scheduled.toLocaleString('en')} due at ${tm.targetRatePerSec}/s; fired ${tm.fired} at ${f0(tm.achievedRatePerSec)}/s (scheduler concurrency ${tm.schedulerConcurrency})`);
+  console.log(`  at claim:  p50 ${f0(tm.claimLagMs.p50)} ms  p99 ${f0(tm.claimLagMs.p99)} ms  max ${f0(tm.claimLagMs.max)} ms   target p99 < ${TARGET.timerP99Ms} ms  ${mark(tm.claimLagMs.p99 < TARGET.timerP99Ms)}`);
+  if (tm.commitLagMs) console.log(`  at commit: p50 ${f0(tm.commitLagMs.p50)} ms  p99 ${f0(tm.commitLagMs.p99)} ms  max ${f0(tm.commitLagMs.max)} ms`);
+  console.log(`  escalated correctly: ${tm.escalatedOk}/${tm.scheduled}; last-quarter p99 ${f0(tm.lastQuarterP99Ms)} ms; bulk insert ${tm.bulkInsertSeconds.toFixed(1)} s`);
+  const a = r.apiLoad;
+  if (a) {
+    console.log(`\nAPI load: ${a.connections} concurrent clients × ${a.durationS} s on GET /api/tasks (autocannon, loopback, one server process)`);
+    console.log(`  ${a.throughputRps} req/s; latency p50 ${a.latencyMs.p50} ms  p90 ${a.latencyMs.p90} ms  p99 ${a.latencyMs.p99} ms  max ${a.latencyMs.max} ms; errors ${a.errors}, non-2xx ${a.non2xx}`);
+  }
+  const problems = [
+    ...o.phases.flatMap((p) => p.errors), ...t.phases.flatMap((p) => p.errors), ...tm.errors,
+    ...(o.verified.completed !== o.instancesPerProcess ? [`1 process: ${o.verified.completed}/${o.instancesPerProcess} instances completed`] : []),
+    ...(t.verified.completed !== 2 * t.instancesPerProcess ? [`2 processes: ${t.verified.completed}/${2 * t.instancesPerProcess} instances completed`] : []),
+  ];
+  if (problems.length) console.log(`\nProblems:\n  ${problems.slice(0, 10).join('\n  ')}`);
+  console.log(`\nWritten to bench/results.json (${r.seconds} s).`);
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,131 @@
+import { createRequire } from 'node:module';
+import { Engine } from 'bpmn-engine';
+import * as Elements from 'bpmn-elements';
+import { BpmnModdle } from 'bpmn-moddle';
+import Serializer, { TypeResolver } from 'moddle-context-serializer';
+import { APPROVE_OUTPUT, BENCH_XML, REVIEW_OUTPUT, startVariables } from './diagram.js';
+
+/**
+ * The in-memory baseline: plain bpmn-engine (no Duban code at all) running the benchmark diagram in
+ * this process. Instances stay live in memory between steps, as an in-memory engine keeps them.
+ *
+ * Variants:
+ * - `cached`: the diagram is parsed once and every instance gets the shared `sourceContext`
+ *   (bpmn-engine's documented option); execute → getPostponed, signal → next wait state / end.
+ *   This is the ratio denominator: the same engine work Duban does, minus durability.
+ * - `xml`: `new Engine({ source: xml })` per instance, so bpmn-engine parses the XML on every start
+ *   (its out-of-the-box usage). Completions are the same as `cached`.
+ * - `cached+state`: `cached` plus `JSON.stringify(execution.getState())` after every step: the least
+ *   a server must do to keep the state somewhere.
+ */
+export type MemoryVariant = 'cached' | 'xml' | 'cached+state';
+
+export interface MemoryResult {
+  variant: MemoryVariant;
+  instances: number;
+  batch: number;
+  startMs: number;
+  completeMs: number;
+  /** CPU time of this process per start and per completion (close to wall time: one thread, no I/O). */
+  startCpuMs: number;
+  completeCpuMs: number;
+  startsPerSec: number;
+  completionsPerSec: number;
+  stateBytes: number | null;
+  completedOk: number;
+}
+
+const require = createRequire(import.meta.url);
+const camunda: object = require('camunda-bpmn-moddle/resources/camunda.json');
+const moddleOptions = { camunda };
+
+interface EngineLike {
+  state: string;
+  execute(opts: object): Promise<ExecutionLike>;
+}
+interface ElementLike {
+  id: string;
+  signal(payload?: unknown): void;
+}
+interface ExecutionLike {
+  getPostponed(): ElementLike[];
+  getState(): unknown;
+}
+const EngineCtor = Engine as unknown as new (opts: object) => EngineLike;
+
+let sourceContext: unknown;
+async function cachedContext(): Promise<unknown> {
+  if (!sourceContext) {
+    const parsed = await new BpmnModdle(moddleOptions).fromXML(BENCH_XML);
+    sourceContext = Serializer(parsed as never, TypeResolver({ ...Elements } as never));
+  }
+  return sourceContext;
+}
+
+function signalTask(execution: ExecutionLike, elementId: string, output: Record<string, unknown>): void {
+  const task = execution.getPostponed().find((a) => a.id === elementId);
+  if (!task) throw new Error(`${elementId} is not waiting`);
+  task.signal({ ...output });
+}
+
+/**
+ * N instances in batches of `batch` live ones: start the batch (timed), complete the first task of
+ * each (timed), then the second (timed). Batching keeps the live heap near what a server holds for a
+ * burst rather than letting 600 KB per waiting instance pile up into GC time; it favours the baseline.
+ */
+export async function runMemory(variant: MemoryVariant, n: number, batch: number): Promise<MemoryResult> {
+  const ctx = await cachedContext();
+  const withState = variant === 'cached+state';
+  const options = variant === 'xml' ? { source: BENCH_XML, moddleOptions } : { sourceContext: ctx, moddleOptions };
+  let startMs = 0;
+  let completeMs = 0;
+  let startCpu = 0;
+  let completeCpu = 0;
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let stateBytes = 0;
+  let completedOk = 0;
+  for (let done = 0; done < n; done += batch) {
+    const size = Math.min(batch, n - done);
+    const live: Array<{ engine: EngineLike; execution: ExecutionLike }> = [];
+    let t = performance.now();
+    let c = cpuNow();
+    for (let i = 0; i < size; i++) {
+      const engine = new EngineCtor({ name: `mem-${done + i}`, ...options });
+      const execution = await engine.execute({ variables: startVariables(done + i) });
+      execution.getPostponed();
+      if (withState) stateBytes += JSON.stringify(execution.getState()).length;
+      live.push({ engine, execution });
+    }
+    startMs += performance.now() - t;
+    startCpu += cpuNow() - c;
+    t = performance.now();
+    c = cpuNow();
+    for (const { execution } of live) {
+      signalTask(execution, 'review', REVIEW_OUTPUT);
+      if (withState) JSON.stringify(execution.getState());
+    }
+    for (const { execution } of live) {
+      signalTask(execution, 'approve', APPROVE_OUTPUT);
+      if (withState) JSON.stringify(execution.getState());
+    }
+    completeMs += performance.now() - t;
+    completeCpu += cpuNow() - c;
+    completedOk += live.filter((l) => l.engine.state === 'idle').length;
+  }
+  return {
+    variant,
+    instances: n,
+    batch,
+    startMs,
+    completeMs,
+    startCpuMs: startCpu / n,
+    completeCpuMs: completeCpu / (2 * n),
+    startsPerSec: (n / startMs) * 1000,
+    completionsPerSec: ((2 * n) / completeMs) * 1000,
+    stateBytes: withState ? Math.round(stateBytes / n) : null,
+    completedOk,
+  };
+}

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+
+/** Where the benchmark databases live: DATABASE_URL's server, else the local server, else an embedded one. */
+export interface BenchServer {
+  /** A URL of the server's maintenance database (CREATE/DROP DATABASE run there). */
+  adminUrl: string;
+  source: 'DATABASE_URL' | 'local' | 'embedded';
+  stop(): Promise<void>;
+}
+
+const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export async function findServer(log: (m: string) => void): Promise<BenchServer> {
+  if (process.env.DATABASE_URL) {
+    const u = new URL(process.env.DATABASE_URL);
+    u.pathname = '/postgres';
+    return { adminUrl: u.toString(), source: 'DATABASE_URL', stop: async () => undefined };
+  }
+  if (await answers(LOCAL_URL)) return { adminUrl: LOCAL_URL, source: 'local', stop: async () => undefined };
+  log('no PostgreSQL at DATABASE_URL or 127.0.0.1:5432: starting an embedded one under .data/bench');
+  const port = Number(process.env.DUBAN_BENCH_PG_PORT ?? 54331);
+  const embedded = await startEmbeddedPostgres(path.resolve('.data/bench'), port, log);
+  return { adminUrl: embedded.url.replace(/\/duban$/, '/postgres'), source: 'embedded', stop: embedded.stop };
+}
+
+async function answers(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(adminUrl: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh database `duban_bench_<random>` on the server; drop() removes it. */
+export async function createBenchDatabase(server: BenchServer): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `duban_bench_${randomBytes(4).toString('hex')}`;
+  await adminQuery(server.adminUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(server.adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    drop: async () => {
+      await adminQuery(server.adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** Run fn(0..n-1) with at most `concurrency` calls in flight; errors are counted, not thrown. */
+export async function runPool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<{ results: Array<T | undefined>; errors: string[] }> {
+  const results: Array<T | undefined> = new Array(n);
+  const errors: string[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      const i = next++;
+      try {
+        results[i] = await fn(i);
+      } catch (err) {
+        errors.push((err as Error).message ?? String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+  return { results, errors };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx]!;
+}
+
+export function summarize(values: number[]): { n: number; p50: number; p90: number; p99: number; max: number; mean: number } {
+  const s = [...values].sort((a, b) => a - b);
+  const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
+  return { n: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN, mean };
+}
+
+/** Machine-wide CPU busy share between two readings of /proc/stat (Linux only; NaN elsewhere). */
+export function cpuTicks(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+export function busyShare(a: ReturnType<typeof cpuTicks>, b: ReturnType<typeof cpuTicks>): number {
+  if (!a || !b || b.total === a.total) return NaN;
+  return (b.busy - a.busy) / (b.total - a.total);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/**
+ * CPU time (ms) used so far by the PostgreSQL processes serving `dbName` plus the server's shared
+ * background processes (WAL writer, checkpointer, …); null when the server is not local or not Linux.
+ * Backends that exit in between are missed, so take readings while the pools are open.
+ */
+export function pgCpuMs(dbName: string): number | null {
+  let total = 0;
+  let found = false;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (!cmd.startsWith('postgres:')) continue;
+      if (!cmd.includes(` ${dbName} `) && !/checkpointer|background writer|walwriter|wal writer|autovacuum launcher/.test(cmd)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
+      found = true;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return found ? total : null;
+}
