@@ -90,6 +90,12 @@ describe('people', () => {
     const patch = await as(app, admin, { method: 'PATCH', url: `/api/users/${row.id}`, payload: { roles: ['clerk', 'leader'], phone: '+8613900000000' } });
     assert.equal(patch.statusCode, 200);
     assert.deepEqual(patch.json().roles, ['clerk', 'leader']);
+    const cleared = await as(app, admin, { method: 'PATCH', url: `/api/users/${row.id}`, payload: { departmentId: null } });
+    assert.equal(cleared.statusCode, 200, cleared.body);
+    assert.equal(cleared.json().departmentId, null);
+    const noDept = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'nodept', displayName: '无部门', password: 'secret-pass-1', departmentId: null, roles: ['leader'] } });
+    assert.equal(noDept.statusCode, 201, noDept.body);
+    assert.equal(noDept.json().departmentId, null);
     const dup = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'tax.clerk', displayName: 'x', password: 'secret-pass-1', roles: ['clerk'] } });
     assert.equal(dup.statusCode, 409);
     assert.ok(await db('audit_log').where({ action: 'user.updated', entity_id: row.id }).first());

@@ -180,6 +180,16 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   await page.locator('.ant-modal-wrap').waitFor({ state: 'hidden' });
   await screenshot(page, 'designer-deployed');
 
+  // Compare v1 → v2 (bpmn-js-differ): the inserted task and its timer are marked as added.
+  await page.getByTestId('compare-versions').click();
+  await page.locator('[data-testid="diff"][data-ready="1"]').waitFor();
+  await page.locator(`[data-testid="diff-change"][data-kind="added"][data-element-id="${newId}"]`).waitFor();
+  await page.locator(`[data-testid="diff-change"][data-kind="added"][data-element-id="${timerId}"]`).waitFor();
+  await page.locator(`[data-testid="diff-canvas"] [data-element-id="${newId}"].diff-added`).waitFor();
+  await screenshot(page, 'designer-diff');
+  await page.locator('.ant-modal-close:visible').click();
+  await page.getByTestId('diff').waitFor({ state: 'detached' });
+
   // The deployed XML has the friendly timer; a new case starts on version 2 and reaches the new step with its timer pending.
   const admin = await Api.of(w);
   const def = await admin.get<{ xml: string }>('/api/process-definitions/approval-item:2');
@@ -209,6 +219,62 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   await page.getByTestId('nav-calendar').click();
   await page.locator('[data-testid="calendar-page"] .ant-table-row').first().waitFor();
   await screenshot(page, 'calendar');
+
+  // Users & departments: create an inspector, then give them a department and a phone; create a department.
+  await page.getByTestId('nav-users').click();
+  await page.locator('[data-testid="user-row"][data-username="admin"]').waitFor();
+  await screenshot(page, 'users');
+  const depts = await admin.get<{ id: string; name: string }[]>('/api/departments');
+  const inspection = depts.find((d) => d.id === 'inspection')!;
+  const option = (label: string) => page.locator(`.ant-select-dropdown:visible .ant-select-item-option[title="${label}"]`).click();
+  await page.getByTestId('user-new').click();
+  await page.getByTestId('user-username').fill('duty.inspector');
+  await page.getByTestId('user-display-name').fill('王敏(纪检监察)');
+  await page.getByTestId('user-password').fill('duty-inspector-2026');
+  await page.getByTestId('user-roles').click();
+  await option('纪检监察');
+  await option('窗口/部门经办人'); // the default role, deselected
+  await page.locator('.ant-modal-title:visible').click(); // closes the dropdown (Escape would close the dialog)
+  await page.getByTestId('user-save').click();
+  await page.locator('[data-testid="user-row"][data-username="duty.inspector"]').waitFor();
+  await page.locator('.ant-modal-wrap').first().waitFor({ state: 'hidden' });
+  await page.getByTestId('user-edit-duty.inspector').click();
+  await page.getByTestId('user-department').click();
+  await option(inspection.name);
+  await page.locator('.ant-modal-title:visible').click();
+  await page.getByTestId('user-phone').fill('+8613800000066');
+  await screenshot(page, 'user-edit');
+  await page.getByTestId('user-save').click();
+  await until('the edited user', async () => (await page.locator('[data-testid="user-row"][data-username="duty.inspector"]').textContent())?.includes('+8613800000066'));
+  const inspectors = await admin.get<{ items: { id: string; username: string; roles: string[]; departmentId: string | null; phone: string | null; active: boolean }[] }>('/api/users?role=inspector&pageSize=200');
+  const duty = inspectors.items.find((u) => u.username === 'duty.inspector');
+  assert.deepEqual(duty && { roles: duty.roles, departmentId: duty.departmentId, phone: duty.phone, active: duty.active },
+    { roles: ['inspector'], departmentId: 'inspection', phone: '+8613800000066', active: true });
+  await page.getByRole('tab', { name: '部门' }).click();
+  await page.getByTestId('dept-new').click();
+  await page.getByTestId('dept-id').fill('data-bureau');
+  await page.getByTestId('dept-name').fill('大数据局');
+  await page.getByTestId('dept-name-en').fill('Big Data Bureau');
+  await page.getByTestId('dept-save').click();
+  await page.locator('[data-testid="dept-row"][data-id="data-bureau"]').waitFor();
+  await page.locator('.ant-modal-wrap').first().waitFor({ state: 'hidden' });
+  await screenshot(page, 'departments');
+
+  // Duty roster: put both inspectors on duty today.
+  const today = new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });
+  await page.getByTestId('nav-roster').click();
+  await page.locator(`[data-testid="roster-row"][data-day="${today}"]`).waitFor();
+  assert.equal(await page.getByTestId('roster-row').count(), 7);
+  await page.getByTestId(`roster-edit-${today}`).click();
+  await page.getByTestId('roster-select').click();
+  await option('陈刚(纪检监察) (inspector)');
+  await option('王敏(纪检监察) (duty.inspector)');
+  await page.keyboard.press('Escape');
+  await page.getByTestId('roster-save').click();
+  await page.locator(`[data-testid="roster-row"][data-day="${today}"][data-count="2"]`).waitFor();
+  const roster = await admin.get<{ username: string; departmentId: string }[]>(`/api/roster?from=${today}&to=${today}`);
+  assert.deepEqual(roster.map((r) => `${r.username}@${r.departmentId}`).sort(), ['duty.inspector@*', 'inspector@*']);
+  await screenshot(page, 'roster');
   assertNoErrors(w, 'admin screens');
 });
 
@@ -324,6 +390,12 @@ test('inspector: an overdue case shows a red badge; urging notice; closed once t
   await page.getByTestId('supervision-result').waitFor();
   assert.equal((await inspector.get<{ status: string }>(`/api/supervisions/${chosen.id}`)).status, 'closed');
   await screenshot(page, 'inspector-closed');
+
+  // The duty roster, read-only for inspectors.
+  await page.getByTestId('nav-roster').click();
+  await page.getByTestId('roster-row').first().waitFor();
+  assert.ok((await page.locator('[data-testid="roster-entry"][data-username="inspector"]').count()) > 0);
+  assert.equal(await page.locator('[data-testid^="roster-edit-"]').count(), 0);
   assertNoErrors(w, 'inspector screens');
 });
 

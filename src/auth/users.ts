@@ -57,14 +57,16 @@ export interface NewUser {
 export async function createUser(db: Db | Knex.Transaction, input: NewUser, actor: string | null): Promise<PublicUser> {
   if (input.password !== undefined && input.password.length < 8) throw new BadRequestError('the password must have at least 8 characters');
   const passwordHash = input.password ? await hashPassword(input.password) : null;
+  // JSON null arrives as "" after schema coercion; both mean "no department".
+  const departmentId = input.departmentId || null;
   const run = async (trx: Knex.Transaction) => {
-    if (input.departmentId && !(await trx('departments').where({ id: input.departmentId }).first('id'))) {
-      throw new BadRequestError(`department ${input.departmentId} does not exist`);
+    if (departmentId && !(await trx('departments').where({ id: departmentId }).first('id'))) {
+      throw new BadRequestError(`department ${departmentId} does not exist`);
     }
     if (await trx('users').where({ username: input.username }).first('id')) throw new ConflictError(`user ${input.username} exists`);
     const row: UserRow = {
       id: randomUUID(), username: input.username, display_name: input.displayName, password_hash: passwordHash,
-      department_id: input.departmentId ?? null, roles: input.roles, phone: input.phone ?? null, active: true,
+      department_id: departmentId, roles: input.roles, phone: input.phone ?? null, active: true,
     };
     await trx('users').insert(row);
     await appendAudit(trx, { actor, action: 'user.created', entityType: 'user', entityId: row.id, after: publicUser(row) });
@@ -94,7 +96,7 @@ export async function updateUser(db: Db, id: string, patch: UserPatch, actor: st
     const changes: Record<string, unknown> = { updated_at: trx.fn.now() };
     if (patch.displayName !== undefined) changes.display_name = patch.displayName;
     if (passwordHash) changes.password_hash = passwordHash;
-    if (patch.departmentId !== undefined) changes.department_id = patch.departmentId;
+    if (patch.departmentId !== undefined) changes.department_id = patch.departmentId || null;
     if (patch.roles !== undefined) changes.roles = patch.roles;
     if (patch.phone !== undefined) changes.phone = patch.phone;
     if (patch.active !== undefined) changes.active = patch.active;

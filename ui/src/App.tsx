@@ -13,6 +13,8 @@ import { CaseDetailPage } from './pages/CaseDetail';
 import { SupervisionsPage } from './pages/Supervisions';
 import { ItemsPage } from './pages/Items';
 import { CalendarPage } from './pages/Calendar';
+import { UsersPage } from './pages/Users';
+import { RosterPage } from './pages/Roster';
 
 // Split bundles: the modeler only for admins, ECharts only for the dashboard.
 const DesignerPage = lazy(() => import('./pages/Designer'));
@@ -28,6 +30,8 @@ const NAV: { key: string; label: Parameters<typeof t>[0]; roles: string[] }[] = 
   { key: 'designer', label: 'nav.designer', roles: ['admin'] },
   { key: 'items', label: 'nav.items', roles: ['admin'] },
   { key: 'calendar', label: 'nav.calendar', roles: ['admin'] },
+  { key: 'users', label: 'nav.users', roles: ['admin'] },
+  { key: 'roster', label: 'nav.roster', roles: ['admin', 'inspector', 'leader'] },
 ];
 
 export function App() {
@@ -129,6 +133,8 @@ function Page({ page, route }: { page: string; route: string[] }) {
     case 'designer': return <DesignerPage definitionId={route[1]} />;
     case 'items': return <ItemsPage />;
     case 'calendar': return <CalendarPage />;
+    case 'users': return <UsersPage />;
+    case 'roster': return <RosterPage />;
     default: return <Typography.Text>404</Typography.Text>;
   }
 }

@@ -13,6 +13,8 @@ const zh = {
   'nav.designer': '流程设计',
   'nav.items': '事项目录',
   'nav.calendar': '节假日',
+  'nav.users': '用户与部门',
+  'nav.roster': '值班表',
   'nav.logout': '退出',
   'lang.switch': 'English',
   'login.title': '登录督办平台',
@@ -71,6 +73,17 @@ const zh = {
   'cal.title': '节假日与调休', 'cal.year': '年份', 'cal.confirmed': '已确认全年安排', 'cal.unconfirmed': '全年安排未确认', 'cal.day': '日期', 'cal.kind': '类型', 'cal.name': '名称',
   'cal.note': '备注', 'cal.source': '来源', 'cal.holiday': '放假', 'cal.workday': '调休上班', 'cal.override': '添加调整', 'cal.overrides': '本地调整',
   'cal.source.official': '国务院安排', 'cal.source.weekend': '周末', 'cal.source.override': '本地调整', 'cal.remove': '撤销调整', 'cal.filter.special': '仅显示节假日与调整',
+  'users.title': '用户与部门', 'users.tab.users': '用户', 'users.tab.departments': '部门', 'users.new': '新建用户', 'users.edit': '编辑用户 {name}',
+  'users.username': '用户名', 'users.username.rule': '2–40 位小写字母、数字或 . _ -', 'users.displayName': '姓名', 'users.password': '初始密码',
+  'users.password.change': '重置密码(留空不变)', 'users.password.rule': '密码至少 8 位', 'users.roles': '角色', 'users.department': '部门',
+  'users.phone': '电话', 'users.phone.rule': '6–15 位数字,可带 +', 'users.active': '启用',
+  'users.dept.new': '新建部门', 'users.dept.id': '部门标识', 'users.dept.id.rule': '小写字母开头,2–40 位小写字母、数字或 -', 'users.dept.name': '部门名称', 'users.dept.nameEn': '英文名称',
+  'roster.title': '值班表', 'roster.prev': '上一周', 'roster.next': '下一周', 'roster.thisWeek': '本周', 'roster.range': '{from} 至 {to}',
+  'roster.hint': '值班的纪检监察人员接收当天的超期提醒', 'roster.readOnly': '只读:由管理员排班', 'roster.day': '日期', 'roster.weekday': '星期',
+  'roster.onDuty': '值班纪检监察人员', 'roster.pick': '选择纪检监察人员', 'roster.nobody': '无人值班', 'roster.edit': '排班', 'roster.today': '今天',
+  'roster.wd.1': '周一', 'roster.wd.2': '周二', 'roster.wd.3': '周三', 'roster.wd.4': '周四', 'roster.wd.5': '周五', 'roster.wd.6': '周六', 'roster.wd.7': '周日',
+  'diff.open': '比较版本', 'diff.title': '版本比较:{key}', 'diff.added': '新增', 'diff.removed': '删除', 'diff.changed': '修改', 'diff.layout': '仅布局',
+  'diff.pickTwo': '请选择两个不同的版本', 'diff.none': '两个版本没有差异', 'diff.attrs': '变更属性:{list}',
 };
 
 export type Key = keyof typeof zh;
@@ -78,7 +91,7 @@ export type Key = keyof typeof zh;
 const en: Record<Key, string> = {
   'app.title': 'Duban', 'app.subtitle': 'Government service supervision',
   'nav.tasks': 'My tasks', 'nav.cases': 'Cases', 'nav.supervisions': 'Supervision', 'nav.dashboard': 'Dashboard', 'nav.designer': 'Process designer',
-  'nav.items': 'Item catalogue', 'nav.calendar': 'Holidays', 'nav.logout': 'Log out', 'lang.switch': '中文',
+  'nav.items': 'Item catalogue', 'nav.calendar': 'Holidays', 'nav.users': 'Users & departments', 'nav.roster': 'Duty roster', 'nav.logout': 'Log out', 'lang.switch': '中文',
   'login.title': 'Sign in to Duban', 'login.username': 'Username', 'login.password': 'Password', 'login.submit': 'Sign in', 'login.failed': 'Sign-in failed',
   'login.demo': 'Demo password: duban-demo-2026 (admin, market.clerk, inspector, leader, …)',
   'role.admin': 'Administrator', 'role.clerk': 'Clerk', 'role.inspector': 'Inspector', 'role.leader': 'Leader', 'role.system': 'System',
@@ -129,6 +142,17 @@ const en: Record<Key, string> = {
   'cal.title': 'Holidays and make-up days', 'cal.year': 'Year', 'cal.confirmed': 'Year confirmed', 'cal.unconfirmed': 'Year not confirmed', 'cal.day': 'Day', 'cal.kind': 'Kind', 'cal.name': 'Name',
   'cal.note': 'Note', 'cal.source': 'Source', 'cal.holiday': 'Day off', 'cal.workday': 'Make-up working day', 'cal.override': 'Add override', 'cal.overrides': 'Local overrides',
   'cal.source.official': 'State Council', 'cal.source.weekend': 'Weekend', 'cal.source.override': 'Local override', 'cal.remove': 'Remove override', 'cal.filter.special': 'Holidays and overrides only',
+  'users.title': 'Users & departments', 'users.tab.users': 'Users', 'users.tab.departments': 'Departments', 'users.new': 'New user', 'users.edit': 'Edit user {name}',
+  'users.username': 'Username', 'users.username.rule': '2–40 lower-case letters, digits or . _ -', 'users.displayName': 'Name', 'users.password': 'Initial password',
+  'users.password.change': 'Reset password (leave empty to keep)', 'users.password.rule': 'At least 8 characters', 'users.roles': 'Roles', 'users.department': 'Department',
+  'users.phone': 'Phone', 'users.phone.rule': '6–15 digits, optional +', 'users.active': 'Active',
+  'users.dept.new': 'New department', 'users.dept.id': 'Department id', 'users.dept.id.rule': 'A lower-case letter, then 1–39 lower-case letters, digits or -', 'users.dept.name': 'Name', 'users.dept.nameEn': 'English name',
+  'roster.title': 'Duty roster', 'roster.prev': 'Previous week', 'roster.next': 'Next week', 'roster.thisWeek': 'This week', 'roster.range': '{from} to {to}',
+  'roster.hint': 'Inspectors on duty receive the overdue alerts of the day', 'roster.readOnly': 'Read-only: administrators set the roster', 'roster.day': 'Date', 'roster.weekday': 'Weekday',
+  'roster.onDuty': 'Inspectors on duty', 'roster.pick': 'Pick inspectors', 'roster.nobody': 'Nobody on duty', 'roster.edit': 'Assign', 'roster.today': 'Today',
+  'roster.wd.1': 'Mon', 'roster.wd.2': 'Tue', 'roster.wd.3': 'Wed', 'roster.wd.4': 'Thu', 'roster.wd.5': 'Fri', 'roster.wd.6': 'Sat', 'roster.wd.7': 'Sun',
+  'diff.open': 'Compare versions', 'diff.title': 'Compare versions: {key}', 'diff.added': 'Added', 'diff.removed': 'Removed', 'diff.changed': 'Changed', 'diff.layout': 'Layout only',
+  'diff.pickTwo': 'Pick two different versions', 'diff.none': 'No differences', 'diff.attrs': 'Changed: {list}',
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { zh, en };

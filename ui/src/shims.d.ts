@@ -10,3 +10,6 @@ declare module 'camunda-bpmn-js-behaviors/lib/camunda-platform' {
 declare module 'diagram-js/lib/util/Elements' {
   export function selfAndAllChildren(elements: unknown, allowDuplicates?: boolean): unknown[];
 }
+declare module 'bpmn-js-differ' {
+  export function diff(oldDefinitions: unknown, newDefinitions: unknown): { _added: Record<string, any>; _removed: Record<string, any>; _changed: Record<string, any>; _layoutChanged: Record<string, any> };
+}

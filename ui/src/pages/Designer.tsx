@@ -15,6 +15,7 @@ import { t } from '../i18n';
 import { navigate } from '../router';
 import { FORMS } from '../components/TaskForm';
 import { fmtDateTime } from '../format';
+import { VersionDiff } from './VersionDiff';
 
 const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs_new" targetNamespace="https://duban.dev/processes">
@@ -45,6 +46,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
   const [deployOpen, setDeployOpen] = useState(false);
   const [deploying, setDeploying] = useState(false);
   const [ready, setReady] = useState(false);
+  const [diffOpen, setDiffOpen] = useState(false);
   const lintTimer = useRef<number | undefined>(undefined);
   const lintSeq = useRef(0);
 
@@ -175,6 +177,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
           <Button onClick={() => { navigate('/designer/new'); void open(EMPTY, null); }} data-testid="designer-new">{t('designer.new')}</Button>
           <Button onClick={insertUserTask} disabled={!selected || !!selected?.waypoints} data-testid="insert-user-task">{t('designer.insertTask')}</Button>
           <Button onClick={download} data-testid="download-xml">{t('designer.download')}</Button>
+          <Button onClick={() => setDiffOpen(true)} disabled={!current || versions.filter((v) => v.key === current.key).length < 2} data-testid="compare-versions">{t('diff.open')}</Button>
           <Button type="primary" onClick={() => setDeployOpen(true)} disabled={nErr > 0} data-testid="deploy">{t('designer.deploy')}</Button>
           <span data-testid="lint-status" data-errors={nErr} data-warnings={nWarn}>
             {validating ? <Tag>{t('designer.validating')}</Tag> : problems && (nErr ? <Tag color="red">{t('designer.errors', { n: nErr })}</Tag> : <Tag color="green">{t('designer.noProblems')}</Tag>)}
@@ -218,6 +221,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
           <Collapse size="small" className="gap" items={[{ key: 'p', label: t('designer.advanced'), forceRender: true, children: <div ref={propsRef} className="props-panel" data-testid="properties-panel" /> }]} />
         </div>
       </div>
+      <VersionDiff open={diffOpen} onClose={() => setDiffOpen(false)} versions={versions} current={current} />
       <DeployDialog open={deployOpen} busy={deploying} onCancel={() => setDeployOpen(false)} onOk={deploy} />
     </div>
   );
