@@ -2,8 +2,8 @@
  * `npm test`: find a PostgreSQL server (DATABASE_URL, else an embedded one under .data/test),
  * then run every test/**\/*.test.ts with node's test runner. Each test file makes its own database.
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { execSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 
@@ -17,8 +17,23 @@ function findTests(dir: string): string[] {
   return out;
 }
 
+/**
+ * The browser tests drive Debian's Chromium. On a fresh machine (root, apt available) install it
+ * rather than fail; elsewhere say what is missing.
+ */
+function ensureChromium(): void {
+  if (existsSync('/usr/bin/chromium')) return;
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    console.log('installing Debian chromium for the browser tests (apt-get)…');
+    execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei', { stdio: 'inherit' });
+    return;
+  }
+  console.warn('warning: /usr/bin/chromium is missing; the browser tests need it (apt-get install -y chromium)');
+}
+
 async function main(): Promise<number> {
   const filter = process.argv.slice(2);
+  if (!filter.length || filter.some((f) => 'test/ui.test.ts'.includes(f))) ensureChromium();
   let url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   let stop: (() => Promise<void>) | undefined;
   if (!url) {
