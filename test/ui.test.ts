@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { ensureUiBuilt } from '../ui/ensure-built.mjs';
@@ -189,6 +190,39 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   await screenshot(page, 'designer-diff');
   await page.locator('.ant-modal-close:visible').click();
   await page.getByTestId('diff').waitFor({ state: 'detached' });
+
+  // Element templates: insert a service task after 复核 and pick 黄灯预警提醒部门 in the chooser; the exported XML is an external task on that topic.
+  await page.locator(`.designer-canvas [data-element-id="${newId}"]`).click();
+  await page.locator(`[data-testid="duban-panel"][data-element-id="${newId}"]`).waitFor();
+  await page.getByTestId('insert-service-task').click();
+  await page.locator('[data-testid="template-option"][data-id="duban.notifyDepartment"]').waitFor();
+  assert.equal(await page.getByTestId('template-option').count(), 6);
+  await page.waitForTimeout(500); // let the dialog's zoom-in animation finish before the screenshot
+  await screenshot(page, 'designer-templates');
+  await page.locator('[data-testid="template-option"][data-id="duban.notifyDepartment"] a').click();
+  await page.getByTestId('template-chooser').waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('panel-name').inputValue(), '黄灯预警提醒部门');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-xml').click()]);
+  const exported = await fs.readFile((await download.path())!, 'utf8');
+  assert.match(exported, /<bpmn:serviceTask [^>]*camunda:type="external"/);
+  assert.match(exported, /<bpmn:serviceTask [^>]*camunda:topic="notifyDepartment"/);
+  assert.match(exported, /camunda:modelerTemplate="duban.notifyDepartment"/);
+
+  // FEEL condition editor: a sequence flow's condition is edited as FEEL and stored with a leading =.
+  const flowBox = (await page.locator('.designer-canvas [data-element-id="f_accept_review"] .djs-hit').boundingBox())!; // a horizontal line: zero height, so click its middle
+  await page.mouse.click(flowBox.x + flowBox.width / 2, flowBox.y + flowBox.height / 2);
+  await page.locator('[data-testid="duban-panel"][data-element-id="f_accept_review"]').waitFor();
+  await page.getByTestId('condition-input').click();
+  await page.keyboard.type('approved = true');
+  await page.keyboard.press('Escape'); // close the FEEL autocompletion
+  await page.getByTestId('panel-id').click(); // blur commits
+  const cond = page.getByTestId('condition-editor');
+  await until('the condition in the model', async () => (await cond.getAttribute('data-expression')) === '=approved = true' || null);
+  assert.equal(await cond.getAttribute('data-problems'), '0');
+  await screenshot(page, 'designer-feel');
+  const [download2] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-xml').click()]);
+  const exported2 = await fs.readFile((await download2.path())!, 'utf8');
+  assert.match(exported2, /<bpmn:sequenceFlow id="f_accept_review"[^>]*>\s*<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">=approved = true<\/bpmn:conditionExpression>/);
 
   // The deployed XML has the friendly timer; a new case starts on version 2 and reaches the new step with its timer pending.
   const admin = await Api.of(w);
@@ -394,7 +428,7 @@ test('inspector: an overdue case shows a red badge; urging notice; closed once t
   // The duty roster, read-only for inspectors.
   await page.getByTestId('nav-roster').click();
   await page.getByTestId('roster-row').first().waitFor();
-  assert.ok((await page.locator('[data-testid="roster-entry"][data-username="inspector"]').count()) > 0);
+  await page.locator('[data-testid="roster-entry"][data-username="inspector"]').first().waitFor(); // the rows render before the entries load
   assert.equal(await page.locator('[data-testid^="roster-edit-"]').count(), 0);
   assertNoErrors(w, 'inspector screens');
 });

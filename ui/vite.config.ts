@@ -10,7 +10,8 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    chunkSizeWarningLimit: 2000,
+    // The designer chunk (modeler, properties panel, element templates) is admin-only and lazily loaded.
+    chunkSizeWarningLimit: 2500,
     sourcemap: false,
     reportCompressedSize: false,
   },

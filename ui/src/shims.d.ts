@@ -13,3 +13,10 @@ declare module 'diagram-js/lib/util/Elements' {
 declare module 'bpmn-js-differ' {
   export function diff(oldDefinitions: unknown, newDefinitions: unknown): { _added: Record<string, any>; _removed: Record<string, any>; _changed: Record<string, any>; _layoutChanged: Record<string, any> };
 }
+declare module 'bpmn-js-element-templates' {
+  export const ElementTemplatesPropertiesProviderModule: unknown;
+}
+declare module '@bpmn-io/feel-editor' {
+  const FeelEditor: unknown;
+  export default FeelEditor;
+}

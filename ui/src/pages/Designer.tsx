@@ -4,6 +4,10 @@ import { App, Button, Card, Collapse, Empty, Form, Input, InputNumber, List, Mod
 import Modeler from 'bpmn-js/lib/Modeler';
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule } from 'bpmn-js-properties-panel';
 import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platform';
+import { ElementTemplatesPropertiesProviderModule } from 'bpmn-js-element-templates';
+import 'bpmn-js-element-templates/dist/assets/element-templates.css';
+import { dubanTemplates } from '../designer/templates';
+import FeelEditor from '@bpmn-io/feel-editor';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import { selfAndAllChildren } from 'diagram-js/lib/util/Elements';
 import 'bpmn-js/dist/assets/diagram-js.css';
@@ -47,6 +51,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
   const [deploying, setDeploying] = useState(false);
   const [ready, setReady] = useState(false);
   const [diffOpen, setDiffOpen] = useState(false);
+  const [chooseFor, setChooseFor] = useState<Shape | null>(null);
   const lintTimer = useRef<number | undefined>(undefined);
   const lintSeq = useRef(0);
 
@@ -84,13 +89,17 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     const modeler = new (Modeler as any)({
       container: canvasRef.current,
       propertiesPanel: { parent: propsRef.current },
-      additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule, CamundaBehaviorsModule],
+      additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule, CamundaBehaviorsModule, ElementTemplatesPropertiesProviderModule],
+      elementTemplates: dubanTemplates(),
       moddleExtensions: { camunda: camundaModdle },
     });
     modelerRef.current = modeler;
     modeler.on('selection.changed', (e: any) => setSelected(e.newSelection.length === 1 ? e.newSelection[0] : null));
     modeler.on('elements.changed', () => setTick((x) => x + 1));
     modeler.on('commandStack.changed', scheduleValidate);
+    // The properties panel's template "Select"/"Change" buttons open Duban's chooser.
+    modeler.on('elementTemplates.select', (e: any) => setChooseFor(e.element));
+    modeler.on('elementTemplates.errors', (e: any) => console.warn('element templates', e.errors));
     return () => {
       window.clearTimeout(lintTimer.current);
       modeler.destroy();
@@ -124,6 +133,22 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     if (!selected || selected.waypoints) return message.warning(t('designer.selectFirst'));
     const task = insertAfter(modeler, selected);
     modeler.get('selection').select(task);
+  };
+
+  const insertServiceTask = () => {
+    const modeler = modelerRef.current;
+    if (!selected || selected.waypoints) return message.warning(t('designer.selectFirst'));
+    const task = insertAfter(modeler, selected, 'bpmn:ServiceTask');
+    modeler.get('selection').select(task);
+    setChooseFor(task);
+  };
+
+  const applyTemplate = (template: any) => {
+    const modeler = modelerRef.current;
+    const el = modeler.get('elementTemplates').applyTemplate(chooseFor, template);
+    if (!el.businessObject.name) modeler.get('modeling').updateProperties(el, { name: template.name });
+    modeler.get('selection').select(el);
+    setChooseFor(null);
   };
 
   const download = async () => {
@@ -176,6 +201,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
           <Typography.Text strong data-testid="designer-current">{current ? `${current.name ?? current.key} · ${current.id}` : t('designer.new')}</Typography.Text>
           <Button onClick={() => { navigate('/designer/new'); void open(EMPTY, null); }} data-testid="designer-new">{t('designer.new')}</Button>
           <Button onClick={insertUserTask} disabled={!selected || !!selected?.waypoints} data-testid="insert-user-task">{t('designer.insertTask')}</Button>
+          <Button onClick={insertServiceTask} disabled={!selected || !!selected?.waypoints} data-testid="insert-service-task">{t('designer.insertService')}</Button>
           <Button onClick={download} data-testid="download-xml">{t('designer.download')}</Button>
           <Button onClick={() => setDiffOpen(true)} disabled={!current || versions.filter((v) => v.key === current.key).length < 2} data-testid="compare-versions">{t('diff.open')}</Button>
           <Button type="primary" onClick={() => setDeployOpen(true)} disabled={nErr > 0} data-testid="deploy">{t('designer.deploy')}</Button>
@@ -222,6 +248,19 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
         </div>
       </div>
       <VersionDiff open={diffOpen} onClose={() => setDiffOpen(false)} versions={versions} current={current} />
+      <Modal open={!!chooseFor} title={t('designer.templates')} footer={null} onCancel={() => setChooseFor(null)} destroyOnHidden>
+        <Typography.Paragraph type="secondary">{t('designer.templates.hint')}</Typography.Paragraph>
+        <List size="small" data-testid="template-chooser"
+          dataSource={chooseFor ? modelerRef.current?.get('elementTemplates').getLatest(chooseFor) ?? [] : []}
+          renderItem={(tpl: any) => (
+            <List.Item key={tpl.id} data-testid="template-option" data-id={tpl.id}>
+              <a onClick={() => applyTemplate(tpl)}>
+                <div><b>{tpl.name}</b> <Tag>{tpl.properties.find((p: any) => p.binding.name === 'camunda:topic')?.value}</Tag></div>
+                <Typography.Text type="secondary" style={{ fontSize: 12 }}>{tpl.description}</Typography.Text>
+              </a>
+            </List.Item>
+          )} />
+      </Modal>
       <DeployDialog open={deployOpen} busy={deploying} onCancel={() => setDeployOpen(false)} onOk={deploy} />
     </div>
   );
@@ -277,8 +316,64 @@ function DubanPanel({ modeler, element, tick }: { modeler: any; element: Shape |
           </>
         )}
         {timerDef && <TimerEditor modeler={modeler} element={element} timerDef={timerDef} />}
+        {bo.$type === 'bpmn:SequenceFlow' && <FeelCondition modeler={modeler} flow={element} />}
       </Form>
     </Card>
+  );
+}
+
+/** A sequence flow's condition as a FEEL expression (bpmn-io FEEL editor), stored as `=…`; written on blur, empty removes it. */
+function FeelCondition({ modeler, flow }: { modeler: any; flow: Shape }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const editorRef = useRef<any>(null);
+  const draft = useRef('');
+  const [problems, setProblems] = useState(0);
+  const cond = flow.businessObject.conditionExpression;
+  const stored: string = cond?.body ?? '';
+  const text = stored.replace(/^\s*=/, '');
+  const commit = useCallback(() => {
+    const body = draft.current.trim();
+    if (body === text.trim()) return;
+    const conditionExpression = body ? modeler.get('moddle').create('bpmn:FormalExpression', { body: `=${body}` }) : undefined;
+    modeler.get('modeling').updateProperties(flow, { conditionExpression });
+  }, [modeler, flow, text]);
+  const commitRef = useRef(commit);
+  commitRef.current = commit;
+  useEffect(() => {
+    draft.current = text;
+    const editor = new (FeelEditor as any)({
+      container: ref.current, value: text, placeholder: t('designer.condition.placeholder'),
+      onChange: (v: string) => { draft.current = v; },
+      onLint: (d: { severity: string }[]) => setProblems(d.filter((x) => x.severity === 'error').length),
+      contentAttributes: { 'data-testid': 'condition-input', 'aria-label': t('designer.condition') },
+    });
+    editorRef.current = editor;
+    const content = ref.current!.querySelector('.cm-content');
+    const onBlur = () => commitRef.current();
+    content?.addEventListener('blur', onBlur);
+    return () => {
+      content?.removeEventListener('blur', onBlur);
+      editor._cmEditor.destroy();
+      editorRef.current = null;
+    };
+    // the editor is created once per flow; later model changes (undo) are synced below
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [flow]);
+  useEffect(() => {
+    const editor = editorRef.current;
+    if (editor && !ref.current?.contains(document.activeElement) && editor._cmEditor.state.doc.toString() !== text) {
+      editor.setValue(text);
+      draft.current = text;
+    }
+  }, [text]);
+  return (
+    <Form.Item label={t('designer.condition')} extra={t('designer.condition.hint')} validateStatus={problems ? 'error' : undefined}
+      help={problems ? t('designer.condition.invalid') : undefined}>
+      <div className="feel-condition" data-testid="condition-editor" data-expression={stored} data-problems={problems}>
+        <span className="feel-prefix">=</span>
+        <div ref={ref} className="feel-editor" />
+      </div>
+    </Form.Item>
   );
 }
 
@@ -369,15 +464,17 @@ function StepLimit({ modeler, task }: { modeler: any; task: Shape }) {
 }
 
 /** Make room to the right of `after`, then drop a user task on its outgoing flow (bpmn-js splits the flow). */
-function insertAfter(modeler: any, after: Shape): Shape {
+function insertAfter(modeler: any, after: Shape, type: 'bpmn:UserTask' | 'bpmn:ServiceTask' = 'bpmn:UserTask'): Shape {
   const modeling = modeler.get('modeling');
   const elementFactory = modeler.get('elementFactory');
-  const shape = elementFactory.createShape({ type: 'bpmn:UserTask' });
+  const shape = elementFactory.createShape({ type });
   const bo = shape.businessObject;
-  bo.name = '新环节';
-  bo.set('camunda:candidateGroups', '${departmentId}');
-  bo.set('camunda:formKey', 'duban:review');
-  bo.set('camunda:dueDate', '${deadlineAt}');
+  if (type === 'bpmn:UserTask') {
+    bo.name = '新环节';
+    bo.set('camunda:candidateGroups', '${departmentId}');
+    bo.set('camunda:formKey', 'duban:review');
+    bo.set('camunda:dueDate', '${deadlineAt}');
+  }
   const outgoing = (after.outgoing ?? []).filter((c: Shape) => c.type === 'bpmn:SequenceFlow');
   if (outgoing.length !== 1) return modeler.get('autoPlace').append(after, shape);
   makeSpace(modeler, 'x', 150, after.x + after.width + 5);
