@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { Nullable } from './paging.js';
 import type { Db } from '../db/database.js';
 import { principalOf } from './auth.js';
 import type { Role, Scope } from '../auth/principal.js';
@@ -10,7 +11,6 @@ import { clearCalendarCache, isValidDay, loadCalendar, OFFICIAL_YEARS } from '..
 const READ = { roles: ['admin', 'clerk', 'inspector', 'leader', 'system'] as Role[], scope: 'read' as Scope };
 const ADMIN = { roles: ['admin'] as Role[], scope: 'admin' as Scope };
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Year = Type.Integer({ minimum: 1990, maximum: 2100 });
 const DayParam = Type.Object({ day: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }) });
 const YearParam = Type.Object({ year: Year });

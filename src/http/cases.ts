@@ -3,12 +3,11 @@ import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
 import type { CalendarCache } from '../calendar/calendar.js';
 import { forbidden, principalOf } from './auth.js';
-import { IdParams, pageOf, paginate, pagingQuery } from './paging.js';
+import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging.js';
 import { hasRole, seesAllDepartments, type Principal } from '../auth/principal.js';
 import { toView, type CaseRow, type CaseService } from '../domain/cases/cases.js';
 import { NotFoundError } from '../engine/errors.js';
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean() });
 export const CaseSchema = Type.Object({
   id: Type.String(), number: Type.String(), itemCode: Type.String(), itemName: Type.String(), departmentId: Type.String(),
@@ -112,7 +111,6 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
       db('supervisions').where({ case_id: id }).first(),
       db('outbox').where({ instance_id: id, service: 'sms' }).orderBy('id'),
     ]);
-    const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
     return {
       ...view,
       suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days })),

@@ -3,17 +3,15 @@ import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from '../engine/engine.js';
 import { principalOf } from './auth.js';
-import { IdParams, pageOf, paginate, pagingQuery } from './paging.js';
+import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging.js';
 import { scopeInstances } from './visibility.js';
 import { NotFoundError } from '../engine/errors.js';
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Summary = Type.Object({
   id: Type.String(), definitionId: Type.String(), processKey: Type.String(), businessKey: Nullable(Type.String()),
   departmentId: Nullable(Type.String()), status: Type.String(), startedAt: Type.String(), endedAt: Nullable(Type.String()),
   startedBy: Nullable(Type.String()),
 });
-const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
 
 function toSummary(r: Record<string, unknown>) {
   return {

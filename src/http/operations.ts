@@ -3,14 +3,12 @@ import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from '../engine/engine.js';
 import { principalOf } from './auth.js';
-import { pageOf, paginate, pagingQuery } from './paging.js';
+import { pageOf, paginate, pagingQuery, Nullable, iso } from './paging.js';
 import { scopeInstances } from './visibility.js';
 import { retryIncident } from '../engine/outbox.js';
 import { verifyAudit } from '../audit/audit.js';
 import { ConflictError, NotFoundError } from '../engine/errors.js';
 
-const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 /** Incidents, message correlation and the audit trail: the operator's side of the engine. */
 export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine }) {

@@ -35,3 +35,9 @@ export async function paginate<R>(q: Knex.QueryBuilder, params: PageParams, colu
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const IdParams = Type.Object({ id: Uuid });
+
+/** A schema that also accepts null (nullable columns). */
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** A timestamp column as ISO 8601, or null. */
+export const iso = (d: unknown): string | null => (d ? (d as Date).toISOString() : null);

@@ -8,7 +8,7 @@ import { appendAudit } from '../audit/audit.js';
 import { renderTemplate } from '../notify/sms.js';
 import { NotFoundError } from '../engine/errors.js';
 import { sendProblem } from './problem.js';
-import { pageOf, paginate, pagingQuery, Uuid } from './paging.js';
+import { pageOf, paginate, pagingQuery, Uuid, Nullable, iso } from './paging.js';
 
 export interface SmsRoutesOptions {
   db: Db;
@@ -60,8 +60,6 @@ export async function applySmsStatus(db: Db, outboxId: number, providerRef: stri
   });
 }
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
 
 const SmsRow = Type.Object({
   id: Type.Integer(), instanceId: Nullable(Type.String()), elementId: Nullable(Type.String()),

@@ -2,13 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
 import { principalOf } from './auth.js';
-import { IdParams, pageOf, paginate, pagingQuery } from './paging.js';
+import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging.js';
 import type { SupervisionService } from '../domain/supervision/supervision.js';
 import { appendAudit } from '../audit/audit.js';
 import { BadRequestError } from '../engine/errors.js';
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
-const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
 const Supervision = Type.Object({
   id: Type.String(), number: Type.String(), caseId: Type.String(), caseNumber: Type.String(), itemName: Type.String(),
   departmentId: Type.String(), content: Type.String(), status: Type.String(), openedAt: Type.String(), ageHours: Type.Number(),

@@ -3,12 +3,11 @@ import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from '../engine/engine.js';
 import { principalOf } from './auth.js';
-import { IdParams, pageOf, paginate, pagingQuery } from './paging.js';
+import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging.js';
 import { assertCanActOnTask, scopeTasks, type TaskAccessRow } from './visibility.js';
 import type { CalendarCache, WorkingCalendar } from '../calendar/calendar.js';
 import { lightOf, remainingOf } from '../domain/cases/deadlines.js';
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Task = Type.Object({
   id: Type.String(), instanceId: Type.String(), elementId: Type.String(), name: Nullable(Type.String()),
   processKey: Type.String(), businessKey: Nullable(Type.String()), departmentId: Nullable(Type.String()),
@@ -18,7 +17,6 @@ const Task = Type.Object({
   caseNumber: Nullable(Type.String()), itemName: Nullable(Type.String()), light: Nullable(Type.String()),
   remaining: Type.Union([Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean() }), Type.Null()]),
 });
-const iso = (d: unknown) => (d ? (d as Date).toISOString() : null);
 
 function toTask(r: Record<string, unknown>, calendar: WorkingCalendar, now: Date) {
   const due = r.due_at as Date | null;

@@ -4,21 +4,17 @@ import type { Db } from '../../db/database.js';
 import type { ServiceRegistry, ServiceContext } from '../../engine/services.js';
 import type { WorkflowEngine } from '../../engine/engine.js';
 import { appendAudit } from '../../audit/audit.js';
+import { shanghaiDay, toShanghaiIso } from '../../calendar/calendar.js';
 import { ConflictError, NotFoundError } from '../../engine/errors.js';
 
 type Trx = Knex.Transaction;
-
-/** Shanghai calendar date of an instant (UTC+8, no DST). */
-function shanghaiDate(at: Date): string {
-  return new Date(at.getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
-}
 
 /**
  * Inspectors who receive overdue alerts for a department on a day: the duty roster when it names
  * anyone, else every active inspector with a phone (an alert must never go nowhere).
  */
 export async function onDutyInspectors(trx: Trx | Db, departmentId: string, at: Date): Promise<Array<{ username: string; phone: string }>> {
-  const day = shanghaiDate(at);
+  const day = shanghaiDay(at);
   const rostered = await trx('duty_roster as r').join('users as u', 'u.id', 'r.user_id')
     .where('r.day', day).whereIn('r.department_id', [departmentId, '*']).andWhere('u.active', true).whereNotNull('u.phone')
     .distinct('u.username', 'u.phone');
@@ -129,8 +125,9 @@ export function registerFollowUpService(registry: ServiceRegistry): void {
   });
 }
 
+/** 'YYYY-MM-DD hh:mm' in Shanghai, for SMS texts. */
 function shanghaiStamp(at: Date): string {
-  return new Date(new Date(at).getTime() + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
+  return toShanghaiIso(new Date(at)).slice(0, 16).replace('T', ' ');
 }
 
 export interface SupervisionRow {
