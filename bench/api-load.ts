@@ -9,7 +9,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { createDb, migrate } from '../src/db/database.js';
 import { createRuntime } from '../src/runtime.js';
-import { deployShippedProcesses } from '../src/server.js';
+import { installShipped } from '../src/server.js';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo.js';
 
 export interface ApiLoadResult {
@@ -37,7 +37,7 @@ export async function apiLoad(adminUrl: string, opts: { connections?: number; du
   try {
     await migrate(db);
     const runtime = await createRuntime(db, { print: () => undefined });
-    await deployShippedProcesses(runtime.engine);
+    await installShipped(runtime);
     log(`seeding ${opts.cases ?? 200} demo cases…`);
     await seedDemo(db, runtime, { cases: opts.cases ?? 200 });
     server = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start'], {

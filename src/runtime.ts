@@ -7,6 +7,7 @@ import { calendarFunctions } from './calendar/feel.js';
 import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
 import { registerFollowUpService, registerSupervisionServices, SupervisionService } from './domain/supervision/supervision.js';
 import { CaseService } from './domain/cases/cases.js';
+import { FormStore } from './forms/forms.js';
 
 /** Everything a server process (or a test) runs on one database, wired in one place. */
 export interface Runtime {
@@ -16,6 +17,7 @@ export interface Runtime {
   calendars: CalendarCache;
   cases: CaseService;
   supervisions: SupervisionService;
+  forms: FormStore;
 }
 
 export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, 'db'> = {}): Promise<Runtime> {
@@ -34,5 +36,5 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
       await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now(), result: `办件已撤销:${reason ?? ''}` });
     },
   });
-  return { db, services, engine, calendars, cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine) };
+  return { db, services, engine, calendars, cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
 }

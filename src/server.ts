@@ -9,7 +9,8 @@ import { WorkflowEngine } from './engine/engine.js';
 import { TimerScheduler } from './engine/scheduler.js';
 import { OutboxDispatcher } from './engine/outbox.js';
 import { Notifier } from './engine/notifier.js';
-import { createRuntime } from './runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
+import { installShippedForms } from './forms/forms.js';
 import { buildApp } from './http/app.js';
 import { Metrics } from './http/metrics.js';
 import { seedDemo, demoAccountsText } from './demo.js';
@@ -42,6 +43,12 @@ export async function deployShippedProcesses(engine: WorkflowEngine, dir = path.
   }
 }
 
+/** What ships in processes/: the BPMN files and the task forms they name (processes/forms/*.form). */
+export async function installShipped(runtime: Runtime, log: (m: string) => void = () => undefined): Promise<void> {
+  await deployShippedProcesses(runtime.engine, undefined, log);
+  await installShippedForms(runtime.forms, runtime.db, undefined, log);
+}
+
 export async function startServer(config: Config = loadConfig(), opts: { log?: (m: string) => void; demo?: boolean } = {}): Promise<Server> {
   const log = opts.log ?? ((m: string) => console.log(m));
   const database = await openDatabase(config, log);
@@ -49,7 +56,7 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   await migrate(db);
   const runtime = await createRuntime(db, { print: log });
   const { engine, services } = runtime;
-  await deployShippedProcesses(engine, undefined, log);
+  await installShipped(runtime, log);
   if (opts.demo && (await seedDemo(db, runtime))) log(demoAccountsText());
   const metrics = new Metrics(db);
 

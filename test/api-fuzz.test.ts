@@ -21,7 +21,7 @@ let knownInstance = '';
 let knownUser = '';
 
 const TABLES = ['process_definitions', 'process_instances', 'tasks', 'timers', 'outbox', 'incidents', 'history', 'departments', 'users', 'api_tokens', 'audit_log', 'message_subscriptions',
-  'items', 'cases', 'case_suspensions', 'supervisions', 'urgings', 'duty_roster', 'calendar_days', 'calendar_years'];
+  'items', 'cases', 'case_suspensions', 'supervisions', 'urgings', 'duty_roster', 'calendar_days', 'calendar_years', 'forms'];
 
 async function fingerprint(): Promise<string> {
   const { rows } = await db.raw(`SELECT ${TABLES.map((tb) => `(SELECT count(*) FROM ${tb})::text`).join(` || ',' || `)} AS f`);
@@ -71,6 +71,9 @@ const NEAR_VALID: Record<string, fc.Arbitrary<unknown>> = {
   '/api/items': fc.record({ code: text(12), name: text(), departmentId: text(12), promisedDays: fc.integer({ min: -2, max: 400 }) }),
   suspend: fc.record({ kind: fc.constantFrom('supplement', 'special', 'x'), reason: text() }),
   urge: fc.record({ content: text() }),
+  // PUT /api/forms/:key, sampled with key "x": schemas near the form-js shape, some with refused components.
+  '/api/forms/x': fc.record({ schema: fc.record({ type: fc.constantFrom('default', 'x'), components: fc.array(fc.record({ type: fc.constantFrom('textfield', 'select', 'group', 'iframe', 'html'), key: text(12) }), { maxLength: 4 }) }),
+    note: fc.option(text(), { nil: undefined }) }),
 };
 function bodyFor(url: string): fc.Arbitrary<unknown> {
   const shaped = NEAR_VALID[url] ?? NEAR_VALID[url.split('/').pop()!];
@@ -104,6 +107,7 @@ const WRITE_ROUTES: Array<{ method: 'POST' | 'PATCH' | 'DELETE'; url: (id: strin
   { method: 'PUT' as 'POST', url: (id) => `/api/calendar/days/${encodeURIComponent(id)}` },
   { method: 'DELETE', url: (id) => `/api/calendar/days/${encodeURIComponent(id)}` },
   { method: 'PUT' as 'POST', url: (id) => `/api/calendar/years/${encodeURIComponent(id)}` },
+  { method: 'PUT' as 'POST', url: (id) => `/api/forms/${encodeURIComponent(id)}` },
 ];
 
 test('write routes: random bodies, ids and query strings never give a 500 or a partial write', { timeout: 240_000 }, async () => {

@@ -264,6 +264,59 @@ describe('sms', () => {
   });
 });
 
+describe('task forms', () => {
+  const accept = '/api/forms/duban:accept';
+  test('shipped forms are installed once; everyone who handles tasks reads them', async () => {
+    const list = (await as(app, market, { method: 'GET', url: '/api/forms?pageSize=50' })).json();
+    assert.deepEqual(list.items.map((f: { key: string }) => f.key), ['duban:accept', 'duban:conclude', 'duban:decide', 'duban:review', 'duban:supervise']);
+    const decide = (await as(app, inspector, { method: 'GET', url: '/api/forms/duban:decide' })).json();
+    assert.equal(decide.version, 1);
+    assert.deepEqual(decide.fields, ['decision', 'opinion']);
+    assert.equal(decide.schema.components[0].type, 'select');
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/forms/duban:nothing' })).statusCode, 404);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/forms/bad%20key' })).statusCode, 400);
+  });
+
+  test('admins save new versions (audited); an identical schema makes no version; old versions stay readable', async () => {
+    const v1 = (await as(app, admin, { method: 'GET', url: accept })).json();
+    const schema = { ...v1.schema, components: [...v1.schema.components, { id: 'Field_materials', type: 'checklist', key: 'materials', label: '已收材料', values: [{ label: '申请书', value: 'application' }] }] };
+    const saved = await as(app, admin, { method: 'PUT', url: accept, payload: { schema, note: '增加材料清单' } });
+    assert.equal(saved.statusCode, 200, saved.body);
+    assert.deepEqual([saved.json().version, saved.json().unchanged, saved.json().fields], [2, false, ['opinion', 'materials']]);
+    const again = (await as(app, admin, { method: 'PUT', url: accept, payload: { schema: JSON.parse(JSON.stringify(schema)) } })).json();
+    assert.deepEqual([again.version, again.unchanged], [2, true]);
+    assert.equal((await as(app, market, { method: 'GET', url: accept })).json().version, 2);
+    const versions = (await as(app, admin, { method: 'GET', url: `${accept}/versions` })).json();
+    assert.deepEqual(versions.items.map((v: { version: number }) => v.version), [2, 1]);
+    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/1` })).json().fields.length, 1);
+    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/9` })).statusCode, 404);
+    assert.equal((await as(app, admin, { method: 'GET', url: '/api/forms/duban:nothing/versions' })).statusCode, 404);
+    const audit = (await as(app, admin, { method: 'GET', url: '/api/audit?action=form.saved' })).json();
+    assert.ok(audit.items.some((a: { entityId: string; after: { version: number } }) => a.entityId === 'duban:accept' && a.after.version === 2));
+  });
+
+  test('unsafe or malformed forms are refused with every problem named, and nothing is saved', async () => {
+    const before = await db('forms').count<{ count: string }[]>('* as count');
+    const bad = [
+      [{ type: 'default', components: [{ type: 'iframe', url: 'https://evil.example' }] }, /iframe.*not allowed/],
+      [{ type: 'default', components: [{ type: 'html', content: '<img src=x onerror=alert(1)>' }] }, /html.*not allowed/],
+      [{ type: 'default', components: [{ type: 'textfield', key: '__proto__' }] }, /variable name/],
+      [{ type: 'default', components: [{ type: 'textfield', key: 'a' }, { type: 'textarea', key: 'a' }] }, /used twice/],
+      [{ type: 'default', components: [{ type: 'group', components: [{ type: 'script' }] }] }, /components\[0\]\.components\[0\].*script/],
+      [{ components: [] }, /"type": "default"/],
+      ['<form/>', /JSON object/],
+    ] as const;
+    for (const [schema, message] of bad) {
+      const res = await as(app, admin, { method: 'PUT', url: '/api/forms/duban:new', payload: { schema } });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.match(String(res.headers['content-type']), /problem\+json/);
+      assert.match(res.json().errors.join('\n'), message);
+    }
+    assert.deepEqual(await db('forms').count<{ count: string }[]>('* as count'), before);
+    assert.equal((await as(app, market, { method: 'PUT', url: accept, payload: { schema: { type: 'default', components: [] } } })).statusCode, 403);
+  });
+});
+
 describe('audit, metrics and docs', () => {
   test('the audit trail is listed, verified, and append-only for the application', async () => {
     const list = await as(app, admin, { method: 'GET', url: '/api/audit?action=task.completed' });
@@ -298,6 +351,7 @@ describe('audit, metrics and docs', () => {
       [leader, 'POST', '/api/cases', {}], [inspector, 'POST', '/api/cases/00000000-0000-4000-8000-000000000000/suspend', { kind: 'special', reason: 'xx' }],
       [leader, 'POST', '/api/supervisions/00000000-0000-4000-8000-000000000000/close', { result: 'xx' }], [market, 'GET', '/api/roster?from=2026-01-01&to=2026-01-02'],
       [market, 'GET', '/api/sms'], [leader, 'POST', '/api/tasks/00000000-0000-4000-8000-000000000000/complete', {}],
+      [inspector, 'PUT', '/api/forms/duban:accept', { schema: { type: 'default', components: [] } }],
     ];
     for (const [who, method, url, payload] of cases) {
       const res = await as(app, who, { method, url, payload: payload as object | undefined });

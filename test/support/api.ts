@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../src/http/app.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { deployShippedProcesses } from '../../src/server.js';
+import { installShipped } from '../../src/server.js';
 import type { SmsProvider } from '../../src/notify/sms.js';
 import { seedDemo, DEMO_PASSWORD } from '../../src/demo.js';
 import type { Db } from '../../src/db/database.js';
@@ -15,7 +15,7 @@ export interface Session {
 export async function apiApp(db: Db, opts: { sms?: SmsProvider } = {}): Promise<{ app: FastifyInstance; engine: Runtime['engine']; runtime: Runtime; hits: Set<string> }> {
   const runtime = await createRuntime(db, { print: () => undefined, sms: opts.sms });
   const engine = runtime.engine;
-  await deployShippedProcesses(engine);
+  await installShipped(runtime);
   await seedDemo(db);
   const app = await buildApp({ runtime, version: 'test', logLevel: 'silent' });
   // Which routes the tests exercised, to prove each one has a test.
