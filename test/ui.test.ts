@@ -309,8 +309,41 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   const roster = await admin.get<{ username: string; departmentId: string }[]>(`/api/roster?from=${today}&to=${today}`);
   assert.deepEqual(roster.map((r) => `${r.username}@${r.departmentId}`).sort(), ['duty.inspector@*', 'inspector@*']);
   await screenshot(page, 'roster');
+
+  // Task forms: the form-js editor adds a 许可证编号 field to the accept form and saves version 2 with a note.
+  await page.getByTestId('nav-forms').click();
+  await page.locator('[data-testid="form-row"][data-key="duban:accept"]').click();
+  await page.locator('[data-testid="form-editor"][data-ready="1"]').waitFor();
+  assert.equal(await page.locator('.fjs-palette-field[data-field-type="iframe"]').isVisible(), false, 'refused components are not offered');
+  await dragPaletteField(page, 'textfield', 'Field_opinion');
+  await page.locator('.fjs-properties-panel[data-field^="Field_"] [data-entry-id="key"]').waitFor({ state: 'attached' });
+  if (!(await page.locator('#bio-properties-panel-key').isVisible())) await page.locator('[data-group-id="group-general"] .bio-properties-panel-group-header').click();
+  await page.locator('#bio-properties-panel-label').click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('许可证编号');
+  await page.locator('#bio-properties-panel-key').fill('licenceNo');
+  await page.locator('#bio-properties-panel-key').press('Tab');
+  await page.getByTestId('form-dirty').waitFor();
+  await page.getByTestId('form-note').fill('受理时登记许可证编号');
+  await screenshot(page, 'form-editor');
+  await page.getByTestId('form-save').click();
+  await page.locator('[data-testid="form-row"][data-key="duban:accept"]', { hasText: 'v2' }).waitFor();
+  const acceptForm = await admin.get<{ version: number; fields: string[]; note: string; schema: { components: { key?: string; label?: string }[] } }>('/api/forms/duban:accept');
+  assert.deepEqual([acceptForm.version, acceptForm.fields, acceptForm.note], [2, ['opinion', 'licenceNo'], '受理时登记许可证编号']);
+  assert.equal(acceptForm.schema.components.find((c) => c.key === 'licenceNo')?.label, '许可证编号');
   assertNoErrors(w, 'admin screens');
 });
+
+/** Drag a component from the form-js palette to just below a field (draggle follows real mouse moves). */
+async function dragPaletteField(page: WatchedPage['page'], type: string, belowFieldId: string) {
+  const from = (await page.locator(`.fjs-palette-field[data-field-type="${type}"]`).boundingBox())!;
+  const to = (await page.locator(`.fjs-editor-container .fjs-element[data-id="${belowFieldId}"]`).boundingBox())!;
+  const [x0, y0, x1, y1] = [from.x + from.width / 2, from.y + from.height / 2, to.x + to.width / 2, to.y + to.height + 30];
+  await page.mouse.move(x0, y0);
+  await page.mouse.down();
+  for (let i = 1; i <= 15; i++) await page.mouse.move(x0 + ((x1 - x0) * i) / 15, y0 + ((y1 - y0) * i) / 15);
+  await page.mouse.up();
+}
 
 test('clerk: sees only the department\'s tasks, completes one with its form; the case diagram marks the next step', { skip, timeout: 60_000 }, async () => {
   const w = await open();
@@ -327,15 +360,24 @@ test('clerk: sees only the department\'s tasks, completes one with its form; the
   assert.match((await page.getByTestId('tasks-total').textContent()) ?? '', new RegExp(`${api.total}`));
   await screenshot(page, 'tasks');
 
-  // The most urgent accept task: claim it, handle it with its form.
-  const target = api.items.find((x) => x.elementId === 'accept') ?? api.items[0]!;
+  // The most urgent accept task: claim it, handle it with the form the admin just edited (form-js, version 2).
+  const target = api.items.find((x) => x.elementId === 'accept')!;
+  assert.ok(target, 'an accept task');
   await page.getByTestId(`claim-${target.id}`).click();
   await page.getByTestId(`unclaim-${target.id}`).waitFor();
   await page.getByTestId(`complete-${target.id}`).click();
-  await page.getByTestId('task-form').waitFor();
+  const form = page.locator('[data-testid="task-form"][data-form-key="duban:accept"][data-form-version="2"]');
+  await form.getByLabel('许可证编号').fill('SC-2026-0001');
+  await form.getByLabel('办理意见').fill('');
+  await page.getByTestId('task-form-submit').click();
+  await form.locator('.fjs-form-field-error', { hasText: '此项必填。' }).waitFor(); // required, in Chinese; nothing submitted
+  assert.ok((await clerk.get<{ items: { id: string }[] }>(`/api/tasks?instanceId=${target.instanceId}`)).items.some((x) => x.id === target.id), 'still open');
+  await form.getByLabel('办理意见').fill('材料齐全,准予受理');
   await screenshot(page, 'task-form');
   await page.getByTestId('task-form-submit').click();
   await page.locator(`[data-task-id="${target.id}"]`).waitFor({ state: 'detached' });
+  const handled = await clerk.get<{ variables: Record<string, unknown> }>(`/api/process-instances/${target.instanceId}`);
+  assert.deepEqual([handled.variables.licenceNo, handled.variables.opinion], ['SC-2026-0001', '材料齐全,准予受理']);
 
   const inst = await clerk.get<{ activeElements: string[] }>(`/api/process-instances/${target.instanceId}`);
   const next = inst.activeElements.filter((e) => e !== 'supervise');
@@ -349,7 +391,7 @@ test('clerk: sees only the department\'s tasks, completes one with its form; the
   await screenshot(page, 'case-detail', { fullPage: true });
   assertNoErrors(w, 'clerk screens');
   // Clerks never download the modeler or the charts: those are separate chunks.
-  assert.deepEqual(w.requests.filter((u) => /\/assets\/(Designer|Dashboard)-/.test(u)), []);
+  assert.deepEqual(w.requests.filter((u) => /\/assets\/(Designer|Dashboard|Forms)-/.test(u)), []);
   assert.ok(w.requests.some((u) => /\/assets\/NavigatedViewer-/.test(u)), 'the viewer chunk loads with the case detail');
 
   // 受理: a clerk takes in a new case; it opens on its first step.

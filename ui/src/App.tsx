@@ -16,9 +16,10 @@ import { CalendarPage } from './pages/Calendar';
 import { UsersPage } from './pages/Users';
 import { RosterPage } from './pages/Roster';
 
-// Split bundles: the modeler only for admins, ECharts only for the dashboard.
+// Split bundles: the modeler and the form editor only for admins, ECharts only for the dashboard.
 const DesignerPage = lazy(() => import('./pages/Designer'));
 const DashboardPage = lazy(() => import('./pages/Dashboard'));
+const FormsPage = lazy(() => import('./pages/Forms'));
 
 const SESSION_HINT = 'duban.session';
 
@@ -28,6 +29,7 @@ const NAV: { key: string; label: Parameters<typeof t>[0]; roles: string[] }[] = 
   { key: 'dashboard', label: 'nav.dashboard', roles: ['leader', 'admin', 'inspector'] },
   { key: 'cases', label: 'nav.cases', roles: ['clerk', 'inspector', 'leader', 'admin'] },
   { key: 'designer', label: 'nav.designer', roles: ['admin'] },
+  { key: 'forms', label: 'nav.forms', roles: ['admin'] },
   { key: 'items', label: 'nav.items', roles: ['admin'] },
   { key: 'calendar', label: 'nav.calendar', roles: ['admin'] },
   { key: 'users', label: 'nav.users', roles: ['admin'] },
@@ -131,6 +133,7 @@ function Page({ page, route }: { page: string; route: string[] }) {
     case 'supervisions': return <SupervisionsPage />;
     case 'dashboard': return <DashboardPage />;
     case 'designer': return <DesignerPage definitionId={route[1]} />;
+    case 'forms': return <FormsPage />;
     case 'items': return <ItemsPage />;
     case 'calendar': return <CalendarPage />;
     case 'users': return <UsersPage />;

@@ -1,43 +1,53 @@
-import { useState } from 'react';
-import { App, Form, Input, Modal, Radio, Select, Typography } from 'antd';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
+import { Alert, App, Modal, Spin, Typography } from 'antd';
+import type { Form } from '@bpmn-io/form-js-viewer';
 import { ApiError, post } from '../api';
-import { t, type Key } from '../i18n';
+import { t } from '../i18n';
+import type { FormSchema } from '../forms/FormView';
+import { formForTask } from '../forms/schemas';
 
 /**
- * Task forms: a small schema per formKey (camunda:formKey="duban:…") rendered as an Ant Design form.
- * The variables go to POST /api/tasks/:id/complete; completeCase reads `decision` (or `result`).
+ * A task's form: the @bpmn-io/form-js schema stored under the task's camunda:formKey, rendered by the
+ * form-js viewer. Its data goes to POST /api/tasks/:id/complete; completeCase reads `decision` (or `result`).
  */
-interface Field { name: string; label: Key; kind: 'text' | 'textarea' | 'radio' | 'select'; required?: boolean; initial?: string; options?: { value: string; label: Key }[] }
-
-const opinion = (initial: string): Field => ({ name: 'opinion', label: 'form.opinion', kind: 'textarea', required: true, initial });
-
-export const FORMS: Record<string, Field[]> = {
-  'duban:accept': [opinion('材料齐全,予以受理')],
-  'duban:review': [
-    { name: 'reviewResult', label: 'form.reviewResult', kind: 'radio', required: true, initial: 'pass', options: [{ value: 'pass', label: 'form.pass' }, { value: 'fail', label: 'form.fail' }] },
-    opinion('审查通过'),
-  ],
-  'duban:decide': [
-    { name: 'decision', label: 'form.decision', kind: 'select', required: true, initial: '准予许可', options: [{ value: '准予许可', label: 'form.approve' }, { value: '不予许可', label: 'form.reject' }] },
-    opinion('同意'),
-  ],
-  'duban:conclude': [opinion('已办结,结果已送达申请人')],
-  'duban:supervise': [{ name: 'supervisionResult', label: 'form.supervisionResult', kind: 'textarea', required: true, initial: '已督促办结' }],
-};
-
-export function fieldsOf(formKey: string | null): Field[] {
-  return (formKey && FORMS[formKey]) || [opinion('同意')];
-}
+// The form-js viewer loads when a form opens, not with the task list.
+const FormView = lazy(() => import('../forms/FormView'));
 
 export interface FormTask { id: string; name: string | null; formKey: string | null; caseNumber?: string | null; assignee?: string | null }
 
 export function TaskFormModal({ task, username, onClose }: { task: FormTask | null; username: string; onClose(done: boolean): void }) {
-  const [form] = Form.useForm();
+  const [loaded, setLoaded] = useState<{ schema: FormSchema; key: string | null; version: number | null } | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const form = useRef<Form | null>(null);
   const { message } = App.useApp();
+
+  useEffect(() => {
+    setLoaded(null);
+    setError(null);
+    if (!task) return;
+    let live = true;
+    formForTask(task.formKey).then((f) => live && setLoaded(f), (e) => live && setError(e instanceof ApiError ? e.message : String(e)));
+    return () => { live = false; };
+  }, [task]);
+
   if (!task) return null;
-  const fields = fieldsOf(task.formKey);
-  const initial = Object.fromEntries(fields.map((f) => [f.name, f.initial]));
+  const submit = async () => {
+    if (!form.current) return;
+    const { data, errors } = form.current.submit();
+    if (Object.keys(errors).length) return; // form-js shows each error under its field
+    setBusy(true);
+    try {
+      if (task.assignee !== username) await post(`/api/tasks/${task.id}/claim`);
+      await post(`/api/tasks/${task.id}/complete`, { variables: data });
+      message.success(t('tasks.completed'));
+      onClose(true);
+    } catch (e) {
+      message.error(e instanceof ApiError ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <Modal
       open
@@ -45,35 +55,21 @@ export function TaskFormModal({ task, username, onClose }: { task: FormTask | nu
       okText={t('form.submit')}
       cancelText={t('common.cancel')}
       confirmLoading={busy}
-      okButtonProps={{ 'data-testid': 'task-form-submit' } as never}
+      okButtonProps={{ 'data-testid': 'task-form-submit', disabled: !loaded } as never}
       onCancel={() => onClose(false)}
       destroyOnHidden
-      onOk={async () => {
-        const values = await form.validateFields();
-        setBusy(true);
-        try {
-          if (task.assignee !== username) await post(`/api/tasks/${task.id}/claim`);
-          await post(`/api/tasks/${task.id}/complete`, { variables: values });
-          message.success(t('tasks.completed'));
-          onClose(true);
-        } catch (e) {
-          message.error(e instanceof ApiError ? e.message : String(e));
-        } finally {
-          setBusy(false);
-        }
-      }}
+      onOk={submit}
     >
-      <Typography.Paragraph type="secondary" style={{ fontSize: 12 }}>{task.formKey}</Typography.Paragraph>
-      <Form form={form} layout="vertical" initialValues={initial} data-testid="task-form">
-        {fields.map((f) => (
-          <Form.Item key={f.name} name={f.name} label={t(f.label)} rules={f.required ? [{ required: true, message: t('form.required', { label: t(f.label) }) }] : []}>
-            {f.kind === 'textarea' ? <Input.TextArea rows={3} data-testid={`field-${f.name}`} />
-              : f.kind === 'radio' ? <Radio.Group data-testid={`field-${f.name}`} options={f.options!.map((o) => ({ value: o.value, label: t(o.label) }))} />
-              : f.kind === 'select' ? <Select data-testid={`field-${f.name}`} options={f.options!.map((o) => ({ value: o.value, label: t(o.label) }))} />
-              : <Input data-testid={`field-${f.name}`} />}
-          </Form.Item>
-        ))}
-      </Form>
+      <Typography.Paragraph type="secondary" style={{ fontSize: 12 }}>
+        {loaded?.key ?? task.formKey ?? t('form.default')}{loaded?.version ? ` · v${loaded.version}` : ''}
+      </Typography.Paragraph>
+      {error && <Alert type="error" showIcon title={error} />}
+      {!loaded && !error && <Spin />}
+      {loaded && (
+        <div data-testid="task-form" data-form-key={loaded.key ?? ''} data-form-version={loaded.version ?? ''}>
+          <Suspense fallback={<Spin />}><FormView schema={loaded.schema} onReady={(f) => { form.current = f; }} /></Suspense>
+        </div>
+      )}
     </Modal>
   );
 }

@@ -17,7 +17,6 @@ import '@bpmn-io/properties-panel/dist/assets/properties-panel.css';
 import { ApiError, get, post, qs, type Definition, type Page, type Problem } from '../api';
 import { t } from '../i18n';
 import { navigate } from '../router';
-import { FORMS } from '../components/TaskForm';
 import { fmtDateTime } from '../format';
 import { VersionDiff } from './VersionDiff';
 
@@ -54,6 +53,10 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
   const [chooseFor, setChooseFor] = useState<Shape | null>(null);
   const lintTimer = useRef<number | undefined>(undefined);
   const lintSeq = useRef(0);
+  const [formKeys, setFormKeys] = useState<string[]>([]);
+  useEffect(() => {
+    get<Page<{ key: string }>>(`/api/forms${qs({ pageSize: 200, sort: 'key', order: 'asc' })}`).then((p) => setFormKeys(p.items.map((f) => f.key)), () => undefined);
+  }, []);
 
   const loadVersions = useCallback(async () => {
     const p = await get<Page<Definition>>(`/api/process-definitions${qs({ pageSize: 100, sort: 'deployedAt', order: 'desc' })}`);
@@ -243,7 +246,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
           )}
         </div>
         <div className="designer-side">
-          <DubanPanel modeler={modelerRef.current} element={selected} tick={tick} />
+          <DubanPanel modeler={modelerRef.current} element={selected} tick={tick} formKeys={formKeys} />
           <Collapse size="small" className="gap" items={[{ key: 'p', label: t('designer.advanced'), forceRender: true, children: <div ref={propsRef} className="props-panel" data-testid="properties-panel" /> }]} />
         </div>
       </div>
@@ -280,7 +283,7 @@ function DeployDialog({ open, busy, onOk, onCancel }: { open: boolean; busy: boo
 }
 
 /** Duban's own fields for the selected element: names, candidate groups, forms, due dates, and timers in working days. */
-function DubanPanel({ modeler, element, tick }: { modeler: any; element: Shape | null; tick: number }) {
+function DubanPanel({ modeler, element, tick, formKeys }: { modeler: any; element: Shape | null; tick: number; formKeys: string[] }) {
   void tick;
   if (!modeler || !element) return <Card size="small" title={t('designer.panel')} data-testid="duban-panel"><Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('designer.noSelection')} /></Card>;
   const bo = element.businessObject;
@@ -307,7 +310,7 @@ function DubanPanel({ modeler, element, tick }: { modeler: any; element: Shape |
             </Form.Item>
             <Form.Item label={t('designer.formKey')}>
               <Select value={bo.get('camunda:formKey') ?? undefined} allowClear onChange={(v) => set({ 'camunda:formKey': v || undefined })} data-testid="panel-form-key"
-                options={Object.keys(FORMS).map((k) => ({ value: k, label: k }))} />
+                options={formKeys.map((k) => ({ value: k, label: k }))} />
             </Form.Item>
             <Form.Item label={t('designer.dueDate')}>
               <LazyInput value={bo.get('camunda:dueDate') ?? ''} onCommit={(v) => set({ 'camunda:dueDate': v || undefined })} testid="panel-due-date" placeholder="${deadlineAt}" />

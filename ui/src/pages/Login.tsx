@@ -37,7 +37,7 @@ export function LoginPage({ onLogin }: { onLogin(me: Me): Promise<void> }) {
           <Form.Item name="password" label={t('login.password')} rules={[{ required: true }]}>
             <Input.Password data-testid="login-password" autoComplete="current-password" />
           </Form.Item>
-          {error && <Alert type="error" showIcon message={t('login.failed')} description={error} style={{ marginBottom: 16 }} data-testid="login-error" />}
+          {error && <Alert type="error" showIcon title={t('login.failed')} description={error} style={{ marginBottom: 16 }} data-testid="login-error" />}
           <Button type="primary" htmlType="submit" block loading={busy} data-testid="login-submit">{t('login.submit')}</Button>
         </Form>
         <Typography.Paragraph type="secondary" style={{ marginTop: 16, fontSize: 12 }}>{t('login.demo')}</Typography.Paragraph>
