@@ -331,6 +331,8 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   const acceptForm = await admin.get<{ version: number; fields: string[]; note: string; schema: { components: { key?: string; label?: string }[] } }>('/api/forms/duban:accept');
   assert.deepEqual([acceptForm.version, acceptForm.fields, acceptForm.note], [2, ['opinion', 'licenceNo'], '受理时登记许可证编号']);
   assert.equal(acceptForm.schema.components.find((c) => c.key === 'licenceNo')?.label, '许可证编号');
+  await page.goto('/#/forms/duban:decide'); // the designer's "edit form" link
+  await page.locator('.fjs-editor-container .fjs-element[data-id="Field_decision"]').waitFor();
   assertNoErrors(w, 'admin screens');
 });
 

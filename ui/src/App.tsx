@@ -133,7 +133,7 @@ function Page({ page, route }: { page: string; route: string[] }) {
     case 'supervisions': return <SupervisionsPage />;
     case 'dashboard': return <DashboardPage />;
     case 'designer': return <DesignerPage definitionId={route[1]} />;
-    case 'forms': return <FormsPage />;
+    case 'forms': return <FormsPage key={route[1] ?? ''} formKey={route[1]} />;
     case 'items': return <ItemsPage />;
     case 'calendar': return <CalendarPage />;
     case 'users': return <UsersPage />;

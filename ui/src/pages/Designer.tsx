@@ -309,8 +309,11 @@ function DubanPanel({ modeler, element, tick, formKeys }: { modeler: any; elemen
               <LazyInput value={bo.get('camunda:assignee') ?? ''} onCommit={(v) => set({ 'camunda:assignee': v || undefined })} testid="panel-assignee" />
             </Form.Item>
             <Form.Item label={t('designer.formKey')}>
-              <Select value={bo.get('camunda:formKey') ?? undefined} allowClear onChange={(v) => set({ 'camunda:formKey': v || undefined })} data-testid="panel-form-key"
-                options={formKeys.map((k) => ({ value: k, label: k }))} />
+              <Space.Compact style={{ width: '100%' }}>
+                <Select value={bo.get('camunda:formKey') ?? undefined} allowClear onChange={(v) => set({ 'camunda:formKey': v || undefined })} data-testid="panel-form-key"
+                  options={formKeys.map((k) => ({ value: k, label: k }))} style={{ flex: 1 }} />
+                {bo.get('camunda:formKey') && <Button href={`#/forms/${encodeURIComponent(bo.get('camunda:formKey'))}`} target="_blank" data-testid="panel-edit-form">{t('designer.editForm')}</Button>}
+              </Space.Compact>
             </Form.Item>
             <Form.Item label={t('designer.dueDate')}>
               <LazyInput value={bo.get('camunda:dueDate') ?? ''} onCommit={(v) => set({ 'camunda:dueDate': v || undefined })} testid="panel-due-date" placeholder="${deadlineAt}" />

@@ -16,8 +16,8 @@ const FORM_KEY = /^[A-Za-z][\w.:-]{0,99}$/;
 const BLANK: FormSchema = { type: 'default', components: [] };
 
 /** Task forms (admins, own bundle): the @bpmn-io/form-js editor on the forms stored by key; each save is a new version. */
-export default function FormsPage() {
-  const { message } = App.useApp();
+export default function FormsPage({ formKey }: { formKey?: string }) {
+  const { message, modal } = App.useApp();
   const [list, setList] = useState<Summary[]>([]);
   const [current, setCurrent] = useState<{ key: string; version: number | null; latest: number | null } | null>(null);
   const [versions, setVersions] = useState<Summary[]>([]);
@@ -62,6 +62,17 @@ export default function FormsPage() {
     await show(key, f.schema, f.version, vs.items[0]?.version ?? f.version);
   }, [show]);
 
+  /** Switching forms or versions drops unsaved edits only after the admin agrees. */
+  const leave = useCallback((go: () => void) => {
+    if (!dirty) return go();
+    modal.confirm({ title: t('forms.unsaved'), content: t('forms.discard'), okText: t('common.ok'), cancelText: t('common.cancel'), onOk: go });
+  }, [dirty, modal]);
+
+  // #/forms/<key> (the designer's "edit form" link) opens that form.
+  useEffect(() => {
+    if (formKey) open(formKey).catch((e) => message.error(e instanceof ApiError ? e.message : String(e)));
+  }, [formKey, open, message]);
+
   const save = async () => {
     if (!current || !editor.current) return;
     setSaving(true);
@@ -91,11 +102,11 @@ export default function FormsPage() {
   return (
     <Row gutter={16} data-testid="forms-page">
       <Col xs={24} lg={7}>
-        <Card title={t('forms.title')} size="small" extra={<Button size="small" onClick={() => setCreating(true)} data-testid="forms-new">{t('forms.new')}</Button>}>
+        <Card title={t('forms.title')} size="small" extra={<Button size="small" onClick={() => leave(() => setCreating(true))} data-testid="forms-new">{t('forms.new')}</Button>}>
           <Table<Summary>
             rowKey="key" size="small" dataSource={list} pagination={false}
             rowClassName={(r) => (r.key === current?.key ? 'ant-table-row-selected' : '')}
-            onRow={(r) => ({ onClick: () => void open(r.key).catch((e) => message.error(String(e))), style: { cursor: 'pointer' }, 'data-testid': 'form-row', 'data-key': r.key } as never)}
+            onRow={(r) => ({ onClick: () => leave(() => void open(r.key).catch((e) => message.error(String(e)))), style: { cursor: 'pointer' }, 'data-testid': 'form-row', 'data-key': r.key } as never)}
             columns={[
               { title: t('forms.key'), dataIndex: 'key' },
               { title: t('forms.version'), dataIndex: 'version', width: 60, render: (v) => `v${v}` },
@@ -111,9 +122,9 @@ export default function FormsPage() {
           extra={current && (
             <Space wrap>
               {versions.length > 1 && (
-                <Select size="small" style={{ width: 200 }} value={current.version ?? undefined} placeholder={t('forms.versions')} data-testid="form-version-select"
-                  onChange={(v) => void open(current.key, v)}
-                  options={versions.map((v) => ({ value: v.version, label: `v${v.version} · ${fmtDateTime(v.createdAt)}${v.version === current.latest ? ` (${t('forms.latest')})` : ''}` }))} />
+                <Select size="small" style={{ width: 260 }} value={current.version ?? undefined} placeholder={t('forms.versions')} data-testid="form-version-select"
+                  onChange={(v) => leave(() => void open(current.key, v))}
+                  options={versions.map((v) => ({ value: v.version, label: `v${v.version} · ${fmtDateTime(v.createdAt)} · ${v.createdBy}${v.version === current.latest ? ` (${t('forms.latest')})` : ''}` }))} />
               )}
               <Input size="small" style={{ width: 200 }} placeholder={t('forms.note')} value={note} onChange={(e) => setNote(e.target.value)} maxLength={500} data-testid="form-note" />
               <Button size="small" type="primary" loading={saving} onClick={save} data-testid="form-save">{t('forms.save')}</Button>
