@@ -1,5 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createTestDatabase } from './support/db.js';
 import { buildApp } from '../src/http/app.js';
@@ -39,4 +42,26 @@ test('security headers are set', async () => {
   const res = await app.inject({ method: 'GET', url: '/api/health' });
   assert.equal(res.headers['x-content-type-options'], 'nosniff');
   assert.ok(res.headers['x-frame-options']);
+});
+
+test('the UI is served compressed; hashed assets are cached for a year, index.html is revalidated', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'duban-ui-'));
+  mkdirSync(path.join(dir, 'assets'));
+  writeFileSync(path.join(dir, 'index.html'), `<!doctype html><title>督办</title>${'<!-- -->'.repeat(200)}`);
+  writeFileSync(path.join(dir, 'assets', 'Designer-abc123.js'), `export const x = ${JSON.stringify('督办'.repeat(2000))};`);
+  const ui = await buildApp({ runtime: await createRuntime(t.db, { print: () => undefined }), version: 'test', logLevel: 'silent', uiDir: dir });
+  try {
+    const asset = await ui.inject({ method: 'GET', url: '/assets/Designer-abc123.js', headers: { 'accept-encoding': 'br, gzip' } });
+    assert.equal(asset.statusCode, 200);
+    assert.equal(asset.headers['content-encoding'], 'br');
+    assert.ok(asset.rawPayload.length < 1000, `compressed to ${asset.rawPayload.length} bytes`);
+    assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
+    const index = await ui.inject({ method: 'GET', url: '/', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(index.headers['cache-control'], 'no-cache');
+    assert.equal(index.headers['content-encoding'], 'gzip');
+    assert.equal((await ui.inject({ method: 'GET', url: '/assets/Designer-abc123.js' })).headers['content-encoding'], undefined, 'clients that ask for nothing get plain bytes');
+  } finally {
+    await ui.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

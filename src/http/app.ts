@@ -3,6 +3,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Runtime } from '../runtime.js';
@@ -49,6 +50,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
     },
   });
+  // The designer chunk is ~1.6 MB of JavaScript; compressed it is a third of that. API lists compress well too.
+  await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip'] });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Duban API', description: '督办 — durable BPMN engine for government-service supervision', version: deps.version },
@@ -80,6 +83,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(formRoutes, { forms });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
-  if (existsSync(staticDir)) await app.register(fastifyStatic, { root: staticDir, prefix: '/' });
+  if (existsSync(staticDir)) {
+    await app.register(fastifyStatic, {
+      root: staticDir, prefix: '/', cacheControl: false,
+      // Vite names built assets by content hash, so they never change under their name; index.html is revalidated.
+      setHeaders: (res, file) => {
+        res.setHeader('cache-control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  }
   return app;
 }
