@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
+import { postgresRateLimitStore } from './rate-limit-store.js';
 import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
 import { DubanError } from '../engine/errors.js';
@@ -45,7 +46,8 @@ export function principalOf(req: FastifyRequest): Principal {
  */
 export const authPlugin = fp(async (app: FastifyInstance, opts: { db: Db }) => {
   await app.register(cookie);
-  await app.register(rateLimit, { global: false });
+  // Counted in PostgreSQL: every server process on the database shares the login budget.
+  await app.register(rateLimit, { global: false, store: postgresRateLimitStore(opts.db) });
   app.decorateRequest('principal', null);
 
   app.addHook('onRoute', (route) => {
