@@ -57,6 +57,9 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const runtime = await createRuntime(db, { print: log });
   const { engine, services } = runtime;
   await installShipped(runtime, log);
+  // Deadlines follow the calendar: new official data after an upgrade, or a recompute cut short by a crash.
+  const recomputed = await runtime.cases.recomputeDeadlines('system');
+  if (recomputed.changed) log(`recomputed the deadlines of ${recomputed.changed} open case(s) for the current calendar`);
   if (opts.demo && (await seedDemo(db, runtime))) log(demoAccountsText());
   const metrics = new Metrics(db);
 

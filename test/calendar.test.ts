@@ -7,6 +7,7 @@ import { seedDemo, DEMO_PASSWORD } from '../src/demo.js';
 import { registerProblemHandlers } from '../src/http/problem.js';
 import { authPlugin, authRoutes } from '../src/http/auth.js';
 import { calendarRoutes } from '../src/http/calendar.js';
+import { createRuntime } from '../src/runtime.js';
 import { verifyAudit } from '../src/audit/audit.js';
 import { evaluateFeel } from '../src/engine/expressions.js';
 import {
@@ -207,7 +208,7 @@ describe('calendar routes', () => {
     registerProblemHandlers(app);
     await app.register(authPlugin, { db: t.db });
     await app.register(authRoutes, { db: t.db, secureCookies: false });
-    await app.register(calendarRoutes, { db: t.db });
+    await app.register(calendarRoutes, { db: t.db, cases: (await createRuntime(t.db, { print: () => undefined })).cases });
     await app.ready();
   });
   after(async () => {
@@ -285,7 +286,7 @@ describe('calendar routes', () => {
 
     const put = await as(admin, { method: 'PUT', url: '/api/calendar/days/2027-01-01', payload: { kind: 'holiday', note: '元旦' } });
     assert.equal(put.statusCode, 200, put.body);
-    assert.deepEqual({ ...(put.json() as object), updatedAt: undefined }, { day: '2027-01-01', kind: 'holiday', note: '元旦', updatedBy: 'admin', updatedAt: undefined });
+    assert.deepEqual({ ...(put.json() as object), updatedAt: undefined }, { day: '2027-01-01', kind: 'holiday', note: '元旦', updatedBy: 'admin', updatedAt: undefined, recomputedCases: 0 });
     const put2 = await as(admin, { method: 'PUT', url: '/api/calendar/days/2027-01-01', payload: { kind: 'holiday', note: '元旦（国务院办公厅通知）' } });
     assert.equal(put2.statusCode, 200, put2.body);
     assert.equal((await as(admin, { method: 'PUT', url: '/api/calendar/days/2027-01-09', payload: { kind: 'workday' } })).statusCode, 200);

@@ -106,6 +106,34 @@ describe('working-day deadlines on real dates', () => {
     const history = await as(app, market, { method: 'GET', url: `/api/process-instances/${c.id}` });
     assert.ok(history.json().history.some((h: { kind: string }) => h.kind === 'instance.resumed'));
   });
+
+  test('a holiday added to the calendar moves open deadlines and their timers; removing it moves them back; item edits do not', async () => {
+    const c = (await intake(market, { itemCode: 'T-5DAY' })).json();
+    const calendar = await runtime.calendars.get();
+    const holiday = calendar.addWorkingDays(new Date(), 2).dueDay; // a working day inside the case's 5
+    const timers = async () => (await db('timers').where({ instance_id: c.id }).orderBy('due_at').select('due_at')).map((r) => new Date(r.due_at).toISOString());
+    const before = await timers();
+    assert.deepEqual(before, [c.warningAt, c.promisedAt].sort(), 'the warning and deadline timers are due at the case\'s times');
+
+    const put = await as(app, admin, { method: 'PUT', url: `/api/calendar/days/${holiday}`, payload: { kind: 'holiday', note: '临时调休(测试)' } });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.ok(put.json().recomputedCases >= 1);
+    const moved = (await as(app, market, { method: 'GET', url: `/api/cases/${c.id}` })).json();
+    assert.equal(moved.promisedAt, calendar.shiftByWorkingDays(new Date(c.promisedAt), 1).toISOString(), 'one working day later');
+    assert.deepEqual(await timers(), [moved.warningAt, moved.promisedAt].sort(), 'the timers moved with the deadline');
+    const audit = (await as(app, admin, { method: 'GET', url: `/api/audit?action=case.deadline.recomputed&entityId=${c.number}` })).json();
+    assert.equal(audit.items[0].after.promisedAt, moved.promisedAt);
+    assert.ok((await as(app, market, { method: 'GET', url: `/api/process-instances/${c.id}` })).json().history.some((h: { kind: string }) => h.kind === 'instance.retimed'));
+
+    // The promise made at intake stands: a later item edit is not applied to the case.
+    assert.equal((await as(app, admin, { method: 'PATCH', url: '/api/items/T-5DAY', payload: { promisedDays: 3 } })).statusCode, 200);
+    assert.equal((await runtime.cases.recomputeDeadlines('test')).changed, 0, 'recomputing again changes nothing');
+    assert.equal((await as(app, admin, { method: 'DELETE', url: `/api/calendar/days/${holiday}` })).statusCode, 204);
+    const back = (await as(app, market, { method: 'GET', url: `/api/cases/${c.id}` })).json();
+    assert.deepEqual([back.promisedAt, back.warningAt], [c.promisedAt, c.warningAt]);
+    assert.deepEqual(await timers(), before);
+    assert.equal((await as(app, admin, { method: 'PATCH', url: '/api/items/T-5DAY', payload: { promisedDays: 5 } })).statusCode, 200);
+  });
 });
 
 describe('lights and the supervision loop', () => {

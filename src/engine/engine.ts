@@ -239,20 +239,43 @@ export class WorkflowEngine {
     return this.lockRunning(instanceId, async (trx, row) => {
       if (!row.suspended_at) throw new ConflictError('the case is not suspended');
       const suspendedAt = new Date(row.suspended_at);
-      const timers: Array<{ id: number; element_id: string; due_at: Date }> = await trx('timers').where({ instance_id: instanceId }).select('id', 'element_id', 'due_at');
-      const moved = [];
-      for (const t of timers) {
-        const due = shift(new Date(t.due_at), suspendedAt);
-        await trx('timers').where({ id: t.id }).update({ due_at: due });
-        moved.push({ elementId: t.element_id, from: new Date(t.due_at).toISOString(), to: due.toISOString() });
-      }
+      const moved = await this.moveTimers(trx, instanceId, (due) => shift(due, suspendedAt));
       await trx('process_instances').where({ id: instanceId }).update({ suspended_at: null, updated_at: trx.fn.now() }).increment('version', 1);
       await inTrx?.(trx, suspendedAt);
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.resumed', actor, data: JSON.stringify({ ...data, suspendedAt, timers: moved }) });
       await this.audit(trx, { actor, action: 'instance.resumed', entityType: 'process_instance', entityId: instanceId, before: { suspended: true, suspendedAt }, after: { suspended: false, timers: moved, ...data } });
-      if (timers.length) await trx.raw(`SELECT pg_notify('duban_timers', '')`);
       return { suspendedAt };
     });
+  }
+
+  /**
+   * Move pending timers of a running instance (a deadline recomputed after a calendar change).
+   * `plan` runs first, under the instance lock, and returns the new due time per timer (null: leave it),
+   * or null to change nothing.
+   */
+  async retime(instanceId: string, actor: string | null, plan: (trx: Knex.Transaction) => Promise<{ due: (due: Date, elementId: string) => Date | null; data: Record<string, unknown> } | null>): Promise<boolean> {
+    return this.lockRunning(instanceId, async (trx) => {
+      const p = await plan(trx);
+      if (!p) return false;
+      const moved = await this.moveTimers(trx, instanceId, p.due);
+      await trx('history').insert({ instance_id: instanceId, kind: 'instance.retimed', actor, data: JSON.stringify({ ...p.data, timers: moved }) });
+      await this.audit(trx, { actor, action: 'instance.retimed', entityType: 'process_instance', entityId: instanceId, after: { timers: moved, ...p.data } });
+      return true;
+    });
+  }
+
+  /** The timers table is the clock of record: moving a row moves the timer. */
+  private async moveTimers(trx: Knex.Transaction, instanceId: string, due: (due: Date, elementId: string) => Date | null) {
+    const timers: Array<{ id: number; element_id: string; due_at: Date }> = await trx('timers').where({ instance_id: instanceId }).select('id', 'element_id', 'due_at');
+    const moved = [];
+    for (const t of timers) {
+      const to = due(new Date(t.due_at), t.element_id);
+      if (!to || to.getTime() === new Date(t.due_at).getTime()) continue;
+      await trx('timers').where({ id: t.id }).update({ due_at: to });
+      moved.push({ elementId: t.element_id, from: new Date(t.due_at).toISOString(), to: to.toISOString() });
+    }
+    if (moved.length) await trx.raw(`SELECT pg_notify('duban_timers', '')`);
+    return moved;
   }
 
   private async lockRunning<T>(instanceId: string, fn: (trx: Knex.Transaction, row: InstanceRow) => Promise<T>): Promise<T> {

@@ -75,7 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(taskRoutes, { db, engine, calendars });
   await app.register(operationRoutes, { db, engine });
   await app.register(smsRoutes, { db, authToken: deps.sms?.authToken ?? null, publicUrl: deps.sms?.publicUrl ?? null });
-  await app.register(calendarRoutes, { db });
+  await app.register(calendarRoutes, { db, cases });
   await app.register(itemRoutes, { db });
   await app.register(caseRoutes, { db, cases, calendars });
   await app.register(supervisionRoutes, { db, supervisions });

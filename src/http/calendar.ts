@@ -7,6 +7,7 @@ import type { Role, Scope } from '../auth/principal.js';
 import { appendAudit } from '../audit/audit.js';
 import { BadRequestError, NotFoundError } from '../engine/errors.js';
 import { clearCalendarCache, isValidDay, loadCalendar, OFFICIAL_YEARS } from '../calendar/calendar.js';
+import type { CaseService } from '../domain/cases/cases.js';
 
 const READ = { roles: ['admin', 'clerk', 'inspector', 'leader', 'system'] as Role[], scope: 'read' as Scope };
 const ADMIN = { roles: ['admin'] as Role[], scope: 'admin' as Scope };
@@ -46,6 +47,8 @@ const OverrideT = Type.Object({
   updatedAt: Type.String(),
 });
 
+const Recomputed = Type.Object({ recomputedCases: Type.Integer({ description: 'open cases whose deadline (and timers) moved with this change' }) });
+
 function checkDay(day: string): void {
   if (!isValidDay(day)) throw new BadRequestError(`${day} is not a calendar date`);
 }
@@ -57,8 +60,13 @@ const dayOut = (r: DayRow) => ({ day: r.day, kind: r.kind, note: r.note, updated
 const DAY_COLUMNS = ['kind', 'note', 'updated_by', 'updated_at'];
 
 /** The working-day calendar: official holidays plus the administrator's overrides and confirmed years. */
-export async function calendarRoutes(app: FastifyInstance, opts: { db: Db }) {
-  const { db } = opts;
+export async function calendarRoutes(app: FastifyInstance, opts: { db: Db; cases: CaseService }) {
+  const { db, cases } = opts;
+  /** Every calendar change recomputes the open cases' deadlines (and moves their timers). */
+  const recompute = async (actor: string) => {
+    clearCalendarCache(db);
+    return (await cases.recomputeDeadlines(actor)).changed;
+  };
 
   app.get('/api/calendar', {
     schema: {
@@ -88,7 +96,7 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db }) {
       tags: ['calendar'], summary: 'Override one day: holiday (no work) or workday (make-up working day)',
       params: DayParam,
       body: Type.Object({ kind: Type.Union([Type.Literal('holiday'), Type.Literal('workday')]), note: Type.Optional(Nullable(Note)) }, { additionalProperties: false }),
-      response: { 200: OverrideT },
+      response: { 200: Type.Composite([OverrideT, Recomputed]) },
     },
     config: { access: ADMIN },
   }, async (req) => {
@@ -108,8 +116,7 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db }) {
       });
       return after!;
     });
-    clearCalendarCache(db);
-    return dayOut(row);
+    return { ...dayOut(row), recomputedCases: await recompute(p.username) };
   });
 
   app.delete('/api/calendar/days/:day', {
@@ -125,7 +132,7 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db }) {
       await trx('calendar_days').where({ day }).delete();
       await appendAudit(trx, { actor: p.username, action: 'calendar.day.deleted', entityType: 'calendar_day', entityId: day, before: dayOut(before), after: null });
     });
-    clearCalendarCache(db);
+    await recompute(p.username);
     return reply.code(204).send();
   });
 
@@ -134,7 +141,7 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db }) {
       tags: ['calendar'], summary: "Mark a year's arrangement as entered completely (confirmed) or not",
       params: YearParam,
       body: Type.Object({ confirmed: Type.Boolean(), note: Type.Optional(Nullable(Note)) }, { additionalProperties: false }),
-      response: { 200: YearT },
+      response: { 200: Type.Composite([YearT, Recomputed]) },
     },
     config: { access: ADMIN },
   }, async (req) => {
@@ -154,10 +161,10 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db }) {
       });
       return after!;
     });
-    clearCalendarCache(db);
+    const recomputedCases = await recompute(p.username);
     const official = OFFICIAL_YEARS.has(year);
     return {
-      year, official, confirmed: official || row.confirmed, note: row.note, updatedBy: row.updated_by, updatedAt: row.updated_at.toISOString(),
+      year, official, confirmed: official || row.confirmed, note: row.note, updatedBy: row.updated_by, updatedAt: row.updated_at.toISOString(), recomputedCases,
     };
   });
 }

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
 import type { Db } from '../../db/database.js';
 import type { WorkflowEngine } from '../../engine/engine.js';
-import type { CalendarCache, WarningRule, WorkingCalendar } from '../../calendar/calendar.js';
+import { readCalendar, type CalendarCache, type WarningRule, type WorkingCalendar } from '../../calendar/calendar.js';
 import { appendAudit } from '../../audit/audit.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../engine/errors.js';
 import { identityProblem, type IdType } from './identity.js';
-import { deadlinesFor, lightOf, remainingOf, type Light } from './deadlines.js';
+import { deadlinesFor, lightOf, remainingOf, type ItemLimits, type Light } from './deadlines.js';
 
 export interface IntakeInput {
   itemCode: string;
@@ -36,6 +36,10 @@ export interface CaseRow {
   promised_at: Date;
   warning_at: Date;
   calendar_confirmed: boolean;
+  /** The limit as promised at intake (item edits later do not change it). */
+  promised_days: number;
+  limit_unit: ItemLimits['limit_unit'];
+  warning_rule: WarningRule;
   status: 'handling' | 'suspended' | 'completed' | 'cancelled';
   suspended_days: number;
   warned_at: Date | null;
@@ -89,7 +93,8 @@ export class CaseService {
     }
     const calendar = await this.calendars.get();
     const receivedAt = input.receivedAt ?? new Date();
-    const d = deadlinesFor(calendar, { promised_days: item.promised_days, limit_unit: item.limit_unit, warning_rule: item.warning_rule as WarningRule }, receivedAt);
+    const limits: ItemLimits = { promised_days: item.promised_days, limit_unit: item.limit_unit, warning_rule: item.warning_rule as WarningRule };
+    const d = deadlinesFor(calendar, limits, receivedAt);
     let number = '';
     const summary = await this.engine.start(item.process_key ?? PROCESS_DEFAULT, {
       actor: actor.username,
@@ -108,7 +113,7 @@ export class CaseService {
           contact_name: input.contactName ?? null, phone: input.phone, source: input.source ?? 'window',
           received_at: receivedAt, promised_at: d.promisedAt, warning_at: d.warningAt, calendar_confirmed: d.confirmed, created_by: actor.username,
         };
-        await trx('cases').insert(row);
+        await trx('cases').insert({ ...row, ...limits, warning_rule: JSON.stringify(limits.warning_rule) });
         await appendAudit(trx, { actor: actor.username, action: 'case.received', entityType: 'case', entityId: number, after: { ...row, id_number: mask(row.id_number) } });
       },
     });
@@ -168,11 +173,54 @@ export class CaseService {
     return this.view(await this.byId(id));
   }
 
+  /**
+   * After the working-day calendar changes (an override, a confirmed year, new official data on upgrade):
+   * open cases whose deadline is still ahead get the deadline and warning time the new calendar gives —
+   * from the limit promised at intake plus the working days already spent suspended — and their timers
+   * move with them. Idempotent, so start-up runs it too: a crash half-way leaves nothing behind for long.
+   */
+  async recomputeDeadlines(actor: string, now = new Date()): Promise<{ checked: number; changed: number }> {
+    const calendar = await readCalendar(this.db);
+    const open: CaseRow[] = await this.db('cases').whereIn('status', ['handling', 'suspended']).where('limit_unit', 'workday').where('promised_at', '>', now);
+    let changed = 0;
+    for (const c of open) {
+      if (sameDeadlines(c, deadlinesNow(calendar, c))) continue;
+      const retimed = await this.engine.retime(c.id, actor, async (trx) => {
+        const current: CaseRow | undefined = await trx('cases').where({ id: c.id }).first();
+        if (!current || !['handling', 'suspended'].includes(current.status)) return null;
+        const next = deadlinesNow(calendar, current);
+        if (sameDeadlines(current, next)) return null;
+        await trx('cases').where({ id: c.id }).update({ promised_at: next.promisedAt, warning_at: next.warningAt, calendar_confirmed: next.confirmed });
+        const before = { promisedAt: current.promised_at.toISOString(), warningAt: current.warning_at.toISOString(), calendarConfirmed: current.calendar_confirmed };
+        const after = { promisedAt: next.promisedAt.toISOString(), warningAt: next.warningAt.toISOString(), calendarConfirmed: next.confirmed };
+        await appendAudit(trx, { actor, action: 'case.deadline.recomputed', entityType: 'case', entityId: current.number, before, after });
+        // The deadline and warning timers are the ones due at the old times; a step's own timers stay.
+        const due = (at: Date) => (at.getTime() === current.promised_at.getTime() ? next.promisedAt : at.getTime() === current.warning_at.getTime() ? next.warningAt : null);
+        return { due, data: { reason: 'calendar', caseNumber: current.number, before, after } };
+      }).catch((e: unknown) => {
+        if (e instanceof ConflictError || e instanceof NotFoundError) return false; // finished or cancelled meanwhile
+        throw e;
+      });
+      if (retimed) changed++;
+    }
+    return { checked: open.length, changed };
+  }
+
   async view(row: CaseRow, now = new Date()): Promise<CaseView> {
     const calendar = await this.calendars.get();
     const item = await this.db('items').where({ code: row.item_code }).first('name');
     return toView(row, item?.name ?? row.item_code, calendar, now);
   }
+}
+
+/** The deadlines a case has under `calendar`: its promised limit from intake, moved by the working days it spent suspended. */
+function deadlinesNow(calendar: WorkingCalendar, c: CaseRow): { promisedAt: Date; warningAt: Date; confirmed: boolean } {
+  const d = deadlinesFor(calendar, c, c.received_at);
+  return { promisedAt: calendar.shiftByWorkingDays(d.promisedAt, c.suspended_days), warningAt: calendar.shiftByWorkingDays(d.warningAt, c.suspended_days), confirmed: d.confirmed };
+}
+
+function sameDeadlines(c: CaseRow, d: { promisedAt: Date; warningAt: Date; confirmed: boolean }): boolean {
+  return c.promised_at.getTime() === d.promisedAt.getTime() && c.warning_at.getTime() === d.warningAt.getTime() && c.calendar_confirmed === d.confirmed;
 }
 
 export function toView(row: CaseRow, itemName: string, calendar: WorkingCalendar, now: Date): CaseView {

@@ -17,10 +17,11 @@ export function CalendarPage() {
   useEffect(() => {
     load().catch((e) => message.error(String(e)));
   }, [load, message]);
-  const run = async (fn: () => Promise<unknown>) => {
+  // Every change recomputes the deadlines of open cases; say how many moved.
+  const run = async (fn: () => Promise<{ recomputedCases?: number } | undefined>) => {
     try {
-      await fn();
-      message.success(t('common.success'));
+      const r = await fn();
+      message.success(r?.recomputedCases ? t('cal.recomputed', { n: r.recomputedCases }) : t('common.success'));
       await load();
     } catch (e) {
       message.error(e instanceof ApiError ? e.message : String(e));
@@ -29,7 +30,12 @@ export function CalendarPage() {
   const days = (data?.days ?? []).filter((d) => !special || d.source !== 'weekend');
   return (
     <Card title={t('cal.title')} data-testid="calendar-page"
-      extra={<Space><InputNumber value={year} min={2000} max={2100} onChange={(v) => v && setYear(Number(v))} />{data && <Tag color={data.confirmed ? 'green' : 'orange'}>{t(data.confirmed ? 'cal.confirmed' : 'cal.unconfirmed')}</Tag>}</Space>}>
+      extra={<Space><InputNumber value={year} min={2000} max={2100} onChange={(v) => v && setYear(Number(v))} />{data && <Tag color={data.confirmed ? 'green' : 'orange'}>{t(data.confirmed ? 'cal.confirmed' : 'cal.unconfirmed')}</Tag>}
+        {data && !data.official && (
+          <Popconfirm title={t(data.confirmed ? 'cal.unconfirm' : 'cal.confirm')} onConfirm={() => run(() => put(`/api/calendar/years/${year}`, { confirmed: !data.confirmed }))}>
+            <Button size="small" data-testid="cal-confirm-year">{t(data.confirmed ? 'cal.unconfirm' : 'cal.confirm')}</Button>
+          </Popconfirm>
+        )}</Space>}>
       <Form form={form} layout="inline" style={{ marginBottom: 12, rowGap: 8 }} initialValues={{ kind: 'holiday' }}
         onFinish={(v) => run(() => put(`/api/calendar/days/${v.day.format('YYYY-MM-DD')}`, { kind: v.kind, note: v.note || undefined }))}>
         <Form.Item name="day" rules={[{ required: true }]}><DatePicker placeholder={t('cal.day')} data-testid="cal-day" /></Form.Item>
