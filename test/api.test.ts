@@ -324,6 +324,9 @@ describe('task forms', () => {
     }
     assert.deepEqual(await db('forms').count<{ count: string }[]>('* as count'), before);
     assert.equal((await as(app, market, { method: 'PUT', url: accept, payload: { schema: { type: 'default', components: [] } } })).statusCode, 403);
+    // A dynamic list's rows are their own scope: the same key inside and outside is fine.
+    const rows = { type: 'default', components: [{ type: 'textfield', key: 'name' }, { type: 'dynamiclist', path: 'materials', components: [{ type: 'textfield', key: 'name' }] }] };
+    assert.equal((await as(app, admin, { method: 'PUT', url: '/api/forms/duban:materials', payload: { schema: rows } })).statusCode, 200);
   });
 });
 

@@ -321,6 +321,8 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   await page.locator('#bio-properties-panel-label').click();
   await page.keyboard.press('Control+A');
   await page.keyboard.type('许可证编号');
+  // The label editor commits after a pause; wait until the canvas shows it before moving on.
+  await page.locator('.fjs-editor-container .fjs-element', { hasText: '许可证编号' }).last().waitFor();
   await page.locator('#bio-properties-panel-key').fill('licenceNo');
   await page.locator('#bio-properties-panel-key').press('Tab');
   await page.getByTestId('form-dirty').waitFor();

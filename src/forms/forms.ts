@@ -10,7 +10,7 @@ import { BadRequestError, NotFoundError } from '../engine/errors.js';
  * The browser renders them; the server only checks that a schema is one the viewer can render safely.
  */
 
-/** Components a task form may use. Left out: iframe (embeds foreign pages), html (raw markup), filepicker (no file store), image (external URLs). */
+/** Components a task form may use. Left out: iframe and documentPreview (embed foreign pages), html (raw markup), filepicker (no file store), image (external URLs). */
 const ALLOWED_TYPES = new Set([
   'textfield', 'textarea', 'number', 'datetime', 'select', 'radio', 'checkbox', 'checklist', 'taglist',
   'text', 'expression', 'group', 'dynamiclist', 'table', 'spacer', 'separator', 'button',
@@ -33,9 +33,9 @@ export function checkFormSchema(schema: unknown): string[] {
   if (schema.type !== 'default') return ['the form must have "type": "default"'];
   if (!Array.isArray(schema.components)) return ['the form must have a "components" array'];
   const problems: string[] = [];
-  const keys = new Set<string>();
   let count = 0;
-  const walk = (components: unknown[], depth: number, where: string) => {
+  // Keys are variable names in one scope; a dynamic list's rows are a scope of their own.
+  const walk = (components: unknown[], depth: number, where: string, keys: Set<string>) => {
     if (depth > MAX_DEPTH) return void problems.push(`${where}: groups nest deeper than ${MAX_DEPTH}`);
     components.forEach((c, i) => {
       const at = `${where}[${i}]`;
@@ -45,16 +45,16 @@ export function checkFormSchema(schema: unknown): string[] {
       if (!ALLOWED_TYPES.has(c.type)) return void problems.push(`${label}: component type "${c.type}" is not allowed in task forms`);
       if (c.key !== undefined) {
         if (typeof c.key !== 'string' || !KEY.test(c.key) || RESERVED_KEYS.has(c.key)) problems.push(`${label}: the key must be a variable name (letters, digits, _)`);
-        else if (keys.has(c.key) && !CONTAINERS.has(c.type)) problems.push(`${label}: the key "${c.key}" is used twice`);
+        else if (keys.has(c.key)) problems.push(`${label}: the key "${c.key}" is used twice`);
         else keys.add(c.key);
       }
       if (c.components !== undefined) {
         if (!CONTAINERS.has(c.type) || !Array.isArray(c.components)) problems.push(`${label}: only groups and dynamic lists hold components`);
-        else walk(c.components, depth + 1, `${at}.components`);
+        else walk(c.components, depth + 1, `${at}.components`, c.type === 'dynamiclist' ? new Set() : keys);
       }
     });
   };
-  walk(schema.components, 1, 'components');
+  walk(schema.components, 1, 'components', new Set());
   if (count > MAX_COMPONENTS) problems.push(`the form has more than ${MAX_COMPONENTS} components`);
   return problems;
 }
