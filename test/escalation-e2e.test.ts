@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { startDubanServer } from './support/server.js';
+import { freePort } from './support/ports.js';
 import { createTestDatabase } from './support/db.js';
 import { FakeTwilio } from './support/fake-twilio.js';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo.js';
@@ -70,8 +71,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 }
 
 test('overdue escalation end to end, with two servers and one killed: exactly one SMS', { timeout: 240_000 }, async () => {
-  const [a] = await Promise.all([startServer(3481), startServer(3482)]);
-  const clerkA = await new Client('http://127.0.0.1:3481').login('market.clerk');
+  const [portA, portB] = [await freePort(), await freePort()];
+  const [a] = await Promise.all([startServer(portA), startServer(portB)]);
+  const clerkA = await new Client(`http://127.0.0.1:${portA}`).login('market.clerk');
   const created = await clerkA.call('POST', '/api/cases', { itemCode: 'DRILL-1', applicantName: '天衢餐饮管理有限公司', applicantType: 2, idType: 'uscc', idNumber: '91350100M000100Y43', phone: '+8613900000001' });
   assert.equal(created.status, 201, created.text);
   const c = created.json as { id: string; number: string; promisedAt: string; light: string };
@@ -79,7 +81,7 @@ test('overdue escalation end to end, with two servers and one killed: exactly on
 
   // Yellow: the department is warned.
   await until('the yellow warning', async () => fake.messages.find((m) => m.body.includes(c.number) && m.body.includes('到期')));
-  const b = new Client('http://127.0.0.1:3482');
+  const b = new Client(`http://127.0.0.1:${portB}`);
   await b.login('market.clerk');
   assert.equal((await b.call('GET', `/api/cases/${c.id}`)).json.light, 'yellow');
 
@@ -89,7 +91,7 @@ test('overdue escalation end to end, with two servers and one killed: exactly on
 
   const expected = `政务服务网食品经营许可(演练)的业务办理已经超时,业务编号:${c.number},请及时登录系统跟踪督察。`;
   await until('the overdue SMS', async () => fake.messages.find((m) => m.body === expected));
-  const inspector = await new Client('http://127.0.0.1:3482').login('inspector');
+  const inspector = await new Client(`http://127.0.0.1:${portB}`).login('inspector');
   const sup = await until('the supervision record', async () => {
     const r = await inspector.call('GET', '/api/supervisions?status=open');
     return (r.json.items as Array<{ id: string; caseNumber: string }>).find((s) => s.caseNumber === c.number);

@@ -3,9 +3,10 @@
  * then run every test/**\/*.test.ts with node's test runner. Each test file makes its own database.
  */
 import { execSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { freePort } from './support/ports.js';
 
 function findTests(dir: string): string[] {
   const out: string[] = [];
@@ -37,9 +38,16 @@ async function main(): Promise<number> {
   let url = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   let stop: (() => Promise<void>) | undefined;
   if (!url) {
-    const embedded = await startEmbeddedPostgres(path.resolve('.data/test'), Number(process.env.DUBAN_TEST_PG_PORT ?? 54330), (m) => console.log(m));
+    // A server of its own per run (own folder, free port): two `npm test` on one machine never meet.
+    mkdirSync('.data', { recursive: true });
+    const dir = mkdtempSync(path.resolve('.data/test-'));
+    const port = process.env.DUBAN_TEST_PG_PORT ? Number(process.env.DUBAN_TEST_PG_PORT) : await freePort();
+    const embedded = await startEmbeddedPostgres(dir, port, (m) => console.log(m));
     url = embedded.url.replace(/\/duban$/, '/postgres');
-    stop = embedded.stop;
+    stop = async () => {
+      await embedded.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
   }
   const files = findTests('test').filter((f) => !filter.length || filter.some((x) => f.includes(x)));
   const code = await new Promise<number>((resolve) => {

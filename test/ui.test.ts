@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './support/ports.js';
 import path from 'node:path';
 import { ensureUiBuilt } from '../ui/ensure-built.mjs';
 import { createTestDatabase } from './support/db.js';
@@ -25,17 +25,6 @@ let base = '';
 let dropDb: (() => Promise<void>) | undefined;
 let chromium: Chromium | undefined;
 const pages: WatchedPage[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A tiny API client with its own session (cookie + CSRF token). */
 class Api {
