@@ -32,8 +32,8 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
     functions: calendarFunctions(() => calendars.current()),
     onCancelled: async (trx, instanceId, reason) => {
       await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'cancelled', result: reason ?? '撤销' });
-      await trx('case_suspensions').where({ case_id: instanceId }).whereNull('ended_at').update({ ended_at: trx.fn.now() });
-      await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.fn.now(), result: `办件已撤销:${reason ?? ''}` });
+      await trx('case_suspensions').where({ case_id: instanceId }).whereNull('ended_at').update({ ended_at: trx.raw('now()') });
+      await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.raw('now()'), result: `办件已撤销:${reason ?? ''}` });
     },
   });
   return { db, services, engine, calendars, cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };

@@ -38,7 +38,7 @@ export async function createSession(db: Db, userId: string): Promise<{ cookie: s
 
 export async function sessionPrincipal(db: Db, cookie: string): Promise<Principal | null> {
   const row = await db('sessions as s').join('users as u', 'u.id', 's.user_id')
-    .where('s.id', sha256(cookie)).andWhere('s.expires_at', '>', db.fn.now()).andWhere('u.active', true)
+    .where('s.id', sha256(cookie)).andWhere('s.expires_at', '>', db.raw('now()')).andWhere('u.active', true)
     .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 's.csrf_token');
   return row ? toPrincipal(row, 'session', null, row.csrf_token) : null;
 }
@@ -68,10 +68,10 @@ export async function tokenPrincipal(db: Db, bearer: string): Promise<Principal 
   if (!m) return null;
   const row = await db('api_tokens as t').join('users as u', 'u.id', 't.user_id')
     .where('t.id', m[1]).whereNull('t.revoked_at').andWhere('u.active', true)
-    .andWhere((q) => q.whereNull('t.expires_at').orWhere('t.expires_at', '>', db.fn.now()))
+    .andWhere((q) => q.whereNull('t.expires_at').orWhere('t.expires_at', '>', db.raw('now()')))
     .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 't.secret_hash', 't.scopes');
   if (!row || row.secret_hash !== sha256(m[2]!)) return null;
-  await db('api_tokens').where({ id: m[1] }).update({ last_used_at: db.fn.now() });
+  await db('api_tokens').where({ id: m[1] }).update({ last_used_at: db.raw('now()') });
   return toPrincipal(row, 'token', row.scopes);
 }
 
@@ -80,7 +80,7 @@ export async function revokeApiToken(db: Db, id: string, actor: string): Promise
     const row = await trx('api_tokens').where({ id }).forUpdate().first('id', 'revoked_at', 'name');
     if (!row) throw new NotFoundError('API token', id);
     if (row.revoked_at) return;
-    await trx('api_tokens').where({ id }).update({ revoked_at: trx.fn.now() });
+    await trx('api_tokens').where({ id }).update({ revoked_at: trx.raw('now()') });
     await appendAudit(trx, { actor, action: 'token.revoked', entityType: 'api_token', entityId: id, before: { name: row.name } });
   });
 }

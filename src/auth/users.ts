@@ -93,7 +93,7 @@ export async function updateUser(db: Db, id: string, patch: UserPatch, actor: st
     if (patch.departmentId && !(await trx('departments').where({ id: patch.departmentId }).first('id'))) {
       throw new BadRequestError(`department ${patch.departmentId} does not exist`);
     }
-    const changes: Record<string, unknown> = { updated_at: trx.fn.now() };
+    const changes: Record<string, unknown> = { updated_at: trx.raw('now()') };
     if (patch.displayName !== undefined) changes.display_name = patch.displayName;
     if (passwordHash) changes.password_hash = passwordHash;
     if (patch.departmentId !== undefined) changes.department_id = patch.departmentId || null;

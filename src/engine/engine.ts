@@ -132,7 +132,7 @@ export class WorkflowEngine {
         result: undefined,
         history: [{ kind: 'task.completed', elementId: row.element_id, executionId: row.execution_id, data: { taskId, output } }],
         beforePersist: async (t) => {
-          await t('tasks').where({ id: taskId }).update({ status: 'completed', completed_by: actor, ended_at: t.fn.now(), output: JSON.stringify(output) });
+          await t('tasks').where({ id: taskId }).update({ status: 'completed', completed_by: actor, ended_at: t.raw('now()'), output: JSON.stringify(output) });
           await this.audit(t, { actor, action: 'task.completed', entityType: 'task', entityId: taskId, before: { status: 'open', elementId: row.element_id }, after: { status: 'completed', output } });
         },
       };
@@ -147,7 +147,7 @@ export class WorkflowEngine {
       if (!row) throw new NotFoundError('task', taskId);
       if (row.status !== 'open') throw taskConflict(row.status);
       if (row.claimed_by && row.claimed_by !== actor && !opts.force) throw new ConflictError(`the task is claimed by ${row.claimed_by}`);
-      await trx('tasks').where({ id: taskId }).update({ claimed_by: actor, claimed_at: trx.fn.now(), assignee: actor });
+      await trx('tasks').where({ id: taskId }).update({ claimed_by: actor, claimed_at: trx.raw('now()'), assignee: actor });
       await this.audit(trx, { actor, action: 'task.claimed', entityType: 'task', entityId: taskId, before: { assignee: row.assignee }, after: { assignee: actor } });
       await trx('history').insert({ instance_id: row.instance_id, kind: 'task.claimed', element_id: row.element_id, execution_id: row.execution_id, actor, data: JSON.stringify({ taskId }) });
     });
@@ -207,9 +207,9 @@ export class WorkflowEngine {
       const row = await trx('process_instances').where({ id: instanceId }).forUpdate().first('id', 'status');
       if (!row) throw new NotFoundError('process instance', instanceId);
       if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`);
-      await trx('process_instances').where({ id: instanceId }).update({ status: 'cancelled', ended_at: trx.fn.now(), updated_at: trx.fn.now() })
+      await trx('process_instances').where({ id: instanceId }).update({ status: 'cancelled', ended_at: trx.raw('now()'), updated_at: trx.raw('now()') })
         .increment('version', 1);
-      await trx('tasks').where({ instance_id: instanceId, status: 'open' }).update({ status: 'cancelled', ended_at: trx.fn.now() });
+      await trx('tasks').where({ instance_id: instanceId, status: 'open' }).update({ status: 'cancelled', ended_at: trx.raw('now()') });
       await trx('timers').where({ instance_id: instanceId }).delete();
       await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.cancelled', actor, data: JSON.stringify({ reason: reason ?? null }) });
@@ -225,7 +225,7 @@ export class WorkflowEngine {
   async suspend(instanceId: string, actor: string | null, data: Record<string, unknown>): Promise<void> {
     await this.lockRunning(instanceId, async (trx, row) => {
       if (row.suspended_at) throw new ConflictError('the case is already suspended');
-      await trx('process_instances').where({ id: instanceId }).update({ suspended_at: trx.fn.now(), updated_at: trx.fn.now() }).increment('version', 1);
+      await trx('process_instances').where({ id: instanceId }).update({ suspended_at: trx.raw('now()'), updated_at: trx.raw('now()') }).increment('version', 1);
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.suspended', actor, data: JSON.stringify(data) });
       await this.audit(trx, { actor, action: 'instance.suspended', entityType: 'process_instance', entityId: instanceId, before: { suspended: false }, after: { suspended: true, ...data } });
     });
@@ -240,7 +240,7 @@ export class WorkflowEngine {
       if (!row.suspended_at) throw new ConflictError('the case is not suspended');
       const suspendedAt = new Date(row.suspended_at);
       const moved = await this.moveTimers(trx, instanceId, (due) => shift(due, suspendedAt));
-      await trx('process_instances').where({ id: instanceId }).update({ suspended_at: null, updated_at: trx.fn.now() }).increment('version', 1);
+      await trx('process_instances').where({ id: instanceId }).update({ suspended_at: null, updated_at: trx.raw('now()') }).increment('version', 1);
       await inTrx?.(trx, suspendedAt);
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.resumed', actor, data: JSON.stringify({ ...data, suspendedAt, timers: moved }) });
       await this.audit(trx, { actor, action: 'instance.resumed', entityType: 'process_instance', entityId: instanceId, before: { suspended: true, suspendedAt }, after: { suspended: false, timers: moved, ...data } });
@@ -354,8 +354,8 @@ export class WorkflowEngine {
       variables: JSON.stringify(snap.variables),
       status: snap.status,
       version,
-      updated_at: trx.fn.now(),
-      ended_at: done ? trx.fn.now() : null,
+      updated_at: trx.raw('now()'),
+      ended_at: done ? trx.raw('now()') : null,
       error: snap.error,
     });
     // Version 0 is the row start() inserted in this transaction: no task, timer or subscription refers to it yet.
@@ -386,7 +386,7 @@ async function syncTasks(trx: Knex.Transaction, instanceId: string, snap: RunSna
   const live = new Set(snap.tasks.map((t) => t.executionId));
   const known = new Set(open.map((t) => t.execution_id));
   const gone = open.filter((t) => !live.has(t.execution_id)).map((t) => t.id);
-  if (gone.length) await trx('tasks').whereIn('id', gone).update({ status: 'cancelled', ended_at: trx.fn.now() });
+  if (gone.length) await trx('tasks').whereIn('id', gone).update({ status: 'cancelled', ended_at: trx.raw('now()') });
   const fresh = snap.tasks.filter((t) => !known.has(t.executionId));
   if (fresh.length) {
     await trx('tasks').insert(fresh.map((t) => ({

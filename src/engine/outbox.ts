@@ -60,12 +60,12 @@ export class OutboxDispatcher {
     await this.expireLostAttempts();
     const claimed = await this.db.transaction(async (trx) => {
       const row: OutboxRow | undefined = await trx('outbox')
-        .where({ status: 'pending' }).andWhere('next_attempt_at', '<=', trx.fn.now())
+        .where({ status: 'pending' }).andWhere('next_attempt_at', '<=', trx.raw('now()'))
         .orderBy('next_attempt_at').limit(1).forUpdate().skipLocked().first();
       if (!row) return { row: undefined, delivered: false };
       if (this.services.deliveryMode(row.service) === 'atMostOnce') {
         // Commit the attempt first: after a crash this row says "sending", never "pending".
-        await trx('outbox').where({ id: row.id }).update({ status: 'sending', sending_since: trx.fn.now(), attempts: row.attempts + 1 });
+        await trx('outbox').where({ id: row.id }).update({ status: 'sending', sending_since: trx.raw('now()'), attempts: row.attempts + 1 });
         return { row, delivered: false };
       }
       await this.attempt(trx, row);
@@ -88,7 +88,7 @@ export class OutboxDispatcher {
       if (!deliver) throw new Error(`no delivery is registered for "${row.service}"`);
       const result = await deliver(row.payload, { dedupKey: row.dedup_key, outboxId: row.id, attempt });
       await trx('outbox').where({ id: row.id }).update({
-        status: 'sent', attempts: attempt, sent_at: trx.fn.now(), result: JSON.stringify(result ?? {}), last_error: null, sending_since: null,
+        status: 'sent', attempts: attempt, sent_at: trx.raw('now()'), result: JSON.stringify(result ?? {}), last_error: null, sending_since: null,
         provider_ref: typeof result?.providerId === 'string' ? result.providerId : null,
         provider_status: typeof result?.status === 'string' ? result.status : null,
       });
@@ -178,10 +178,10 @@ export async function recordProviderStatus(db: Db, outboxId: number, providerRef
     const settle = row.status === 'sending' || (row.status === 'failed' && /outcome unknown/.test(row.last_error ?? ''));
     await trx('outbox').where({ id: outboxId }).update({
       provider_status: status, provider_ref: providerRef ?? row.provider_ref,
-      ...(settle ? { status: 'sent', sent_at: trx.fn.now(), sending_since: null, last_error: null } : {}),
+      ...(settle ? { status: 'sent', sent_at: trx.raw('now()'), sending_since: null, last_error: null } : {}),
     });
     if (settle) {
-      await trx('incidents').where({ outbox_id: outboxId, status: 'open' }).update({ status: 'resolved', resolved_at: trx.fn.now(), resolved_by: 'provider-callback' });
+      await trx('incidents').where({ outbox_id: outboxId, status: 'open' }).update({ status: 'resolved', resolved_at: trx.raw('now()'), resolved_by: 'provider-callback' });
     }
     await appendAudit(trx, { actor: 'provider', action: `${row.service}.status`, entityType: 'outbox', entityId: String(outboxId), before: { providerStatus: row.provider_status }, after: { providerStatus: status, providerRef } });
     return true;
@@ -195,14 +195,14 @@ export async function retryIncident(db: Db, incidentId: number, actor: string | 
     if (!inc) return { retried: false, kind: 'missing' };
     if (inc.status !== 'open') return { retried: false, kind: inc.kind };
     if (inc.kind === 'delivery' && inc.outbox_id) {
-      await trx('outbox').where({ id: inc.outbox_id }).update({ status: 'pending', attempts: 0, next_attempt_at: trx.fn.now() });
+      await trx('outbox').where({ id: inc.outbox_id }).update({ status: 'pending', attempts: 0, next_attempt_at: trx.raw('now()') });
       await trx.raw(`SELECT pg_notify('duban_outbox', '')`);
     } else if (inc.kind === 'timer') {
-      await trx('timers').where({ instance_id: inc.instance_id, element_id: inc.element_id }).update({ due_at: trx.fn.now() });
+      await trx('timers').where({ instance_id: inc.instance_id, element_id: inc.element_id }).update({ due_at: trx.raw('now()') });
     } else {
       return { retried: false, kind: inc.kind };
     }
-    await trx('incidents').where({ id: incidentId }).update({ status: 'resolved', resolved_at: trx.fn.now(), resolved_by: actor });
+    await trx('incidents').where({ id: incidentId }).update({ status: 'resolved', resolved_at: trx.raw('now()'), resolved_by: actor });
     await appendAudit(trx, { actor, action: 'incident.retried', entityType: 'incident', entityId: String(incidentId), before: { status: 'open' }, after: { status: 'resolved' } });
     if (inc.instance_id) {
       await trx('history').insert({ instance_id: inc.instance_id, kind: 'incident.retried', actor, data: JSON.stringify({ incidentId }) });

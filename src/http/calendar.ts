@@ -107,7 +107,7 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db; cases
     const row = await db.transaction(async (trx) => {
       const before = await trx('calendar_days').where({ day }).forUpdate().first(db.raw('day::text AS day'), ...DAY_COLUMNS) as DayRow | undefined;
       const [after] = await trx('calendar_days')
-        .insert({ day, kind: body.kind, note: body.note ?? null, updated_by: p.username, updated_at: trx.fn.now() })
+        .insert({ day, kind: body.kind, note: body.note ?? null, updated_by: p.username, updated_at: trx.raw('now()') })
         .onConflict('day').merge()
         .returning([db.raw('day::text AS day'), ...DAY_COLUMNS]) as DayRow[];
       await appendAudit(trx, {
@@ -151,7 +151,7 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db; cases
     const row = await db.transaction(async (trx) => {
       const before = await trx('calendar_years').where({ year }).forUpdate().first() as YearRow | undefined;
       const [after] = await trx('calendar_years')
-        .insert({ year, confirmed: body.confirmed, note: body.note ?? null, updated_by: p.username, updated_at: trx.fn.now() })
+        .insert({ year, confirmed: body.confirmed, note: body.note ?? null, updated_by: p.username, updated_at: trx.raw('now()') })
         .onConflict('year').merge()
         .returning('*') as YearRow[];
       const out = (r: YearRow) => ({ year: r.year, confirmed: r.confirmed, note: r.note, updatedBy: r.updated_by, updatedAt: r.updated_at.toISOString() });

@@ -77,9 +77,9 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
     if (q.q) query.where((w) => w.whereILike('c.applicant_name', `%${q.q!.replace(/[%_\\]/g, '\\$&')}%`).orWhere('c.number', q.q!));
     if (q.escalated !== undefined) query[q.escalated ? 'whereNotNull' : 'whereNull']('c.escalated_at');
     switch (q.light) {
-      case 'red': query.where('c.status', 'handling').andWhere('c.promised_at', '<=', db.fn.now()); break;
-      case 'yellow': query.where('c.status', 'handling').andWhere('c.warning_at', '<=', db.fn.now()).andWhere('c.promised_at', '>', db.fn.now()); break;
-      case 'green': query.where('c.status', 'handling').andWhere('c.warning_at', '>', db.fn.now()); break;
+      case 'red': query.where('c.status', 'handling').andWhere('c.promised_at', '<=', db.raw('now()')); break;
+      case 'yellow': query.where('c.status', 'handling').andWhere('c.warning_at', '<=', db.raw('now()')).andWhere('c.promised_at', '>', db.raw('now()')); break;
+      case 'green': query.where('c.status', 'handling').andWhere('c.warning_at', '>', db.raw('now()')); break;
       case 'suspended': query.where('c.status', 'suspended'); break;
       case 'done': query.where('c.status', 'completed').andWhereRaw('c.completed_at <= c.promised_at'); break;
       case 'done-late': query.where('c.status', 'completed').andWhereRaw('c.completed_at > c.promised_at'); break;

@@ -102,7 +102,7 @@ export async function itemRoutes(app: FastifyInstance, opts: { db: Db }) {
       if (!before) throw new NotFoundError('item', code);
       if (b.departmentId && !(await trx('departments').where({ id: b.departmentId as string }).first('id'))) throw new BadRequestError(`department ${String(b.departmentId)} does not exist`);
       const map: Record<string, string> = { name: 'name', departmentId: 'department_id', caseType: 'case_type', statutoryDays: 'statutory_days', promisedDays: 'promised_days', limitUnit: 'limit_unit', warningRule: 'warning_rule', processKey: 'process_key', active: 'active' };
-      const changes: Record<string, unknown> = { updated_at: trx.fn.now() };
+      const changes: Record<string, unknown> = { updated_at: trx.raw('now()') };
       for (const [k, col] of Object.entries(map)) if (k in b) changes[col] = k === 'warningRule' ? JSON.stringify(b[k]) : b[k];
       await trx('items').where({ code }).update(changes);
       const after = await trx('items').where({ code }).first();

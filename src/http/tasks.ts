@@ -60,7 +60,7 @@ export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: W
     if (q.assignment === 'unassigned') query.whereNull('t.assignee');
     if (q.assignment === 'department') query.whereRaw('? = ANY(t.candidate_groups)', [p.departmentId ?? '']);
     if (q.candidateGroup) query.whereRaw('? = ANY(t.candidate_groups)', [q.candidateGroup]);
-    if (q.overdue) query.where('t.due_at', '<', db.fn.now());
+    if (q.overdue) query.where('t.due_at', '<', db.raw('now()'));
     if (q.instanceId) query.where('t.instance_id', q.instanceId);
     // Deadline order by default: the most urgent first.
     const params = { ...(req.query as object), order: q.order ?? 'asc' };

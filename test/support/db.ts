@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createDb, migrate, type Db } from '../../src/db/database.js';
+import { CLOCK_SQL, clockSearchPathSql } from './clock.js';
 
 /**
  * Every test file gets its own fresh database on the server named by TEST_DATABASE_URL
@@ -12,7 +13,8 @@ export function serverUrl(): string {
   return url;
 }
 
-export async function createTestDatabase(prefix = 'duban_t'): Promise<{ url: string; db: Db; drop(): Promise<void> }> {
+/** `virtualClock: true` installs the test clock (support/clock.ts) before migrating; drive it with `new VirtualClock(db)`. */
+export async function createTestDatabase(prefix = 'duban_t', opts: { virtualClock?: boolean } = {}): Promise<{ url: string; db: Db; drop(): Promise<void> }> {
   const admin = new URL(serverUrl());
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin.toString() });
@@ -21,6 +23,13 @@ export async function createTestDatabase(prefix = 'duban_t'): Promise<{ url: str
   await client.end();
   const url = new URL(admin.toString());
   url.pathname = `/${name}`;
+  if (opts.virtualClock) {
+    const c = new pg.Client({ connectionString: url.toString() });
+    await c.connect();
+    await c.query(CLOCK_SQL);
+    await c.query(clockSearchPathSql(name));
+    await c.end();
+  }
   const db = createDb(url.toString());
   await migrate(db);
   return {

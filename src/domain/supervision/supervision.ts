@@ -40,7 +40,7 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
     handler: async (ctx) => {
       const c = await caseOf(ctx);
       const trx = ctx.trx!;
-      await trx('cases').where({ id: c.id }).update({ warned_at: trx.fn.now() });
+      await trx('cases').where({ id: c.id }).update({ warned_at: trx.raw('now()') });
       const recipients = await trx('users').whereRaw(`'clerk' = ANY(roles)`).andWhere({ department_id: c.department_id, active: true }).whereNotNull('phone').select('phone');
       const dept = await trx('departments').where({ id: c.department_id }).first('phone');
       const phones = [...new Set([dept?.phone, ...recipients.map((r: { phone: string }) => r.phone)].filter(Boolean))] as string[];
@@ -66,7 +66,7 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
           id, number, case_id: c.id, rule_code: 'OVERDUE', warning_type: 'red', department_id: c.department_id,
           content: `${c.item_name}(业务编号:${c.number})超过承诺时限未办结`,
         });
-        await trx('cases').where({ id: c.id }).update({ escalated_at: trx.fn.now() });
+        await trx('cases').where({ id: c.id }).update({ escalated_at: trx.raw('now()') });
         await appendAudit(trx, { actor: 'system', action: 'case.escalated', entityType: 'supervision', entityId: number, after: { caseNumber: c.number, departmentId: c.department_id } });
       }
       for (const inspector of await onDutyInspectors(trx, c.department_id, new Date())) {
@@ -84,8 +84,8 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
       const c = await caseOf(ctx);
       const trx = ctx.trx!;
       const result = typeof ctx.variables.decision === 'string' ? ctx.variables.decision : typeof ctx.variables.result === 'string' ? ctx.variables.result : '准予许可';
-      await trx('cases').where({ id: c.id }).update({ status: 'completed', completed_at: trx.fn.now(), result });
-      await trx('supervisions').where({ case_id: c.id, status: 'open' }).update({ case_completed_at: trx.fn.now() });
+      await trx('cases').where({ id: c.id }).update({ status: 'completed', completed_at: trx.raw('now()'), result });
+      await trx('supervisions').where({ case_id: c.id, status: 'open' }).update({ case_completed_at: trx.raw('now()') });
       await appendAudit(trx, { actor: 'system', action: 'case.completed', entityType: 'case', entityId: c.number, before: { status: c.status }, after: { status: 'completed', result } });
       return { completed: true };
     },
@@ -99,7 +99,7 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
       const s = await trx('supervisions').where({ case_id: ctx.instanceId, status: 'open' }).first();
       if (!s) return { supervisionClosed: false };
       const result = typeof ctx.variables.supervisionResult === 'string' ? ctx.variables.supervisionResult : '已督促办结';
-      await trx('supervisions').where({ id: s.id }).update({ status: 'closed', closed_at: trx.fn.now(), result, closed_by: typeof ctx.variables.closedBy === 'string' ? ctx.variables.closedBy : null });
+      await trx('supervisions').where({ id: s.id }).update({ status: 'closed', closed_at: trx.raw('now()'), result, closed_by: typeof ctx.variables.closedBy === 'string' ? ctx.variables.closedBy : null });
       await appendAudit(trx, { actor: 'system', action: 'supervision.closed', entityType: 'supervision', entityId: s.number, before: { status: 'open' }, after: { status: 'closed', result } });
       return { supervisionClosed: true };
     },
