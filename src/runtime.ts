@@ -8,6 +8,7 @@ import { createServiceRegistry, type ServiceRegistryOptions } from './services.j
 import { registerFollowUpService, registerSupervisionServices, SupervisionService } from './domain/supervision/supervision.js';
 import { CaseService } from './domain/cases/cases.js';
 import { FormStore } from './forms/forms.js';
+import { LetterService, registerLetterServices } from './domain/letters/letters.js';
 
 /** Everything a server process (or a test) runs on one database, wired in one place. */
 export interface Runtime {
@@ -18,6 +19,7 @@ export interface Runtime {
   cases: CaseService;
   supervisions: SupervisionService;
   forms: FormStore;
+  letters: LetterService;
 }
 
 export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, 'db'> = {}): Promise<Runtime> {
@@ -26,6 +28,9 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   const services = createServiceRegistry({ ...opts, db });
   registerSupervisionServices(services);
   registerFollowUpService(services);
+  // The letter-reply watch starts a process from the outbox, so it needs the engine built below.
+  let engineRef: WorkflowEngine | undefined;
+  registerLetterServices(services, () => engineRef!);
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
@@ -36,5 +41,6 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
       await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.raw('now()'), result: `办件已撤销:${reason ?? ''}` });
     },
   });
-  return { db, services, engine, calendars, cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
+  engineRef = engine;
+  return { db, services, engine, calendars, letters: new LetterService(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
 }

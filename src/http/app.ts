@@ -23,6 +23,7 @@ import { supervisionRoutes } from './supervision.js';
 import { statsRoutes } from './stats.js';
 import { smsRoutes } from './sms.js';
 import { formRoutes } from './forms.js';
+import { letterRoutes } from './letters.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -38,7 +39,7 @@ export interface AppDeps {
 
 /** Each feature is a plugin with its schema beside its routes; this file only wires them. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { db, engine, calendars, cases, supervisions, forms } = deps.runtime;
+  const { db, engine, calendars, cases, supervisions, forms, letters } = deps.runtime;
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
@@ -81,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(supervisionRoutes, { db, supervisions });
   await app.register(statsRoutes, { db, calendars });
   await app.register(formRoutes, { forms });
+  await app.register(letterRoutes, { db, letters });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) {
