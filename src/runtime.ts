@@ -9,6 +9,8 @@ import { registerFollowUpService, registerSupervisionServices, SupervisionServic
 import { CaseService } from './domain/cases/cases.js';
 import { FormStore } from './forms/forms.js';
 import { LetterService, registerLetterServices } from './domain/letters/letters.js';
+import { ProjectService } from './domain/projects/projects.js';
+import { registerProjectServices } from './domain/projects/services.js';
 
 /** Everything a server process (or a test) runs on one database, wired in one place. */
 export interface Runtime {
@@ -20,6 +22,7 @@ export interface Runtime {
   supervisions: SupervisionService;
   forms: FormStore;
   letters: LetterService;
+  projects: ProjectService;
 }
 
 export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, 'db'> = {}): Promise<Runtime> {
@@ -31,6 +34,9 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   // The letter-reply watch starts a process from the outbox, so it needs the engine built below.
   let engineRef: WorkflowEngine | undefined;
   registerLetterServices(services, () => engineRef!);
+  let projectsRef: ProjectService | undefined;
+  const publicUrl = (opts.env ?? process.env).DUBAN_PUBLIC_URL?.replace(/\/+$/, '') ?? `http://localhost:${(opts.env ?? process.env).PORT ?? 3000}`;
+  registerProjectServices(services, { calendars, projects: () => projectsRef!, publicUrl });
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
@@ -42,5 +48,6 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
     },
   });
   engineRef = engine;
-  return { db, services, engine, calendars, letters: new LetterService(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
+  projectsRef = new ProjectService(db, engine, calendars);
+  return { db, services, engine, calendars, projects: projectsRef, letters: new LetterService(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
 }

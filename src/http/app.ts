@@ -24,6 +24,7 @@ import { statsRoutes } from './stats.js';
 import { smsRoutes } from './sms.js';
 import { formRoutes } from './forms.js';
 import { letterRoutes } from './letters.js';
+import { projectRoutes } from './projects.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -83,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(statsRoutes, { db, calendars });
   await app.register(formRoutes, { forms });
   await app.register(letterRoutes, { db, letters });
+  await app.register(projectRoutes, { db, projects: deps.runtime.projects });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) {
