@@ -135,7 +135,7 @@ describe('start and complete accept only declared variables', () => {
     assert.equal((await openTask(c.id, 'review')).candidate_groups[0], 'market');
   });
 
-  test('an admin’s new form version declares new fields; a task without a form or formData accepts none', async () => {
+  test('an admin’s new form version declares new fields; a task without a form accepts the default form’s opinion only', async () => {
     const schema = JSON.parse(JSON.stringify((await as(app, admin, { method: 'GET', url: '/api/forms/duban:review' })).json().schema));
     schema.components.push({ id: 'Field_site', type: 'textfield', key: 'siteVisit', label: '现场核查' });
     assert.equal((await as(app, admin, { method: 'PUT', url: '/api/forms/duban:review', payload: { schema } })).statusCode, 200);
@@ -149,9 +149,9 @@ describe('start and complete accept only declared variables', () => {
     const s = await as(app, market, { method: 'POST', url: '/api/process-definitions/sc_bare/start', payload: {} });
     assert.equal(s.statusCode, 201, s.body);
     const u = await openTask(s.json().id, 'u');
-    const p = problem(await as(app, market, { method: 'POST', url: `/api/tasks/${u.id}/complete`, payload: { variables: { anything: 1 } } }), 400);
-    assert.deepEqual(p.accepted, []);
-    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${u.id}/complete`, payload: {} })).statusCode, 200);
+    const p = problem(await as(app, market, { method: 'POST', url: `/api/tasks/${u.id}/complete`, payload: { variables: { opinion: '同意', anything: 1 } } }), 400);
+    assert.deepEqual([p.refused, p.accepted], [[{ name: 'anything', reason: 'undeclared' }], ['opinion']]);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${u.id}/complete`, payload: { variables: { opinion: '同意' } } })).statusCode, 200);
   });
 
   test('a start accepts its start event’s camunda:formData fields only, never protected ones; nothing is created', async () => {

@@ -7,7 +7,7 @@ import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging
 import { assertCanActOnTask, scopeTasks, type TaskAccessRow } from './visibility.js';
 import type { CalendarCache, WorkingCalendar } from '../calendar/calendar.js';
 import { lightOf, remainingOf } from '../domain/cases/deadlines.js';
-import { assertDeclared, type DeclarationStore } from '../domain/processes/declarations.js';
+import { assertDeclared, DEFAULT_TASK_FIELDS, type DeclarationStore } from '../domain/processes/declarations.js';
 import type { SupervisionService } from '../domain/supervision/supervision.js';
 import { BadRequestError } from '../engine/errors.js';
 
@@ -115,7 +115,7 @@ export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: W
     const task = await db('tasks as t').join('process_instances as i', 'i.id', 't.instance_id').where('t.id', id)
       .first('t.element_id', 't.form_key', 't.instance_id', 'i.definition_id');
     const declared = (await declarations.of(task.definition_id)).tasks[task.element_id];
-    assertDeclared(variables, await declarations.accepted({ formKey: task.form_key ?? declared?.formKey ?? null, fields: declared?.fields ?? null }), `task ${task.element_id}`);
+    assertDeclared(variables, await declarations.accepted({ formKey: task.form_key ?? declared?.formKey ?? null, fields: declared?.fields ?? null }, DEFAULT_TASK_FIELDS), `task ${task.element_id}`);
     // The 督办 task closes the supervision: the same rule as POST /api/supervisions/:id/close, the actor from the session.
     const supervision = await supervisions.ofTask({ instanceId: task.instance_id, elementId: task.element_id, formKey: task.form_key });
     if (supervision) {

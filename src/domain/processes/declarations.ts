@@ -12,7 +12,7 @@ import { hasRole, type Principal, type Role } from '../../auth/principal.js';
  *   `role:clerk`) and `camunda:candidateStarterUsers` (usernames) on the process. Undeclared: admins only.
  * - which variables a step accepts: a user task (or the none start event) accepts the fields of its
  *   `camunda:formData` when it has one (Camunda 7's declared form fields), else the keys of the
- *   form-js schema stored under its `camunda:formKey`, else nothing.
+ *   form-js schema stored under its `camunda:formKey`, else (user tasks) the default form's `opinion`.
  *
  * Protected variables — case fields, department, deadlines, the supervision's identity and who closed
  * it — are set by Duban itself (intake, escalation, the supervision console) and never by a caller.
@@ -27,6 +27,9 @@ export const PROTECTED_VARIABLES: ReadonlySet<string> = new Set([
   // never a variable name
   '__proto__', 'constructor', 'prototype',
 ]);
+
+/** What a user task without a form of its own accepts: the default form's single field. */
+export const DEFAULT_TASK_FIELDS: readonly string[] = ['opinion'];
 
 export interface StepDeclaration {
   formKey: string | null;
@@ -58,16 +61,19 @@ export class DeclarationStore {
     return hit;
   }
 
-  /** The variable names a step accepts (protected names are refused separately). */
-  async accepted(step: StepDeclaration | undefined): Promise<string[]> {
-    if (!step) return [];
-    if (step.fields) return step.fields;
-    if (!step.formKey) return [];
+  /**
+   * The variable names a step accepts (protected names are refused separately). `fallback` is what a
+   * step without a declaration, or with a form key no form is stored under, accepts: for user tasks the
+   * UI's default form (one opinion, ui/src/forms/schemas.ts), for a start nothing.
+   */
+  async accepted(step: StepDeclaration | undefined, fallback: readonly string[] = []): Promise<string[]> {
+    if (step?.fields) return step.fields;
+    if (!step?.formKey) return [...fallback];
     const form = await this.forms.latest(step.formKey).catch((e: unknown) => {
       if (e instanceof NotFoundError) return null;
       throw e;
     });
-    return form ? formFields(form.schema) : [];
+    return form ? formFields(form.schema) : [...fallback];
   }
 
   private async load(definitionId: string): Promise<ProcessDeclarations> {
