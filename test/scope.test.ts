@@ -6,6 +6,7 @@ import { apiApp, login, as, type Session } from './support/api.js';
 import { bpmn, flows } from './support/bpmn.js';
 import { residentIdCheck } from '../src/domain/cases/identity.js';
 import { normalizePhone } from '../src/notify/phone.js';
+import { shanghaiDay } from '../src/calendar/calendar.js';
 import type { Db } from '../src/db/database.js';
 
 /**
@@ -304,6 +305,23 @@ describe('phone numbers', () => {
     assert.match(roster.detail, /sc\.mute/);
     assert.equal(await db('duty_roster').where({ day }).first(), undefined);
     assert.deepEqual(['13800000099', '+86 138-0000-0099', '8613800000099', '+15005550006', 'x'].map(normalizePhone), ['+8613800000099', '+8613800000099', '+8613800000099', '+15005550006', null]);
+  });
+
+  test('rostered inspectors without a phone: every inspector with one is alerted, and admins are told', async () => {
+    const duty = await db('users').where({ username: 'sc.phone' }).first('id', 'phone');
+    const today = shanghaiDay(new Date());
+    assert.equal((await as(app, admin, { method: 'PUT', url: `/api/roster/${today}`, payload: { entries: [{ userId: duty.id, departmentId: 'health' }] } })).statusCode, 204);
+    assert.equal((await as(app, admin, { method: 'PATCH', url: `/api/users/${duty.id}`, payload: { phone: null } })).statusCode, 200);
+    try {
+      const c = (await intake(admin, { itemCode: 'SC-H5', receivedAt: OVERDUE_AT })).json();
+      const sms = await db('outbox').where({ instance_id: c.id, service: 'sms' }).whereRaw(`payload->>'template' = 'overdue'`);
+      assert.deepEqual(sms.map((m) => m.payload.to), ['+8613800000005'], 'the inspector off the roster is alerted instead');
+      const incident = await db('incidents').where({ instance_id: c.id, kind: 'alert', status: 'open' }).first();
+      assert.match(incident.message, /no inspector with a phone on duty for health on \d{4}-\d{2}-\d{2}.*sc\.phone.*have no phone/);
+    } finally {
+      await as(app, admin, { method: 'PATCH', url: `/api/users/${duty.id}`, payload: { phone: duty.phone } });
+      await as(app, admin, { method: 'PUT', url: `/api/roster/${today}`, payload: { entries: [] } });
+    }
   });
 
   test('an escalation with no inspector reachable by phone opens an incident; the supervision is still created', async () => {
