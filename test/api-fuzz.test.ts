@@ -36,7 +36,8 @@ before(async () => {
   ({ app } = await apiApp(db));
   admin = await login(app, 'admin');
   clerk = await login(app, 'market.clerk');
-  await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('fz', `<startEvent id="s"/><userTask id="u" camunda:candidateGroups="market"/><endEvent id="e"/>${flows('s', 'u', 'e')}`) } });
+  await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('fz', `<startEvent id="s"/><userTask id="u" camunda:candidateGroups="market"/><endEvent id="e"/>${flows('s', 'u', 'e')}`)
+    .replace('isExecutable="true"', 'isExecutable="true" camunda:candidateStarterGroups="market"') } });
   const s = await as(app, clerk, { method: 'POST', url: '/api/process-definitions/fz/start', payload: { businessKey: 'FZ-1' } });
   knownInstance = s.json().id;
   knownTask = (await db('tasks').where({ instance_id: knownInstance }).first()).id;

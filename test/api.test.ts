@@ -15,10 +15,11 @@ let app: FastifyInstance;
 let hits: Set<string>;
 let admin: Session, market: Session, health: Session, inspector: Session, leader: Session;
 
+// Clerks of market and health may start it (the process declares its starters); each step declares the fields it accepts.
 const CASE_XML = bpmn('api_case', `<startEvent id="s"/>
-  <userTask id="review" name="审查" camunda:candidateGroups="\${dept}"/>
-  <userTask id="supervise" name="督办" camunda:candidateGroups="inspection"/>
-  <endEvent id="e"/>${flows('s', 'review', 'supervise', 'e')}`);
+  <userTask id="review" name="审查" camunda:candidateGroups="\${departmentId}"><extensionElements><camunda:formData><camunda:formField id="opinion" type="string"/></camunda:formData></extensionElements></userTask>
+  <userTask id="supervise" name="督办" camunda:candidateGroups="inspection"><extensionElements><camunda:formData><camunda:formField id="result" type="string"/></camunda:formData></extensionElements></userTask>
+  <endEvent id="e"/>${flows('s', 'review', 'supervise', 'e')}`).replace('isExecutable="true"', 'isExecutable="true" camunda:candidateStarterGroups="market,health"');
 
 before(async () => {
   t = await createTestDatabase();
@@ -38,7 +39,7 @@ async function deployCase() {
 }
 
 async function startCase(s: Session, dept: string, businessKey: string) {
-  return as(app, s, { method: 'POST', url: '/api/process-definitions/api_case/start', payload: { businessKey, departmentId: dept, variables: { dept } } });
+  return as(app, s, { method: 'POST', url: '/api/process-definitions/api_case/start', payload: { businessKey, departmentId: dept } });
 }
 
 describe('authentication', () => {
@@ -124,8 +125,11 @@ describe('people', () => {
 
   test('API tokens are scoped and revocable', async () => {
     const system = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'rating.platform', displayName: '好差评平台', password: 'secret-pass-2', roles: ['system'] } });
-    const created = await as(app, admin, { method: 'POST', url: '/api/tokens', payload: { name: 'rating push', userId: system.json().id, scopes: ['read'] } });
-    assert.equal(created.statusCode, 201);
+    // A token acts for the user who mints it: the other system logs in as its own user.
+    assert.equal((await as(app, admin, { method: 'POST', url: '/api/tokens', payload: { name: 'rating push', userId: system.json().id, scopes: ['read'] } })).statusCode, 403);
+    const platform = await login(app, 'rating.platform', 'secret-pass-2');
+    const created = await as(app, platform, { method: 'POST', url: '/api/tokens', payload: { name: 'rating push', scopes: ['read'] } });
+    assert.equal(created.statusCode, 201, created.body);
     const { id, token } = created.json();
     const auth = { authorization: `Bearer ${token}` };
     assert.equal((await app.inject({ method: 'GET', url: '/api/process-instances', headers: auth })).statusCode, 200);
@@ -143,7 +147,7 @@ describe('processes, cases and tasks by role and department', () => {
   test('deploy, validate, list and read definitions', async () => {
     const d = await deployCase();
     assert.equal(d.key, 'api_case');
-    const v = await as(app, admin, { method: 'POST', url: '/api/deployments/validate', payload: { xml: CASE_XML.replace('<userTask id="review"', '<scriptTask id="review"').replace('name="审查" camunda:candidateGroups="${dept}"/>', 'name="x"><script>1</script></scriptTask>') } });
+    const v = await as(app, admin, { method: 'POST', url: '/api/deployments/validate', payload: { xml: CASE_XML.replace(/<userTask id="review"[\s\S]*?<\/userTask>/, '<scriptTask id="review" name="x"><script>1</script></scriptTask>') } });
     assert.equal(v.statusCode, 200);
     assert.equal(v.json().ok, false);
     assert.equal(v.json().errors[0].elementId, 'review');
@@ -213,7 +217,8 @@ describe('processes, cases and tasks by role and department', () => {
   });
 
   test('messages correlate by business key', async () => {
-    await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('api_msg', `<startEvent id="s"/><receiveTask id="w" messageRef="m"/><endEvent id="e"/>${flows('s', 'w', 'e')}`, '<message id="m" name="material-supplied"/>') } });
+    await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('api_msg', `<startEvent id="s"/><receiveTask id="w" messageRef="m"/><endEvent id="e"/>${flows('s', 'w', 'e')}`, '<message id="m" name="material-supplied"/>')
+      .replace('isExecutable="true"', 'isExecutable="true" camunda:candidateStarterGroups="role:clerk"') } });
     const s = await as(app, market, { method: 'POST', url: '/api/process-definitions/api_msg/start', payload: { businessKey: 'BK-MSG' } });
     assert.equal(s.statusCode, 201);
     const r = await as(app, market, { method: 'POST', url: '/api/messages/correlate', payload: { messageName: 'material-supplied', businessKey: 'BK-MSG' } });

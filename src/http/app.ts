@@ -25,6 +25,7 @@ import { smsRoutes } from './sms.js';
 import { formRoutes } from './forms.js';
 import { letterRoutes } from './letters.js';
 import { projectRoutes } from './projects.js';
+import { DeclarationStore } from '../domain/processes/declarations.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -72,10 +73,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db, version: deps.version });
   await app.register(authRoutes, { db: db, secureCookies: deps.secureCookies ?? false });
   await app.register(peopleRoutes, { db });
-  await app.register(processRoutes, { db, engine });
+  // Who may start each process and which variables each step accepts, parsed once per version.
+  const declarations = new DeclarationStore(db, forms);
+  await app.register(processRoutes, { db, engine, declarations });
   await app.register(instanceRoutes, { db, engine });
-  await app.register(taskRoutes, { db, engine, calendars });
-  await app.register(operationRoutes, { db, engine });
+  await app.register(taskRoutes, { db, engine, calendars, declarations, supervisions });
+  await app.register(operationRoutes, { db, engine, declarations });
   await app.register(smsRoutes, { db, authToken: deps.sms?.authToken ?? null, publicUrl: deps.sms?.publicUrl ?? null });
   await app.register(calendarRoutes, { db, cases });
   await app.register(itemRoutes, { db });
