@@ -265,6 +265,7 @@ describe('progress reports with photos', () => {
 });
 
 test('a project’s process starts only through registration, which creates the project it runs on', async () => {
+  await loginAll();
   const res = await as(app, admin, { method: 'POST', url: '/api/process-definitions/key-project/start', payload: {} });
   assert.equal(res.statusCode, 403, res.body);
   assert.equal((await db('process_instances').where({ process_key: 'key-project' }).whereNotIn('id', db('key_projects').select('id'))).length, 0);
