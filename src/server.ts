@@ -34,11 +34,14 @@ export async function openDatabase(config: Config, log: (m: string) => void): Pr
   return { url: embedded.url, stop: embedded.stop };
 }
 
-/** Deploy every BPMN file in processes/ (unchanged files keep their version). */
+/**
+ * Deploy every BPMN file in processes/ that differs from the version last deployed from that file.
+ * An admin's later version of the same key stays the latest until the shipped file itself changes.
+ */
 export async function deployShippedProcesses(engine: WorkflowEngine, dir = path.resolve('processes'), log: (m: string) => void = () => undefined): Promise<void> {
   if (!existsSync(dir)) return;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.bpmn')).sort()) {
-    const r = await engine.deploy(readFileSync(path.join(dir, file), 'utf8'), { note: `shipped: ${file}`, actor: 'system' });
+    const r = await engine.deploy(readFileSync(path.join(dir, file), 'utf8'), { note: `shipped: ${file}`, actor: 'system', source: `processes/${file}` });
     if (!r.unchanged) log(`deployed ${file} as ${r.id}`);
   }
 }

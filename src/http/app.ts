@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Runtime } from '../runtime.js';
 import { registerProblemHandlers } from './problem.js';
+import { registerInputGuards } from './input.js';
 import { healthRoutes } from './health.js';
 import { authPlugin, authRoutes } from './auth.js';
 import { peopleRoutes } from './people.js';
@@ -42,9 +43,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // strictNumbers: `page=Infinity` or `1e309` is not an integer (ajv would otherwise accept a non-finite number).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true } },
   });
   registerProblemHandlers(app);
+  registerInputGuards(app);
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
