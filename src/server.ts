@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, secureCookiesFor, type Config } from './config.js';
 import { createDb, migrate, type Db } from './db/database.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { WorkflowEngine } from './engine/engine.js';
@@ -78,7 +78,8 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
 
   const app = await buildApp({
     runtime, version: VERSION, logLevel: config.logLevel, metrics,
-    sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: process.env.DUBAN_PUBLIC_URL ?? null },
+    sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: config.publicUrl },
+    secureCookies: secureCookiesFor(config.publicUrl), trustProxy: config.trustProxy,
   });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://localhost:${config.port}`;

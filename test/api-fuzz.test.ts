@@ -6,6 +6,7 @@ import { createTestDatabase } from './support/db.js';
 import { apiApp, login, as, type Session } from './support/api.js';
 import { bpmn, flows } from './support/bpmn.js';
 import type { Db } from '../src/db/database.js';
+import { genericZh } from '../src/http/problem-zh.js';
 
 /**
  * Property: whatever body, id or query string arrives at a write route, the answer is never a 500,
@@ -141,8 +142,11 @@ const WRITE_ROUTES: Array<{ method: 'POST' | 'PATCH' | 'DELETE'; url: (id: strin
   { method: 'PUT' as 'POST', url: (id) => `/api/forms/${encodeURIComponent(id)}` },
 ];
 
+const CJK = /[\u4e00-\u9fff]/;
+
 test('write routes: random bodies, ids and query strings never give a 500 or a partial write', { timeout: 240_000 }, async () => {
   const seen = new Map<number, number>();
+  const untranslated = new Set<string>();
   for (const route of WRITE_ROUTES) {
     const sample = route.url('x');
     const idArb = sample.includes('/start') ? fc.oneof(ids(), fc.constant('fz')) : ids();
@@ -161,12 +165,18 @@ test('write routes: random bodies, ids and query strings never give a 500 or a p
       assert.ok(res.statusCode < 500, `${route.method} ${route.url(id)} → ${res.statusCode} ${res.body}`);
       assert.ok(!res.body.includes('    at '), 'no stack traces');
       if (res.statusCode >= 400) {
-        assert.match(String(res.headers['content-type']), /application\/problem\+json/);
+        assert.match(String(res.headers['content-type']), /application\/problem\+json/, `${route.method} ${route.url(id)} → ${res.statusCode} ${res.body.slice(0, 200)}`);
         assert.equal(await fingerprint(), before, `${route.method} ${route.url(id)} → ${res.statusCode} but the database changed`);
+        // No Accept-Language: the problem speaks Chinese, title and detail.
+        const problem = res.json() as { title: string; detail?: string };
+        assert.match(problem.title, CJK, `${route.method} ${route.url(id)}: a Chinese title, not "${problem.title}"`);
+        if (problem.detail) assert.match(problem.detail, CJK, `${route.method} ${route.url(id)}: a Chinese detail, not "${problem.detail}"`);
+        if (problem.detail === genericZh(res.statusCode)) untranslated.add(`${res.statusCode} ${res.json().type}`);
       }
-    }), { numRuns: 30 });
+    }), { numRuns: 30, includeErrorInReport: true, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) });
   }
   assert.ok([...seen.keys()].some((s) => s >= 400), 'the generators do reach refusals');
+  if (untranslated.size) console.log('problems worded only generically in Chinese (add them to src/http/problem-zh.ts):', [...untranslated]);
   console.log('status codes seen:', Object.fromEntries(seen));
 });
 
