@@ -13,6 +13,11 @@ export const XML_LIMITS = {
   /** Element nesting; a real diagram stays far below (definitions › process › sub-process › task › extensions ≈ 10). */
   depth: 100,
   elements: 50_000,
+  /**
+   * Smaller diagrams validate in-process: tens of milliseconds, less than starting the worker (~1–3 s, once
+   * per process) would cost a test suite that deploys hundreds of small diagrams.
+   */
+  inProcessBytes: 16 * 1024,
   /** A validation still running after this is abandoned (the worker is replaced). */
   timeoutMs: 60_000,
 } as const;
@@ -114,11 +119,12 @@ class CompileWorker {
 const shared = new CompileWorker();
 
 /**
- * `compile`, bounded and off the event loop. Options that carry code (the conformance runner's
- * script-task allowance) cannot cross to a worker, so those compile in-process, still bounded.
+ * `compile`, bounded, and off the event loop for anything but small diagrams. Options that carry code
+ * (the conformance runner's script-task allowance) cannot cross to a worker, so those compile in-process,
+ * still bounded.
  */
 export async function compileChecked(xml: string, options: CompileOptions): Promise<CompileResult> {
   checkXmlBounds(xml);
-  if (options.allowScriptTask || process.env.DUBAN_COMPILE_IN_PROCESS === '1') return compile(xml, options);
+  if (options.allowScriptTask || xml.length <= XML_LIMITS.inProcessBytes) return compile(xml, options);
   return shared.run(xml, options.services.names(), options.lint);
 }
