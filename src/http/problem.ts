@@ -46,7 +46,7 @@ export function sendProblem(reply: FastifyReply<any>, // eslint-disable-line @ty
   const text: ProblemText = typeof detail === 'string' ? { en: detail } : (detail ?? {});
   const locale = localeOf(reply.request as FastifyRequest | undefined);
   const title = (locale === 'zh' ? TITLES_ZH[status] : TITLES_EN[status]) ?? (locale === 'zh' ? '错误' : 'Error');
-  const words = locale === 'en' ? (text.en ?? text.zh) : (text.zh ?? (text.en ? (detailZh(text.en) ?? genericZh(status)) : undefined));
+  const words = locale === 'en' ? (text.en ?? text.zh) : (text.zh ?? (text.en ? chineseOf(text.en, status) : undefined));
   const body: ProblemBody = { type: `https://duban.dev/problems/${type}`, title, status, ...(words ? { detail: words } : {}), ...ext };
   reply.header('content-language', locale === 'zh' ? 'zh-CN' : 'en');
   reply.header('vary', 'Accept-Language');
@@ -57,6 +57,14 @@ export function sendProblem(reply: FastifyReply<any>, // eslint-disable-line @ty
 export function frameworkProblem(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
   const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
   void sendProblem(reply, status, err.code ? err.code.toLowerCase().replace(/^fst_err_/, '') : 'bad-request', err.message);
+}
+
+const CJK = /[\u4e00-\u9fff]/;
+
+/** A message already worded in Chinese (the ID-number checks are) passes as it is. */
+function chineseOf(message: string, status: number): string {
+  if (CJK.test(message)) return message;
+  return detailZh(message) ?? genericZh(status);
 }
 
 export function registerProblemHandlers(app: FastifyInstance): void {
