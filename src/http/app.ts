@@ -49,8 +49,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
-    // A hop count means: trust that many proxies nearest to us (proxy-addr counts hops from the socket).
+    // The router's own refusals (an overlong or malformed path parameter) are problems like any other.
     frameworkErrors: frameworkProblem,
+    // A hop count means: trust that many proxies nearest to us (proxy-addr counts hops from the socket).
     trustProxy: typeof deps.trustProxy === 'number' ? trustHops(deps.trustProxy) : (deps.trustProxy ?? false),
     // strictNumbers: `page=Infinity` or `1e309` is not an integer (ajv would otherwise accept a non-finite number).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true } },
