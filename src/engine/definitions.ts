@@ -51,7 +51,7 @@ export class DefinitionStore {
     if (source) {
       // Cheap before compiling: a restart with unchanged shipped files parses nothing.
       const same = await this.lastFromSource(this.db, source);
-      if (same?.checksum === checksumOf(xml)) return { ...same, warnings: [], unchanged: true };
+      if (same && same.checksum === checksumOf(xml)) return { id: same.id, key: same.key, version: same.version, name: same.name, warnings: [], unchanged: true };
     }
     const result = await compileChecked(xml, this.compileOptions);
     if (!result.ok || !result.meta || !result.compiled) throw new InvalidDefinitionError(result.errors, result.warnings);
