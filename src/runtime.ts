@@ -5,14 +5,14 @@ import { appendAudit } from './audit/audit.js';
 import { calendarCache, type CalendarCache } from './calendar/calendar.js';
 import { calendarFunctions } from './calendar/feel.js';
 import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
-import { registerFollowUpService, registerSupervisionServices, SupervisionService } from './domain/supervision/supervision.js';
+import { SupervisionService } from './domain/supervision/supervision.js';
 import { CaseService } from './domain/cases/cases.js';
 import { FormStore } from './forms/forms.js';
 import { LetterService, registerLetterServices } from './domain/letters/letters.js';
 import { ProjectService } from './domain/projects/projects.js';
 import { registerProjectServices } from './domain/projects/services.js';
 
-/** Everything a server process (or a test) runs on one database, wired in one place. */
+/** Everything a server process, a CLI command or a test runs on one database, wired in one place. */
 export interface Runtime {
   db: Db;
   services: ServiceRegistry;
@@ -29,8 +29,6 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   const calendars = calendarCache(db);
   await calendars.get();
   const services = createServiceRegistry({ ...opts, db });
-  registerSupervisionServices(services);
-  registerFollowUpService(services);
   // The letter-reply watch starts a process from the outbox, so it needs the engine built below.
   let engineRef: WorkflowEngine | undefined;
   registerLetterServices(services, () => engineRef!);
