@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { grantApplicationRole } from './roles.js';
 
 // Timestamps come back as Date; bigint ids as JS numbers (they stay far below 2^53).
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -20,4 +21,20 @@ export function createDb(url: string, poolMax = 10): Db {
 
 export async function migrate(db: Db): Promise<void> {
   await db.migrate.latest({ directory: migrationsDir, loadExtensions: ['.ts'] });
+}
+
+/**
+ * Migrate as the owner role (when one is given) and grant the serving role its rows; without an
+ * owner the serving role migrates itself, as before (tests and CI: a superuser).
+ */
+export async function migrateFor(serving: Db, ownerUrl: string | undefined): Promise<void> {
+  if (!ownerUrl) return migrate(serving);
+  const { rows } = await serving.raw<{ rows: Array<{ me: string }> }>('SELECT current_user AS me');
+  const owner = createDb(ownerUrl, 2);
+  try {
+    await migrate(owner);
+    await grantApplicationRole(owner, rows[0]!.me);
+  } finally {
+    await owner.destroy();
+  }
 }
