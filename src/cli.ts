@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { loadConfig } from './config.js';
 import { createDb, migrateFor } from './db/database.js';
@@ -141,7 +142,10 @@ program.command('db').description('database set-up')
   .option('--owner <role>', 'owner (migration) role', 'duban_owner')
   .option('--database <name>', 'database', 'duban')
   .action((opts: { app: string; owner: string; database: string }) => {
-    process.stdout.write(applicationRoleSql(opts));
+    const [appPassword, ownerPassword] = [randomBytes(18).toString('hex'), randomBytes(18).toString('hex')];
+    process.stdout.write(applicationRoleSql({ ...opts, appPassword, ownerPassword }));
+    process.stdout.write(`-- DATABASE_OWNER_URL=postgres://${opts.owner}:${ownerPassword}@HOST:5432/${opts.database}\n`
+      + `-- DATABASE_URL=postgres://${opts.app}:${appPassword}@HOST:5432/${opts.database}\n`);
   });
 
 async function prompt(question: string): Promise<string> {

@@ -20,7 +20,10 @@ export function createDb(url: string, poolMax = 10): Db {
 }
 
 export async function migrate(db: Db): Promise<void> {
-  await db.migrate.latest({ directory: migrationsDir, loadExtensions: ['.ts'] });
+  const config = { directory: migrationsDir, loadExtensions: ['.ts'] };
+  // Nothing pending: take no migration lock, which the application role may not write.
+  const [, pending] = (await db.migrate.list(config)) as [unknown[], unknown[]];
+  if (pending.length) await db.migrate.latest(config);
 }
 
 /**

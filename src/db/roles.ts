@@ -72,10 +72,8 @@ GRANT USAGE, CREATE ON SCHEMA public TO ${owner};
 -- Tables the owner creates later (every future migration) are readable and writable by ${o.app}:
 ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${app};
 ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${app};
--- After the first \`duban migrate\` (with DATABASE_OWNER_URL set, Duban re-applies these after every
--- migration by itself), as ${o.owner}:
---   SET ROLE ${owner};
-${grantSql(o.app).split('\n').map((l) => (l.startsWith('--') ? l : `--   ${l}`)).join('\n')}
+-- Then start Duban with DATABASE_OWNER_URL (${o.owner}) and DATABASE_URL (${o.app}): after every migration the
+-- owner grants ${o.app} its rows on every table and revokes UPDATE, DELETE, TRUNCATE and TRIGGER on audit_log.
 `;
 }
 
