@@ -31,7 +31,14 @@ export async function migrate(db: Db): Promise<void> {
  * owner the serving role migrates itself, as before (tests and CI: a superuser).
  */
 export async function migrateFor(serving: Db, ownerUrl: string | undefined): Promise<void> {
-  if (!ownerUrl) return migrate(serving);
+  if (!ownerUrl) {
+    try {
+      return await migrate(serving);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42501' && !/permission denied/.test(String(err))) throw err;
+      throw new Error(`migrations are pending and the serving role may not run them (${(err as Error).message}): set DATABASE_OWNER_URL to the owner role`);
+    }
+  }
   const { rows } = await serving.raw<{ rows: Array<{ me: string }> }>('SELECT current_user AS me');
   const owner = createDb(ownerUrl, 2);
   try {
