@@ -20,7 +20,8 @@ export interface EmbeddedDatabase {
 }
 
 const USER = 'postgres';
-const PASSWORD = 'duban';
+/** Data folders initialised before the roles.json file kept this superuser password. */
+const LEGACY_PASSWORD = 'duban';
 export const OWNER_ROLE = 'duban_owner';
 export const APP_ROLE = 'duban_app';
 const DATABASE = 'duban';
@@ -31,12 +32,14 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   mkdirSync(root, { recursive: true });
   giveToPostgresUser(root);
   await stopStaleServer(databaseDir, log);
+  const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
+  const passwords = rolePasswords(root, fresh);
 
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
     user: USER,
-    password: PASSWORD,
+    password: passwords.superuser,
     persistent: true,
     createPostgresUser: true,
     authMethod: 'scram-sha-256',
@@ -44,17 +47,16 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     onLog: () => undefined,
     onError: (e) => log(`embedded postgres: ${String(e)}`),
   });
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+  if (fresh) {
     log(`initialising embedded PostgreSQL in ${databaseDir}`);
     await pg.initialise();
   }
   await pg.start();
-  const passwords = rolePasswords(root);
   await withClient(pg, 'postgres', (c) => ensureRolesAndDatabase(c, passwords));
   await withClient(pg, DATABASE, ownEverything);
   const at = `127.0.0.1:${port}/${DATABASE}`;
   return {
-    url: `postgres://${USER}:${PASSWORD}@${at}`,
+    url: `postgres://${USER}:${passwords.superuser}@${at}`,
     ownerUrl: `postgres://${OWNER_ROLE}:${passwords.owner}@${at}`,
     appUrl: `postgres://${APP_ROLE}:${passwords.app}@${at}`,
     stop: () => pg.stop(),
@@ -71,17 +73,30 @@ async function withClient(pg: EmbeddedPostgres, database: string, fn: (c: pg.Cli
   }
 }
 
-/** Random passwords made on first start, kept in the data folder (readable by this user only). */
-function rolePasswords(root: string): { owner: string; app: string } {
-  const file = path.join(root, 'roles.json');
-  if (!existsSync(file)) {
-    const fresh = { owner: randomBytes(18).toString('hex'), app: randomBytes(18).toString('hex') };
-    writeFileSync(file, JSON.stringify(fresh), { mode: 0o600 });
-  }
-  return JSON.parse(readFileSync(file, 'utf8')) as { owner: string; app: string };
+interface RolePasswords {
+  superuser: string;
+  owner: string;
+  app: string;
 }
 
-async function ensureRolesAndDatabase(c: pg.Client, pw: { owner: string; app: string }): Promise<void> {
+/**
+ * Random passwords made on first start, kept in the data folder (readable by this user only). A
+ * cluster initialised before this file keeps its old superuser password.
+ */
+function rolePasswords(root: string, freshCluster: boolean): RolePasswords {
+  const file = path.join(root, 'roles.json');
+  if (!existsSync(file)) {
+    const made: RolePasswords = {
+      superuser: freshCluster ? randomBytes(18).toString('hex') : LEGACY_PASSWORD,
+      owner: randomBytes(18).toString('hex'),
+      app: randomBytes(18).toString('hex'),
+    };
+    writeFileSync(file, JSON.stringify(made), { mode: 0o600 });
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as RolePasswords;
+}
+
+async function ensureRolesAndDatabase(c: pg.Client, pw: RolePasswords): Promise<void> {
   for (const role of [OWNER_ROLE, APP_ROLE]) {
     const found = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
     if (found.rowCount === 0) await c.query(`CREATE ROLE ${role}`);
