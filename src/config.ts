@@ -1,6 +1,10 @@
 /** Configuration comes only from environment variables; README lists each one. */
 export interface Config {
   databaseUrl: string | undefined;
+  /** The owner role's connection for migrations; without it they run as DATABASE_URL. */
+  databaseOwnerUrl: string | undefined;
+  auditKey: string | undefined;
+  auditKeyFile: string | undefined;
   port: number;
   host: string;
   dataDir: string;
@@ -22,6 +26,9 @@ export interface Config {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseOwnerUrl: env.DATABASE_OWNER_URL || undefined,
+    auditKey: env.DUBAN_AUDIT_KEY || undefined,
+    auditKeyFile: env.DUBAN_AUDIT_KEY_FILE || undefined,
     port: intOf(env.PORT, 3000),
     host: env.HOST ?? '0.0.0.0',
     dataDir: env.DUBAN_DATA_DIR ?? '.data',

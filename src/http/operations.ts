@@ -104,8 +104,11 @@ export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engi
 
   app.get('/api/audit/verify', {
     schema: {
-      tags: ['operations'], summary: 'Recompute the audit hash chain; names the first broken row',
-      response: { 200: Type.Object({ ok: Type.Boolean(), rows: Type.Integer(), brokenId: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()) }) },
+      tags: ['operations'], summary: 'Recompute the keyed audit chain; names every broken row (brokenId/reason: the first)',
+      response: { 200: Type.Object({
+        ok: Type.Boolean(), rows: Type.Integer(), brokenId: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()),
+        broken: Type.Optional(Type.Array(Type.Object({ id: Type.Integer(), reason: Type.String() }))),
+      }) },
     },
     config: { access: { roles: ['admin'], scope: 'admin' } },
   }, async () => verifyAudit(db));
