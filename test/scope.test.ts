@@ -210,7 +210,7 @@ describe('the 督办 task follows the supervision rule', () => {
     const forged = problem(await as(app, inspector, { method: 'POST', url, payload: { variables: { supervisionResult: '已督办', closedBy: 'leader' } } }), 400);
     assert.deepEqual(forged.refused, [{ name: 'closedBy', reason: 'protected' }]);
     const early = problem(await as(app, inspector, { method: 'POST', url, payload: { variables: { supervisionResult: '已督办完成' } } }), 409);
-    assert.match(early.detail, /still being handled/);
+    assert.match(early.detail, /仍在办理中/);
     problem(await as(app, inspector, { method: 'POST', url, payload: {} }), 400);
     assert.equal(await snapshot(c.id), before, 'the supervision and its task stay open');
 
