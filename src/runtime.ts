@@ -5,11 +5,14 @@ import { appendAudit } from './audit/audit.js';
 import { calendarCache, type CalendarCache } from './calendar/calendar.js';
 import { calendarFunctions } from './calendar/feel.js';
 import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
-import { registerFollowUpService, registerSupervisionServices, SupervisionService } from './domain/supervision/supervision.js';
+import { SupervisionService } from './domain/supervision/supervision.js';
 import { CaseService } from './domain/cases/cases.js';
 import { FormStore } from './forms/forms.js';
+import { LetterService, registerLetterServices } from './domain/letters/letters.js';
+import { ProjectService } from './domain/projects/projects.js';
+import { registerProjectServices } from './domain/projects/services.js';
 
-/** Everything a server process (or a test) runs on one database, wired in one place. */
+/** Everything a server process, a CLI command or a test runs on one database, wired in one place. */
 export interface Runtime {
   db: Db;
   services: ServiceRegistry;
@@ -18,14 +21,20 @@ export interface Runtime {
   cases: CaseService;
   supervisions: SupervisionService;
   forms: FormStore;
+  letters: LetterService;
+  projects: ProjectService;
 }
 
 export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, 'db'> = {}): Promise<Runtime> {
   const calendars = calendarCache(db);
   await calendars.get();
   const services = createServiceRegistry({ ...opts, db });
-  registerSupervisionServices(services);
-  registerFollowUpService(services);
+  // The letter-reply watch starts a process from the outbox, so it needs the engine built below.
+  let engineRef: WorkflowEngine | undefined;
+  registerLetterServices(services, () => engineRef!);
+  let projectsRef: ProjectService | undefined;
+  const publicUrl = (opts.env ?? process.env).DUBAN_PUBLIC_URL?.replace(/\/+$/, '') ?? `http://localhost:${(opts.env ?? process.env).PORT ?? 3000}`;
+  registerProjectServices(services, { calendars, projects: () => projectsRef!, publicUrl });
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
@@ -36,5 +45,7 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
       await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.raw('now()'), result: `办件已撤销:${reason ?? ''}` });
     },
   });
-  return { db, services, engine, calendars, cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
+  engineRef = engine;
+  projectsRef = new ProjectService(db, engine, calendars);
+  return { db, services, engine, calendars, projects: projectsRef, letters: new LetterService(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../db/database.js';
-import { DefinitionStore } from './definitions.js';
+import { DefinitionStore, type DeployOptions } from './definitions.js';
 import { ConflictError, NotFoundError, BadRequestError } from './errors.js';
 import { EngineRun, type CompiledDefinition, type RunContext, type RunSnapshot } from './run.js';
 import type { ServiceRegistry } from './services.js';
@@ -80,7 +80,7 @@ export class WorkflowEngine {
     this.definitions = new DefinitionStore(db, { services, ...options.compile });
   }
 
-  deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {}) {
+  deploy(xml: string, opts: DeployOptions = {}) {
     return this.definitions.deploy(xml, opts, async (trx, result) => {
       await this.audit(trx, { actor: opts.actor ?? null, action: 'definition.deployed', entityType: 'process_definition', entityId: result.id,
         after: { key: result.key, version: result.version, note: opts.note ?? null, warnings: result.warnings.length } });
@@ -177,11 +177,17 @@ export class WorkflowEngine {
     });
   }
 
-  async correlate(messageName: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null } = {}): Promise<{ delivered: number; started: InstanceSummary | null }> {
+  /**
+   * `instances` narrows the waiting instances (alias `i`) to those the caller may act on;
+   * `beforeStart` may refuse starting a message-start process when none was waiting.
+   */
+  async correlate(messageName: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null;
+    instances?: (q: Knex.QueryBuilder) => void; beforeStart?: (definition: { id: string; key: string }) => Promise<void> } = {}): Promise<{ delivered: number; started: InstanceSummary | null }> {
     if (!messageName) throw new BadRequestError('messageName is required');
     const q = this.db('message_subscriptions as s').join('process_instances as i', 'i.id', 's.instance_id')
       .where('s.message_name', messageName).andWhere('i.status', 'running').distinct('s.instance_id');
     if (opts.businessKey) q.andWhere('i.business_key', opts.businessKey);
+    opts.instances?.(q);
     const waiting: Array<{ instance_id: string }> = await q;
     let delivered = 0;
     for (const { instance_id } of waiting) {
@@ -197,6 +203,7 @@ export class WorkflowEngine {
     if (delivered) return { delivered, started: null };
     const starter = await this.findMessageStart(messageName);
     if (!starter) throw new NotFoundError('message subscription or message start event for', messageName);
+    await opts.beforeStart?.(starter);
     const started = await this.start(starter.key, { businessKey: opts.businessKey, variables: opts.variables, actor: opts.actor, definitionId: starter.id });
     return { delivered: 0, started };
   }

@@ -7,6 +7,7 @@ import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging
 import { hasRole, seesAllDepartments, type Principal } from '../auth/principal.js';
 import { toView, type CaseRow, type CaseService } from '../domain/cases/cases.js';
 import { NotFoundError } from '../engine/errors.js';
+import { maskPhone } from '../notify/phone.js';
 
 const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean() });
 export const CaseSchema = Type.Object({
@@ -37,7 +38,8 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
         idType: Type.Union([Type.Literal('resident_id'), Type.Literal('uscc')]),
         idNumber: Type.String({ minLength: 18, maxLength: 18 }),
         contactName: Type.Optional(Type.String({ maxLength: 50 })),
-        phone: Type.String({ pattern: '^\\+?[0-9]{6,15}$' }),
+        // Normalized to E.164 at intake (13800000000 → +8613800000000); refused when it cannot be.
+        phone: Type.String({ minLength: 1, maxLength: 40 }),
         source: Type.Optional(Type.Union(['window', 'online', 'mobile', 'self-service', 'mail'].map((s) => Type.Literal(s)))),
         receivedAt: Type.Optional(Type.String({ format: 'date-time' })),
       }, { additionalProperties: false }),
@@ -98,13 +100,14 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
   })]);
 
   app.get('/api/cases/:id', {
-    schema: { tags: ['cases'], summary: 'One case with its clock stops, supervision and SMS log (process detail: /api/process-instances/:id)', params: IdParams, response: { 200: Detail } },
+    schema: { tags: ['cases'], summary: 'One case with its clock stops, supervision and SMS log (numbers masked except for inspectors and admins; process detail: /api/process-instances/:id)', params: IdParams, response: { 200: Detail } },
     config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader', 'system'], scope: 'read' } },
   }, async (req) => {
     const p = principalOf(req);
     const { id } = req.params as { id: string };
     const row = await scopeCases(db('cases as c').select('c.*'), p).where('c.id', id).first();
     if (!row) throw new NotFoundError('case', id);
+    const seesPhones = hasRole(p, 'admin', 'inspector');
     const [view, suspensions, supervision, sms] = await Promise.all([
       cases.view(row),
       db('case_suspensions').where({ case_id: id }).orderBy('id'),
@@ -115,7 +118,8 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
       ...view,
       suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days })),
       supervision: supervision ? { id: supervision.id, number: supervision.number, status: supervision.status, openedAt: iso(supervision.opened_at)!, result: supervision.result } : null,
-      sms: sms.map((m) => ({ to: String(m.payload.to), template: String(m.payload.template), status: m.status, providerStatus: m.provider_status ?? null, createdAt: iso(m.created_at)!, sentAt: iso(m.sent_at) })),
+      // Inspectors' and clerks' numbers are personal data: only inspectors and admins read them whole.
+      sms: sms.map((m) => ({ to: seesPhones ? String(m.payload.to) : maskPhone(String(m.payload.to)), template: String(m.payload.template), status: m.status, providerStatus: m.provider_status ?? null, createdAt: iso(m.created_at)!, sentAt: iso(m.sent_at) })),
     };
   });
 

@@ -134,6 +134,9 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { db: Db; su
       const inspectors = ids.length ? await trx('users').whereIn('id', ids).whereRaw(`'inspector' = ANY(roles)`).pluck('id') : [];
       const notInspectors = ids.filter((i) => !inspectors.includes(i));
       if (notInspectors.length) throw new BadRequestError(`not inspectors: ${notInspectors.join(', ')}`);
+      // An inspector on duty must be reachable: alerts go by SMS.
+      const noPhone = ids.length ? await trx('users').whereIn('id', ids).whereNull('phone').pluck('username') : [];
+      if (noPhone.length) throw new BadRequestError(`值班人员须有手机号:${noPhone.join(', ')} (no phone number: cannot receive overdue alerts)`, { fields: noPhone.map((u: string) => ({ field: '/entries', message: `${u} has no phone` })) });
       const before = await trx('duty_roster').where({ day }).select('user_id', 'department_id');
       await trx('duty_roster').where({ day }).delete();
       if (entries.length) await trx('duty_roster').insert(entries.map((e) => ({ day, user_id: e.userId, department_id: e.departmentId ?? '*' }))).onConflict(['day', 'user_id', 'department_id']).ignore();

@@ -7,6 +7,9 @@ import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging
 import { assertCanActOnTask, scopeTasks, type TaskAccessRow } from './visibility.js';
 import type { CalendarCache, WorkingCalendar } from '../calendar/calendar.js';
 import { lightOf, remainingOf } from '../domain/cases/deadlines.js';
+import { assertDeclared, DEFAULT_TASK_FIELDS, type DeclarationStore } from '../domain/processes/declarations.js';
+import type { SupervisionService } from '../domain/supervision/supervision.js';
+import { BadRequestError } from '../engine/errors.js';
 
 const Task = Type.Object({
   id: Type.String(), instanceId: Type.String(), elementId: Type.String(), name: Nullable(Type.String()),
@@ -32,8 +35,8 @@ function toTask(r: Record<string, unknown>, calendar: WorkingCalendar, now: Date
   };
 }
 
-export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine; calendars: CalendarCache }) {
-  const { db, engine, calendars } = opts;
+export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine; calendars: CalendarCache; declarations: DeclarationStore; supervisions: SupervisionService }) {
+  const { db, engine, calendars, declarations, supervisions } = opts;
 
   app.get('/api/tasks', {
     schema: {
@@ -99,7 +102,7 @@ export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: W
 
   app.post('/api/tasks/:id/complete', {
     schema: {
-      tags: ['tasks'], summary: 'Complete a task with output variables; 409 when its deadline ended it first', params: IdParams,
+      tags: ['tasks'], summary: 'Complete a task with the variables its form declares (400 names any other or protected one); 409 when its deadline ended it first; the 督办 task closes its supervision by the rule of POST /api/supervisions/:id/close', params: IdParams,
       body: Type.Object({ variables: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 200 })) }, { additionalProperties: false }),
       response: { 200: Type.Object({ instanceId: Type.String(), status: Type.String(), activeElements: Type.Array(Type.String()) }) },
     },
@@ -108,7 +111,22 @@ export async function taskRoutes(app: FastifyInstance, opts: { db: Db; engine: W
     const p = principalOf(req);
     const { id } = req.params as { id: string };
     assertCanActOnTask(p, await taskFor(id), id);
-    const r = await engine.completeTask(id, (req.body as { variables?: Record<string, unknown> }).variables ?? {}, p.username);
+    const variables = (req.body as { variables?: Record<string, unknown> }).variables ?? {};
+    const task = await db('tasks as t').join('process_instances as i', 'i.id', 't.instance_id').where('t.id', id)
+      .first('t.element_id', 't.form_key', 't.instance_id', 'i.definition_id');
+    const declared = (await declarations.of(task.definition_id)).tasks[task.element_id];
+    assertDeclared(variables, await declarations.accepted({ formKey: task.form_key ?? declared?.formKey ?? null, fields: declared?.fields ?? null }, DEFAULT_TASK_FIELDS), `task ${task.element_id}`);
+    // The 督办 task closes the supervision: the same rule as POST /api/supervisions/:id/close, the actor from the session.
+    const supervision = await supervisions.ofTask({ instanceId: task.instance_id, elementId: task.element_id, formKey: task.form_key });
+    if (supervision) {
+      const result = variables.supervisionResult;
+      if (typeof result !== 'string' || result.trim().length < 2 || result.length > 1000) {
+        throw new BadRequestError('请填写督办结果(supervisionResult, 2–1000 characters)', { fields: [{ field: '/variables/supervisionResult', message: 'required' }] });
+      }
+      const r = await supervisions.close(supervision.id, result, p.username);
+      return { instanceId: r.id, status: r.status, activeElements: r.activeElements };
+    }
+    const r = await engine.completeTask(id, variables, p.username);
     return { instanceId: r.id, status: r.status, activeElements: r.activeElements };
   });
 }

@@ -1,4 +1,5 @@
 import { useSyncExternalStore } from 'react';
+import { projectsEn, projectsZh } from './i18n/projects';
 
 /** Every text of the UI goes through t(): Chinese by default, English by the switch in the header. */
 export type Lang = 'zh' | 'en';
@@ -92,6 +93,7 @@ const zh = {
   'roster.wd.1': '周一', 'roster.wd.2': '周二', 'roster.wd.3': '周三', 'roster.wd.4': '周四', 'roster.wd.5': '周五', 'roster.wd.6': '周六', 'roster.wd.7': '周日',
   'diff.open': '比较版本', 'diff.title': '版本比较:{key}', 'diff.added': '新增', 'diff.removed': '删除', 'diff.changed': '修改', 'diff.layout': '仅布局',
   'diff.pickTwo': '请选择两个不同的版本', 'diff.none': '两个版本没有差异', 'diff.attrs': '变更属性:{list}',
+  ...projectsZh,
 };
 
 export type Key = keyof typeof zh;
@@ -168,6 +170,7 @@ const en: Record<Key, string> = {
   'roster.wd.1': 'Mon', 'roster.wd.2': 'Tue', 'roster.wd.3': 'Wed', 'roster.wd.4': 'Thu', 'roster.wd.5': 'Fri', 'roster.wd.6': 'Sat', 'roster.wd.7': 'Sun',
   'diff.open': 'Compare versions', 'diff.title': 'Compare versions: {key}', 'diff.added': 'Added', 'diff.removed': 'Removed', 'diff.changed': 'Changed', 'diff.layout': 'Layout only',
   'diff.pickTwo': 'Pick two different versions', 'diff.none': 'No differences', 'diff.attrs': 'Changed: {list}',
+  ...projectsEn,
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { zh, en };

@@ -5,6 +5,7 @@ import { readCalendar, type CalendarCache, type WarningRule, type WorkingCalenda
 import { appendAudit } from '../../audit/audit.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../engine/errors.js';
 import { identityProblem, type IdType } from './identity.js';
+import { normalizePhone } from '../../notify/phone.js';
 import { deadlinesFor, lightOf, remainingOf, type ItemLimits, type Light } from './deadlines.js';
 
 export interface IntakeInput {
@@ -86,6 +87,8 @@ export class CaseService {
     const item = await this.db('items').where({ code: input.itemCode }).first();
     if (!item || !item.active) throw new NotFoundError('item', input.itemCode);
     if (!actor.admin && actor.departmentId !== item.department_id) throw new ConflictError('clerks take in cases for their own department’s items only');
+    const phone = normalizePhone(input.phone);
+    if (!phone) throw new BadRequestError(`手机号无法识别:${input.phone}(expected a mainland number such as 13800000000 or E.164 such as +8613800000000)`, { fields: [{ field: '/phone', message: 'not a phone number' }] });
     const problem = identityProblem(input.idType, input.idNumber);
     if (problem) throw new BadRequestError(problem, { fields: [{ field: '/idNumber', message: problem }] });
     if ((input.applicantType === 1) !== (input.idType === 'resident_id')) {
@@ -110,7 +113,7 @@ export class CaseService {
         const row = {
           id, number, item_code: item.code, department_id: item.department_id, applicant_name: input.applicantName,
           applicant_type: input.applicantType, id_type: input.idType, id_number: input.idNumber.toUpperCase(),
-          contact_name: input.contactName ?? null, phone: input.phone, source: input.source ?? 'window',
+          contact_name: input.contactName ?? null, phone, source: input.source ?? 'window',
           received_at: receivedAt, promised_at: d.promisedAt, warning_at: d.warningAt, calendar_confirmed: d.confirmed, created_by: actor.username,
         };
         await trx('cases').insert({ ...row, ...limits, warning_rule: JSON.stringify(limits.warning_rule) });
