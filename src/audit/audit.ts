@@ -107,10 +107,11 @@ function queueRows(trx: Transactor, rows: AuditRow[]): void {
 /** Lock the head, read it, insert the rows linked after it. The caller commits right after. */
 export async function writeChain(trx: Knex.Transaction, rows: AuditRow[], key: AuditKey = auditKey()): Promise<void> {
   if (!rows.length) return;
-  await trx.raw('SELECT pg_advisory_xact_lock(?)', [AUDIT_LOCK]);
-  // A statement of its own after the lock: in READ COMMITTED it sees the head the previous holder committed.
-  const { rows: head } = await trx.raw<{ rows: Array<{ hash: string }> }>('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1');
-  let prevHash = head[0]?.hash ?? GENESIS;
+  // One round trip, two statements (simple protocol, so no bindings): the head is read by a statement
+  // of its own after the lock, so in READ COMMITTED it sees what the previous holder committed.
+  const results = await trx.raw<Array<{ rows: Array<{ hash: string }> }>>(
+    `SELECT pg_advisory_xact_lock(${AUDIT_LOCK}); SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
+  let prevHash = results[1]!.rows[0]?.hash ?? GENESIS;
   const values = rows.map((row) => {
     const hash = keyedHash(key, prevHash, row);
     const value = {
