@@ -7,6 +7,7 @@ import { calendarFunctions } from './calendar/feel.js';
 import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
 import { registerFollowUpService, registerSupervisionServices, SupervisionService } from './domain/supervision/supervision.js';
 import { CaseService } from './domain/cases/cases.js';
+import { registerCaseServices } from './domain/cases/services.js';
 import { FormStore } from './forms/forms.js';
 
 /** Everything a server process (or a test) runs on one database, wired in one place. */
@@ -26,12 +27,13 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   const services = createServiceRegistry({ ...opts, db });
   registerSupervisionServices(services);
   registerFollowUpService(services);
+  registerCaseServices(services, calendars);
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
     functions: calendarFunctions(() => calendars.current()),
     onCancelled: async (trx, instanceId, reason) => {
-      await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'cancelled', result: reason ?? '撤销' });
+      await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'cancelled', result: reason ?? '撤销', result_code: '2', clock_stopped_at: null });
       await trx('case_suspensions').where({ case_id: instanceId }).whereNull('ended_at').update({ ended_at: trx.raw('now()') });
       await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.raw('now()'), result: `办件已撤销:${reason ?? ''}` });
     },

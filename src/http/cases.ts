@@ -8,7 +8,7 @@ import { hasRole, seesAllDepartments, type Principal } from '../auth/principal.j
 import { toView, type CaseRow, type CaseService } from '../domain/cases/cases.js';
 import { NotFoundError } from '../engine/errors.js';
 
-const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean() });
+export const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean(), officeHours: Type.Integer() });
 export const CaseSchema = Type.Object({
   id: Type.String(), number: Type.String(), itemCode: Type.String(), itemName: Type.String(), departmentId: Type.String(),
   applicantName: Type.String(), applicantType: Type.Integer(), idType: Type.String(), idNumber: Type.String(),
@@ -16,6 +16,11 @@ export const CaseSchema = Type.Object({
   receivedAt: Type.String(), promisedAt: Type.String(), warningAt: Type.String(), completedAt: Nullable(Type.String()),
   status: Type.String(), result: Nullable(Type.String()), light: Type.String(), remaining: Remaining,
   calendarConfirmed: Type.Boolean(), suspendedDays: Type.Integer(), escalatedAt: Nullable(Type.String()),
+  /** GB/T 39046 result code: 6 准予许可, 7 不予许可, 1 退回 (不予受理), 2 作废, 5 补正不来办结. */
+  resultCode: Nullable(Type.String()),
+  /** The deadline day (the case is due at its end): '2026-11-24', '2026-11-24 24:00', '11月24日 当日'. */
+  deadlineDay: Type.String(), deadlineText: Type.String(), deadlineTextZh: Type.String(),
+  limitUnit: Type.String(), clockStoppedAt: Nullable(Type.String()),
 });
 const LIGHTS = ['green', 'yellow', 'red', 'suspended', 'done', 'done-late', 'cancelled'] as const;
 
