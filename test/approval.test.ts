@@ -41,6 +41,7 @@ before(async () => {
   [admin, market, health] = await Promise.all(['admin', 'market.clerk', 'health.clerk'].map((u) => login(app, u)));
   for (const item of [
     { code: 'A-5DAY', name: '食品经营许可(审批测试)', departmentId: 'market', promisedDays: 5, statutoryDays: 20 },
+    { code: 'A-SEC', name: '演练事项(秒)', departmentId: 'market', promisedDays: 8, limitUnit: 'second', warningRule: { kind: 'days', value: 4 } },
     { code: 'A-DRILL', name: '演练事项(分钟)', departmentId: 'market', promisedDays: 30, limitUnit: 'minute', warningRule: { kind: 'days', value: 5 } },
   ]) {
     const r = await as(app, admin, { method: 'POST', url: '/api/items', payload: item });
@@ -245,6 +246,15 @@ describe('time that reads right', () => {
     assert.equal(new Date(r.json().promisedAt).getTime(), new Date(c.promisedAt).getTime() + units * 60_000);
   });
 
+  test('a seconds drill runs yellow → red → escalated, and the department still completes it', async () => {
+    const c = await intake('A-SEC');
+    await moveClockTo(new Date(c.promisedAt).getTime() + 1000);
+    await until('the escalation', async () => db('supervisions').where({ case_id: c.id }).first());
+    await until('the 督办 task', async () => (await db('tasks').where({ instance_id: c.id, element_id: 'supervise' }).first()));
+    for (const step of ['accept', 'review', 'decide', 'conclude']) await complete(c.id, step, step === 'decide' ? { decision: '准予许可' } : {});
+    assert.equal((await getCase(c.id)).status, 'completed');
+  });
+
   test('the deadline reads as its day; no yellow warning goes to a case already red', async () => {
     const c = await intake();
     const calendar = await runtime.calendars.get();
@@ -259,5 +269,128 @@ describe('time that reads right', () => {
     const sms = await db('outbox').where({ instance_id: late.id, service: 'sms' }).select('payload');
     assert.ok(sms.some((m) => m.payload.template === 'overdue'));
     assert.ok(!sms.some((m) => m.payload.template === 'warning'), 'no yellow warning for a red case');
+    // The department's work goes on while the case is supervised, and ends it.
+    for (const step of ['accept', 'review', 'decide', 'conclude']) await complete(late.id, step, step === 'decide' ? { decision: '准予许可' } : {});
+    assert.equal((await getCase(late.id)).status, 'completed');
+  });
+});
+
+describe('finding things (the task list API)', () => {
+  test('a clerk finds a case by applicant name, case number or item; filters by item, light, due date and assignee; sorts by any column', async () => {
+    const a = await intake('A-5DAY', '欧阳娜娜');
+    const b = await intake('A-5DAY', '上官飞燕');
+    const list = async (qs: string, s = market) => {
+      const r = await as(app, s, { method: 'GET', url: `/api/tasks?${qs}` });
+      assert.equal(r.statusCode, 200, r.body);
+      return r.json() as { items: Array<TaskJson & { applicantName: string | null; itemName: string | null }>; total: number };
+    };
+    const byName = await list(`q=${encodeURIComponent('欧阳')}`);
+    assert.deepEqual(byName.items.map((x) => x.caseNumber), [a.number]);
+    assert.equal(byName.items[0]!.applicantName, '欧阳娜娜');
+    assert.deepEqual((await list(`q=${a.number}`)).items.map((x) => x.caseNumber), [a.number]);
+    assert.ok((await list(`q=${encodeURIComponent('审批测试')}`)).items.some((x) => x.caseNumber === b.number), 'by item name');
+    // Another department's clerk finds nothing of it.
+    assert.equal((await list(`q=${encodeURIComponent('欧阳')}`, health)).total, 0);
+    // LIKE wildcards are text, not patterns.
+    assert.equal((await list(`q=${encodeURIComponent('%')}`)).total, 0);
+    const green = await list('light=green&itemCode=A-5DAY&pageSize=200');
+    assert.ok(green.items.some((x) => x.caseNumber === a.number));
+    assert.ok(green.items.every((x) => x.light === 'green'));
+    const dueDay = new Date(a.promisedAt);
+    const window = await list(`dueFrom=${new Date(dueDay.getTime() - 1000).toISOString()}&dueTo=${new Date(dueDay.getTime() + 1000).toISOString()}&pageSize=200`);
+    assert.ok(window.items.some((x) => x.caseNumber === a.number));
+    assert.ok(window.items.every((x) => x.dueAt === a.promisedAt));
+    const sorted = await list('sort=applicantName&order=asc&pageSize=200');
+    const names = sorted.items.map((x) => x.applicantName ?? '');
+    assert.deepEqual(names, [...names].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).map((n) => n), 'sorted by applicant in the database');
+    for (const sort of ['caseNumber', 'itemName', 'name', 'assignee', 'promisedAt', 'createdAt', 'status']) assert.equal((await as(app, market, { method: 'GET', url: `/api/tasks?sort=${sort}` })).statusCode, 200, sort);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/tasks?sort=password' })).statusCode, 400);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/tasks?q=a%00b' })).statusCode, 400);
+
+    // Claim, then filter by assignee.
+    const [task] = await openTasks(a.id);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${task!.id}/claim` })).statusCode, 204);
+    const mine = await list('assignee=market.clerk');
+    assert.deepEqual(mine.items.map((x) => x.id), [task!.id]);
+  });
+
+  test('saved filters are per user', async () => {
+    const save = await as(app, market, { method: 'POST', url: '/api/saved-filters', payload: { name: '我的红灯件', query: { light: 'red', assignment: 'mine' } } });
+    assert.equal(save.statusCode, 201, save.body);
+    const again = await as(app, market, { method: 'POST', url: '/api/saved-filters', payload: { name: '我的红灯件', query: { light: 'yellow' } } });
+    assert.equal(again.json().id, save.json().id, 'the same name replaces it');
+    const mine = (await as(app, market, { method: 'GET', url: '/api/saved-filters?scope=tasks' })).json();
+    assert.deepEqual(mine.map((f: { name: string; query: unknown }) => [f.name, f.query]), [['我的红灯件', { light: 'yellow' }]]);
+    assert.deepEqual((await as(app, health, { method: 'GET', url: '/api/saved-filters' })).json(), [], 'another user sees none');
+    assert.equal((await as(app, health, { method: 'DELETE', url: `/api/saved-filters/${save.json().id}` })).statusCode, 404, 'nor deletes it');
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/saved-filters', payload: JSON.parse('{"name": "x", "query": {"__proto__": "a"}}') })).statusCode, 400);
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/saved-filters', payload: { name: 'y', query: { 'a.b': 1 } } })).statusCode, 400);
+    assert.equal((await as(app, market, { method: 'DELETE', url: `/api/saved-filters/${save.json().id}` })).statusCode, 204);
+  });
+
+  test('a task is reassigned or delegated to a named colleague of the same department only; comments on a task and a case go to the history', async () => {
+    const u = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'market.clerk2', displayName: '孙悦(市场监管)', password: 'market-clerk-2026', departmentId: 'market', roles: ['clerk'] } });
+    assert.equal(u.statusCode, 201, u.body);
+    const c = await intake('A-5DAY', '诸葛明');
+    const [task] = await openTasks(c.id);
+    const assign = (to: string, s = market, mode = 'reassign') => as(app, s, { method: 'POST', url: `/api/tasks/${task!.id}/assign`, payload: { to, mode, note: '请协助办理' } });
+    assert.equal((await assign('health.clerk')).statusCode, 400, 'not a colleague');
+    assert.equal((await assign('nobody')).statusCode, 400);
+    assert.equal((await assign('market.clerk2', health)).statusCode, 404, 'another department cannot see the task');
+    assert.equal((await assign('market.clerk2')).statusCode, 204);
+    const [after] = (await as(app, market, { method: 'GET', url: `/api/tasks?instanceId=${c.id}` })).json().items as Array<{ assignee: string; assigneeName: string }>;
+    assert.deepEqual([after!.assignee, after!.assigneeName], ['market.clerk2', '孙悦(市场监管)']);
+    const clerk2 = await login(app, 'market.clerk2', 'market-clerk-2026');
+    assert.equal((await assign('market.clerk', clerk2, 'delegate')).statusCode, 204);
+
+    const tc = await as(app, market, { method: 'POST', url: `/api/tasks/${task!.id}/comments`, payload: { body: '申请人来电,明日补交照片' } });
+    assert.equal(tc.statusCode, 201, tc.body);
+    const cc = await as(app, clerk2, { method: 'POST', url: `/api/cases/${c.id}/comments`, payload: { body: '已电话核实' } });
+    assert.equal(cc.statusCode, 201, cc.body);
+    assert.equal((await as(app, health, { method: 'POST', url: `/api/cases/${c.id}/comments`, payload: { body: 'x' } })).statusCode, 404);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/cases/${c.id}/comments`, payload: { body: 'a\u0000b' } })).statusCode, 400);
+    const comments = (await as(app, market, { method: 'GET', url: `/api/cases/${c.id}/comments` })).json() as Array<{ body: string; taskName: string | null; authorName: string }>;
+    assert.deepEqual(comments.map((m) => [m.body, m.taskName, m.authorName]), [['申请人来电,明日补交照片', '受理', '王丽(市场监管)'], ['已电话核实', null, '孙悦(市场监管)']]);
+    const history = (await as(app, market, { method: 'GET', url: `/api/process-instances/${c.id}` })).json().history as Array<{ kind: string }>;
+    assert.deepEqual(['task.reassigned', 'task.delegated', 'comment.added'].map((k) => history.some((h) => h.kind === k)), [true, true, true]);
+    const audit = await db('audit_log').whereIn('action', ['task.reassigned', 'task.delegated', 'comment.added']).count('* as n').first();
+    assert.ok(Number(audit!.n) >= 4);
+  });
+});
+
+describe('a step limit (what the designer\'s 添加步骤时限 inserts)', () => {
+  test('the step gets its own due date and light, and its department is notified when it runs over; the case goes on', async () => {
+    const { readFileSync } = await import('node:fs');
+    // The designer's insertion: the task due at =workingDays(1), a non-interrupting timer at the same time → notifyStepOverdue → end.
+    const xml = readFileSync('processes/approval-item.bpmn', 'utf8')
+      .replaceAll('id="approval-item"', 'id="approval-step-limit"').replaceAll('bpmnElement="approval-item"', 'bpmnElement="approval-step-limit"')
+      .replace('<bpmn:userTask id="review" name="审查" camunda:candidateGroups="${departmentId}" camunda:formKey="duban:review" camunda:dueDate="${deadlineAt}"/>',
+        `<bpmn:userTask id="review" name="审查" camunda:candidateGroups="\${departmentId}" camunda:formKey="duban:review" camunda:dueDate="=workingDays(1)"/>
+      <bpmn:boundaryEvent id="review_limit" name="1 个工作日时限" attachedToRef="review" cancelActivity="false"><bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">=workingDays(1)</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:boundaryEvent>
+      <bpmn:sequenceFlow id="f_review_limit" sourceRef="review_limit" targetRef="review_notify"/>
+      <bpmn:serviceTask id="review_notify" name="环节超时提醒部门" camunda:type="external" camunda:topic="notifyStepOverdue"/>
+      <bpmn:sequenceFlow id="f_review_notified" sourceRef="review_notify" targetRef="review_overdue"/>
+      <bpmn:endEvent id="review_overdue" name="步骤超时"/>`);
+    const d = await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml, note: '审查 1 个工作日' } });
+    assert.equal(d.statusCode, 201, d.body);
+    const item = await as(app, admin, { method: 'POST', url: '/api/items', payload: { code: 'A-STEP', name: '环节时限测试', departmentId: 'market', promisedDays: 10, processKey: 'approval-step-limit' } });
+    assert.equal(item.statusCode, 201, item.body);
+    const c = await intake('A-STEP');
+    await complete(c.id, 'accept', {});
+    type StepTask = TaskJson & { stepLimit: boolean; stepLight: string | null; overdue: boolean };
+    const review = async () => ((await openTasks(c.id)) as StepTask[]).find((x) => x.elementId === 'review')!;
+    const calendar = await runtime.calendars.get();
+    const r1 = await review();
+    assert.equal(r1.dueAt, calendar.addWorkingDays(new Date(), 1).dueAt.toISOString());
+    assert.deepEqual([r1.stepLimit, r1.overdue, r1.light], [true, false, 'green']);
+    assert.ok(['green', 'yellow'].includes(r1.stepLight!));
+    await moveClockTo(new Date(r1.dueAt!).getTime() + 60_000);
+    const sms = await until('the step-overdue SMS', async () => (await db('outbox').where({ instance_id: c.id, service: 'sms' }).whereRaw(`payload->>'template' = 'stepOverdue'`)).length > 0 &&
+      db('outbox').where({ instance_id: c.id, service: 'sms' }).whereRaw(`payload->>'template' = 'stepOverdue'`));
+    assert.ok(sms.some((m: { payload: { to: string; vars: { step: string } } }) => m.payload.to === '+8613800000002' && m.payload.vars.step === '审查'), 'the department\'s clerk is told which step');
+    const r2 = await review();
+    assert.deepEqual([r2.stepLight, r2.overdue, r2.light], ['red', true, 'green'], 'the step is red while the case is still green');
+    await complete(c.id, 'review', { reviewResult: 'pass', opinion: '审查通过' });
+    assert.deepEqual((await openTasks(c.id)).map((x) => x.elementId), ['decide']);
   });
 });
