@@ -293,7 +293,7 @@ describe('task forms', () => {
   const accept = '/api/forms/duban:accept';
   test('shipped forms are installed once; everyone who handles tasks reads them', async () => {
     const list = (await as(app, market, { method: 'GET', url: '/api/forms?pageSize=50' })).json();
-    assert.deepEqual(list.items.map((f: { key: string }) => f.key), ['duban:accept', 'duban:conclude', 'duban:decide', 'duban:review', 'duban:supervise']);
+    assert.deepEqual(list.items.map((f: { key: string }) => f.key), ['duban:accept', 'duban:conclude', 'duban:decide', 'duban:review', 'duban:special', 'duban:supervise', 'duban:supplement']);
     const decide = (await as(app, inspector, { method: 'GET', url: '/api/forms/duban:decide' })).json();
     assert.equal(decide.version, 1);
     assert.deepEqual(decide.fields, ['decision', 'opinion']);
@@ -307,13 +307,13 @@ describe('task forms', () => {
     const schema = { ...v1.schema, components: [...v1.schema.components, { id: 'Field_materials', type: 'checklist', key: 'materials', label: '已收材料', values: [{ label: '申请书', value: 'application' }] }] };
     const saved = await as(app, admin, { method: 'PUT', url: accept, payload: { schema, note: '增加材料清单' } });
     assert.equal(saved.statusCode, 200, saved.body);
-    assert.deepEqual([saved.json().version, saved.json().unchanged, saved.json().fields], [2, false, ['opinion', 'materials']]);
+    assert.deepEqual([saved.json().version, saved.json().unchanged, saved.json().fields], [2, false, ['acceptDecision', 'opinion', 'supplementDays', 'materials']]);
     const again = (await as(app, admin, { method: 'PUT', url: accept, payload: { schema: JSON.parse(JSON.stringify(schema)) } })).json();
     assert.deepEqual([again.version, again.unchanged], [2, true]);
     assert.equal((await as(app, market, { method: 'GET', url: accept })).json().version, 2);
     const versions = (await as(app, admin, { method: 'GET', url: `${accept}/versions` })).json();
     assert.deepEqual(versions.items.map((v: { version: number }) => v.version), [2, 1]);
-    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/1` })).json().fields.length, 1);
+    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/1` })).json().fields.length, 3);
     assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/9` })).statusCode, 404);
     assert.equal((await as(app, admin, { method: 'GET', url: '/api/forms/duban:nothing/versions' })).statusCode, 404);
     const audit = (await as(app, admin, { method: 'GET', url: '/api/audit?action=form.saved' })).json();

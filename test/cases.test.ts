@@ -316,9 +316,9 @@ describe('catalogue, roster and statistics', () => {
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(xlsx.rawPayload as unknown as ArrayBuffer);
     const ws = wb.worksheets[0]!;
-    // A title, the period and the date it was made, the header, the rows and a totals row.
+    // A title, the period ([from, to): to=2027-12-31 ends on the 30th) and the date it was made, the header, the rows and a totals row.
     assert.equal(String(ws.getRow(1).getCell(1).value), '办件统计(按事项)');
-    assert.match(String(ws.getRow(2).getCell(1).value), /^统计期间:2026-01-01 至 2027-12-31 +制表时间:\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+    assert.match(String(ws.getRow(2).getCell(1).value), /^统计期间:2026-01-01 至 2027-12-30 +制表时间:\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
     assert.match(String(ws.getRow(3).getCell(1).value), /分组/);
     const rows = xlsxRows(ws);
     const byItem = (await as(app, leader, { method: 'GET', url: '/api/stats/cases?groupBy=item&from=2026-01-01&to=2027-12-31' })).json().rows as Array<{ received: number }>;
