@@ -385,11 +385,15 @@ describe('a step limit (what the designer\'s 添加步骤时限 inserts)', () =>
     assert.deepEqual([r1.stepLimit, r1.overdue, r1.light], [true, false, 'green']);
     assert.ok(['green', 'yellow'].includes(r1.stepLight!));
     await moveClockTo(new Date(r1.dueAt!).getTime() + 60_000);
-    const sms = await until('the step-overdue SMS', async () => (await db('outbox').where({ instance_id: c.id, service: 'sms' }).whereRaw(`payload->>'template' = 'stepOverdue'`)).length > 0 &&
-      db('outbox').where({ instance_id: c.id, service: 'sms' }).whereRaw(`payload->>'template' = 'stepOverdue'`));
-    assert.ok(sms.some((m: { payload: { to: string; vars: { step: string } } }) => m.payload.to === '+8613800000002' && m.payload.vars.step === '审查'), 'the department\'s clerk is told which step');
+    const sms: Array<{ payload: { to: string; vars: { step: string } } }> = await until('the step-overdue SMS', async () => {
+      const rows = await db('outbox').where({ instance_id: c.id, service: 'sms' }).whereRaw(`payload->>'template' = 'stepOverdue'`);
+      return rows.length ? rows : null;
+    });
+    assert.ok(sms.some((m) => m.payload.to === '+8613800000002' && m.payload.vars.step === '审查'), 'the department\'s clerk is told which step');
     const r2 = await review();
     assert.deepEqual([r2.stepLight, r2.overdue, r2.light], ['red', true, 'green'], 'the step is red while the case is still green');
+    const overdue = (await as(app, market, { method: 'GET', url: `/api/tasks?overdue=true&instanceId=${c.id}` })).json().items as TaskJson[];
+    assert.deepEqual(overdue.map((x) => x.elementId), ['review'], 'the overdue filter finds a step over its own limit');
     await complete(c.id, 'review', { reviewResult: 'pass', opinion: '审查通过' });
     assert.deepEqual((await openTasks(c.id)).map((x) => x.elementId), ['decide']);
   });

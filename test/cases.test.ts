@@ -171,6 +171,11 @@ describe('lights and the supervision loop', () => {
 
     const queue = await as(app, inspector, { method: 'GET', url: '/api/supervisions?status=open' });
     assert.ok(queue.json().items.some((s: { caseNumber: string }) => s.caseNumber === c.number));
+    // The escalation queue is searched by case number or applicant and sorted by any column it shows.
+    const found = (await as(app, inspector, { method: 'GET', url: `/api/supervisions?q=${c.number}` })).json().items as Array<{ caseNumber: string }>;
+    assert.deepEqual(found.map((s) => s.caseNumber), [c.number]);
+    assert.ok((await as(app, inspector, { method: 'GET', url: `/api/supervisions?q=${encodeURIComponent('张三')}&itemCode=T-5DAY&sort=caseNumber&order=desc` })).json().items.some((s: { caseNumber: string }) => s.caseNumber === c.number));
+    assert.equal((await as(app, inspector, { method: 'GET', url: '/api/supervisions?q=%25' })).json().total, 0);
     assert.equal((await as(app, inspector, { method: 'POST', url: `/api/supervisions/${sup.id}/close`, payload: { result: '已办结' } })).statusCode, 409, 'not before the case is done');
     const urge = await as(app, inspector, { method: 'POST', url: `/api/supervisions/${sup.id}/urge`, payload: { content: '请于今日内办结并回告', replyBy: new Date(Date.now() + 86_400_000).toISOString() } });
     assert.equal(urge.statusCode, 201, urge.body);

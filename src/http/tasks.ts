@@ -48,8 +48,8 @@ function applyTaskFilters(query: ReturnType<Db>, q: TaskFilters, p: { username: 
   if (q.assignment === 'unassigned') query.whereNull('t.assignee');
   if (q.assignment === 'department') query.whereRaw('? = ANY(t.candidate_groups)', [p.departmentId ?? '']);
   if (q.candidateGroup) query.whereRaw('? = ANY(t.candidate_groups)', [q.candidateGroup]);
-  if (q.overdue) query.where((w) => w.where('c.status', 'handling').andWhere('c.promised_at', '<=', db.raw('now()'))
-    .orWhere((x) => x.whereNull('c.id').andWhere('t.due_at', '<', db.raw('now()'))));
+  // Overdue: past its due date (the case's deadline or the step's own limit), unless the case's clock is stopped.
+  if (q.overdue) query.where('t.due_at', '<', db.raw('now()')).andWhere((w) => w.whereNull('c.id').orWhere('c.status', 'handling'));
   if (q.instanceId) query.where('t.instance_id', q.instanceId);
   if (q.itemCode) query.where('c.item_code', q.itemCode);
   if (q.assignee) query.where('t.assignee', q.assignee);
