@@ -29,7 +29,7 @@ const PERSON = (() => { const f = '37140219850101123'; return f + residentIdChec
 interface CaseJson {
   id: string; number: string; status: string; light: string; result: string | null; resultCode: string | null; promisedAt: string; warningAt: string;
   remaining: { workingDays: number; hours: number; overdue: boolean; officeHours: number }; suspendedDays: number; deadlineDay: string; deadlineText: string;
-  suspensions?: Array<{ kind: string; reason: string; workingDays: number | null; endedAt: string | null }>;
+  suspensions?: Array<{ kind: string; reason: string; workingDays: number | null; endedAt: string | null; byProcess: boolean }>;
 }
 interface TaskJson { id: string; elementId: string; dueAt: string | null; caseNumber: string | null; light: string | null }
 
@@ -119,7 +119,7 @@ describe('the approval procedure', () => {
     // Stopped by the process, not by a clerk: the light, the open stop, and no deadline timer armed.
     const stopped = await getCase(c.id);
     assert.deepEqual([stopped.status, stopped.light], ['suspended', 'suspended']);
-    assert.deepEqual(stopped.suspensions!.map((s) => [s.kind, s.reason, s.endedAt]), [['supplement', '缺少营业执照副本', null]]);
+    assert.deepEqual(stopped.suspensions!.map((s) => [s.kind, s.reason, s.endedAt, s.byProcess]), [['supplement', '缺少营业执照副本', null, true]]);
     const tasks = await openTasks(c.id);
     assert.deepEqual(tasks.map((x) => x.elementId), ['supplement']);
     const calendar = await runtime.calendars.get();

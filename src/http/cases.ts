@@ -97,7 +97,8 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
   });
 
   const Detail = Type.Intersect([CaseSchema, Type.Object({
-    suspensions: Type.Array(Type.Object({ kind: Type.String(), reason: Type.String(), startedAt: Type.String(), endedAt: Nullable(Type.String()), workingDays: Type.Union([Type.Integer(), Type.Null()]) })),
+    /** byProcess: stopped by a step of the process (补正, 特别程序), which restarts it when its task is completed. */
+    suspensions: Type.Array(Type.Object({ kind: Type.String(), reason: Type.String(), startedAt: Type.String(), endedAt: Nullable(Type.String()), workingDays: Type.Union([Type.Integer(), Type.Null()]), byProcess: Type.Boolean() })),
     supervision: Type.Union([Type.Object({ id: Type.String(), number: Type.String(), status: Type.String(), openedAt: Type.String(), result: Nullable(Type.String()) }), Type.Null()]),
     sms: Type.Array(Type.Object({ to: Type.String(), template: Type.String(), status: Type.String(), providerStatus: Nullable(Type.String()), createdAt: Type.String(), sentAt: Nullable(Type.String()) })),
   })]);
@@ -118,7 +119,7 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
     ]);
     return {
       ...view,
-      suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days })),
+      suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days, byProcess: Boolean(s.by_process) })),
       supervision: supervision ? { id: supervision.id, number: supervision.number, status: supervision.status, openedAt: iso(supervision.opened_at)!, result: supervision.result } : null,
       sms: sms.map((m) => ({ to: String(m.payload.to), template: String(m.payload.template), status: m.status, providerStatus: m.provider_status ?? null, createdAt: iso(m.created_at)!, sentAt: iso(m.sent_at) })),
     };
