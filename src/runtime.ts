@@ -7,6 +7,7 @@ import { calendarFunctions } from './calendar/feel.js';
 import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
 import { SupervisionService } from './domain/supervision/supervision.js';
 import { CaseService } from './domain/cases/cases.js';
+import { registerCaseServices } from './domain/cases/services.js';
 import { FormStore } from './forms/forms.js';
 import { LetterService, registerLetterServices } from './domain/letters/letters.js';
 import { ProjectService } from './domain/projects/projects.js';
@@ -35,12 +36,13 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   let projectsRef: ProjectService | undefined;
   const publicUrl = (opts.env ?? process.env).DUBAN_PUBLIC_URL?.replace(/\/+$/, '') ?? `http://localhost:${(opts.env ?? process.env).PORT ?? 3000}`;
   registerProjectServices(services, { calendars, projects: () => projectsRef!, publicUrl });
+  registerCaseServices(services, calendars);
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
     functions: calendarFunctions(() => calendars.current()),
     onCancelled: async (trx, instanceId, reason) => {
-      await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'cancelled', result: reason ?? '撤销' });
+      await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'cancelled', result: reason ?? '撤销', result_code: '2', clock_stopped_at: null });
       await trx('case_suspensions').where({ case_id: instanceId }).whereNull('ended_at').update({ ended_at: trx.raw('now()') });
       await trx('supervisions').where({ case_id: instanceId, status: 'open' }).update({ status: 'closed', closed_at: trx.raw('now()'), result: `办件已撤销:${reason ?? ''}` });
     },

@@ -267,6 +267,21 @@ describe('domain routes answer for their roles (behaviour is tested in cases.tes
     assert.equal((await as(app, admin, { method: 'PUT', url: '/api/roster/2026-11-30', payload: { entries: [] } })).statusCode, 204);
     assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/cases' })).statusCode, 200);
     assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/cases.xlsx' })).statusCode, 200);
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/lights' })).json().open, 1);
+  });
+
+  test('task search, saved filters, reassignment and comments (behaviour in approval.test.ts)', async () => {
+    const c = (await as(app, market, { method: 'GET', url: '/api/cases?q=%E6%9D%8E%E5%9B%9B' })).json().items[0];
+    const tasks = (await as(app, market, { method: 'GET', url: `/api/tasks?q=${c.number}` })).json().items;
+    assert.equal(tasks[0].caseNumber, c.number);
+    const f = await as(app, market, { method: 'POST', url: '/api/saved-filters', payload: { name: '红灯', query: { light: 'red' } } });
+    assert.equal(f.statusCode, 201, f.body);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/saved-filters' })).json().length, 1);
+    assert.equal((await as(app, market, { method: 'DELETE', url: `/api/saved-filters/${f.json().id}` })).statusCode, 204);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${tasks[0].id}/assign`, payload: { to: 'health.clerk' } })).statusCode, 400);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${tasks[0].id}/comments`, payload: { body: '已联系申请人' } })).statusCode, 201);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/cases/${c.id}/comments`, payload: { body: '材料齐全' } })).statusCode, 201);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/cases/${c.id}/comments` })).json().length, 2);
   });
 });
 
@@ -298,13 +313,13 @@ describe('task forms', () => {
     const schema = { ...v1.schema, components: [...v1.schema.components, { id: 'Field_materials', type: 'checklist', key: 'materials', label: '已收材料', values: [{ label: '申请书', value: 'application' }] }] };
     const saved = await as(app, admin, { method: 'PUT', url: accept, payload: { schema, note: '增加材料清单' } });
     assert.equal(saved.statusCode, 200, saved.body);
-    assert.deepEqual([saved.json().version, saved.json().unchanged, saved.json().fields], [2, false, ['opinion', 'materials']]);
+    assert.deepEqual([saved.json().version, saved.json().unchanged, saved.json().fields], [2, false, ['acceptDecision', 'opinion', 'supplementDays', 'materials']]);
     const again = (await as(app, admin, { method: 'PUT', url: accept, payload: { schema: JSON.parse(JSON.stringify(schema)) } })).json();
     assert.deepEqual([again.version, again.unchanged], [2, true]);
     assert.equal((await as(app, market, { method: 'GET', url: accept })).json().version, 2);
     const versions = (await as(app, admin, { method: 'GET', url: `${accept}/versions` })).json();
     assert.deepEqual(versions.items.map((v: { version: number }) => v.version), [2, 1]);
-    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/1` })).json().fields.length, 1);
+    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/1` })).json().fields.length, 3);
     assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/9` })).statusCode, 404);
     assert.equal((await as(app, admin, { method: 'GET', url: '/api/forms/duban:nothing/versions' })).statusCode, 404);
     const audit = (await as(app, admin, { method: 'GET', url: '/api/audit?action=form.saved' })).json();

@@ -9,7 +9,7 @@ import { toView, type CaseRow, type CaseService } from '../domain/cases/cases.js
 import { NotFoundError } from '../engine/errors.js';
 import { maskPhone } from '../notify/phone.js';
 
-const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean() });
+export const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean(), officeHours: Type.Integer() });
 export const CaseSchema = Type.Object({
   id: Type.String(), number: Type.String(), itemCode: Type.String(), itemName: Type.String(), departmentId: Type.String(),
   applicantName: Type.String(), applicantType: Type.Integer(), idType: Type.String(), idNumber: Type.String(),
@@ -17,6 +17,11 @@ export const CaseSchema = Type.Object({
   receivedAt: Type.String(), promisedAt: Type.String(), warningAt: Type.String(), completedAt: Nullable(Type.String()),
   status: Type.String(), result: Nullable(Type.String()), light: Type.String(), remaining: Remaining,
   calendarConfirmed: Type.Boolean(), suspendedDays: Type.Integer(), escalatedAt: Nullable(Type.String()),
+  /** GB/T 39046 result code: 6 准予许可, 7 不予许可, 1 退回 (不予受理), 2 作废, 5 补正不来办结. */
+  resultCode: Nullable(Type.String()),
+  /** The deadline day (the case is due at its end): '2026-11-24', '2026-11-24 24:00', '11月24日 当日'. */
+  deadlineDay: Type.String(), deadlineText: Type.String(), deadlineTextZh: Type.String(),
+  limitUnit: Type.String(), clockStoppedAt: Nullable(Type.String()),
 });
 const LIGHTS = ['green', 'yellow', 'red', 'suspended', 'done', 'done-late', 'cancelled'] as const;
 
@@ -94,7 +99,8 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
   });
 
   const Detail = Type.Intersect([CaseSchema, Type.Object({
-    suspensions: Type.Array(Type.Object({ kind: Type.String(), reason: Type.String(), startedAt: Type.String(), endedAt: Nullable(Type.String()), workingDays: Type.Union([Type.Integer(), Type.Null()]) })),
+    /** byProcess: stopped by a step of the process (补正, 特别程序), which restarts it when its task is completed. */
+    suspensions: Type.Array(Type.Object({ kind: Type.String(), reason: Type.String(), startedAt: Type.String(), endedAt: Nullable(Type.String()), workingDays: Type.Union([Type.Integer(), Type.Null()]), byProcess: Type.Boolean() })),
     supervision: Type.Union([Type.Object({ id: Type.String(), number: Type.String(), status: Type.String(), openedAt: Type.String(), result: Nullable(Type.String()) }), Type.Null()]),
     sms: Type.Array(Type.Object({ to: Type.String(), template: Type.String(), status: Type.String(), providerStatus: Nullable(Type.String()), createdAt: Type.String(), sentAt: Nullable(Type.String()) })),
   })]);
@@ -116,7 +122,7 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
     ]);
     return {
       ...view,
-      suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days })),
+      suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days, byProcess: Boolean(s.by_process) })),
       supervision: supervision ? { id: supervision.id, number: supervision.number, status: supervision.status, openedAt: iso(supervision.opened_at)!, result: supervision.result } : null,
       // Inspectors' and clerks' numbers are personal data: only inspectors and admins read them whole.
       sms: sms.map((m) => ({ to: seesPhones ? String(m.payload.to) : maskPhone(String(m.payload.to)), template: String(m.payload.template), status: m.status, providerStatus: m.provider_status ?? null, createdAt: iso(m.created_at)!, sentAt: iso(m.sent_at) })),

@@ -6,6 +6,8 @@ import type { InstanceSummary, WorkflowEngine } from '../../engine/engine.js';
 import { appendAudit } from '../../audit/audit.js';
 import { shanghaiDay, toShanghaiIso } from '../../calendar/calendar.js';
 import { ConflictError, NotFoundError } from '../../engine/errors.js';
+import { deadlineOf } from '../cases/deadlines.js';
+import { finishCase } from '../cases/services.js';
 
 type Trx = Knex.Transaction;
 
@@ -61,12 +63,14 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
     handler: async (ctx) => {
       const c = await caseOf(ctx);
       const trx = ctx.trx!;
+      // A case already red (a late intake, a back-dated import) gets the overdue alert, not a yellow warning.
+      if (new Date(c.promised_at).getTime() <= Date.now()) return { warned: false };
       await trx('cases').where({ id: c.id }).update({ warned_at: trx.raw('now()') });
       const recipients = await trx('users').whereRaw(`'clerk' = ANY(roles)`).andWhere({ department_id: c.department_id, active: true }).whereNotNull('phone').select('phone');
       const dept = await trx('departments').where({ id: c.department_id }).first('phone');
       const phones = [...new Set([dept?.phone, ...recipients.map((r: { phone: string }) => r.phone)].filter(Boolean))] as string[];
       for (const to of phones) {
-        ctx.enqueue('sms', { to, template: 'warning', vars: { item: c.item_name, number: c.number, deadline: shanghaiStamp(c.promised_at) } }, `${c.number}:warning:${to}`);
+        ctx.enqueue('sms', { to, template: 'warning', vars: { item: c.item_name, number: c.number, deadline: smsDeadline(c.promised_at, c.limit_unit) } }, `${c.number}:warning:${to}`);
       }
       await appendAudit(trx, { actor: 'system', action: 'case.warned', entityType: 'case', entityId: c.number, after: { light: 'yellow', recipients: phones.length } });
       return { warned: true };
@@ -90,13 +94,14 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
         await trx('cases').where({ id: c.id }).update({ escalated_at: trx.raw('now()') });
         await appendAudit(trx, { actor: 'system', action: 'case.escalated', entityType: 'supervision', entityId: number, after: { caseNumber: c.number, departmentId: c.department_id } });
       }
+      if (existing) return { supervisionId: id, supervisionNumber: number, alreadyEscalated: true };
       const duty = await reachableInspectors(trx, c.department_id, new Date());
       if (duty.unreachable) await reportUnreachable(trx, ctx, c.department_id, duty.day, duty.unreachable, `overdue case ${c.number}`);
       for (const inspector of duty.recipients) {
         // One overdue SMS per case, escalation and inspector, however often this step is retried.
         ctx.enqueue('sms', { to: inspector.phone, template: 'overdue', vars: { item: c.item_name, number: c.number } }, `${c.number}:overdue:${number}:${inspector.phone}`);
       }
-      return { supervisionId: id, supervisionNumber: number };
+      return { supervisionId: id, supervisionNumber: number, alreadyEscalated: false };
     },
   });
 
@@ -106,10 +111,9 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
     handler: async (ctx) => {
       const c = await caseOf(ctx);
       const trx = ctx.trx!;
-      const result = typeof ctx.variables.decision === 'string' ? ctx.variables.decision : typeof ctx.variables.result === 'string' ? ctx.variables.result : '准予许可';
-      await trx('cases').where({ id: c.id }).update({ status: 'completed', completed_at: trx.raw('now()'), result });
-      await trx('supervisions').where({ case_id: c.id, status: 'open' }).update({ case_completed_at: trx.raw('now()') });
-      await appendAudit(trx, { actor: 'system', action: 'case.completed', entityType: 'case', entityId: c.number, before: { status: c.status }, after: { status: 'completed', result } });
+      const result = ['准予许可', '不予许可'].includes(String(ctx.variables.decision)) ? String(ctx.variables.decision)
+        : typeof ctx.variables.result === 'string' ? ctx.variables.result : '准予许可';
+      if (c.status !== 'completed') await finishCase(trx, c, result);
       return { completed: true };
     },
   });
@@ -150,6 +154,12 @@ export function registerFollowUpService(registry: ServiceRegistry): void {
       return { reminded: true };
     },
   });
+}
+
+/** The deadline in an SMS: the deadline day ("2026年11月24日当日"), or the exact time for drill limits. */
+function smsDeadline(promisedAt: Date, unit: 'workday' | 'minute' | 'second'): string {
+  const d = deadlineOf(new Date(promisedAt), unit);
+  return unit === 'workday' ? `${d.day.slice(0, 4)}年${Number(d.day.slice(5, 7))}月${Number(d.day.slice(8, 10))}日当日` : d.text;
 }
 
 /** 'YYYY-MM-DD hh:mm' in Shanghai, for SMS texts. */
