@@ -6,6 +6,7 @@ import Serializer, { TypeResolver, deserialize } from 'moddle-context-serializer
 import { checkExpression, isFeel } from './expressions.js';
 import type { ServiceRegistry } from './services.js';
 import { checkStructure } from './structure.js';
+import { checkDefinitionsStructure } from './structure-extra.js';
 
 const require = createRequire(import.meta.url);
 const camundaDescriptor: object = require('camunda-bpmn-moddle/resources/camunda.json');
@@ -227,7 +228,9 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
   try {
     parsed = (await moddle.fromXML(xml.trim())) as unknown as typeof parsed;
   } catch (err) {
-    errors.push({ elementId: null, message: `not a BPMN 2.0 document: ${(err as Error).message}`, source: 'xml', severity: 'error' });
+    const message = (err as Error).message;
+    const duplicate = /duplicate ID <([^>]+)>/.exec(message);
+    errors.push({ elementId: duplicate?.[1] ?? null, message: duplicate ? `the id ${duplicate[1]} is used by more than one element` : `not a BPMN 2.0 document: ${message}`, source: 'xml', severity: 'error' });
     return { ok: false, errors, warnings, checksum };
   }
   const root = parsed.rootElement;
@@ -242,13 +245,23 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
       warnings.push({ elementId: null, message: w.message, source: 'xml', severity: 'warning' });
       continue;
     }
+    const duplicate = /duplicate ID <([^>]+)>/.exec(w.message);
+    if (duplicate) {
+      errors.push({ elementId: duplicate[1]!, message: `the id ${duplicate[1]} is used by more than one element`, source: 'xml', severity: 'error' });
+      continue;
+    }
+    // A diagram shape that points nowhere is a layout defect; the process itself may be sound.
+    if (/^(bpmndi|di|dc):/.test(w.element?.$type ?? '')) {
+      warnings.push({ elementId: w.element?.id ?? null, message: `diagram: ${w.message}`, source: 'xml', severity: 'warning' });
+      continue;
+    }
     // An unresolved reference or unknown attribute is a broken model, not a style issue.
     errors.push({ elementId: w.element?.id ?? null, message: w.message, source: 'xml', severity: 'error' });
   }
 
   inlineEventDefinitionRefs(root);
   const meta = collectMeta(root, options, errors);
-  errors.push(...checkStructure(root));
+  errors.push(...checkStructure(root), ...checkDefinitionsStructure(root));
   let compiled: string | undefined;
   if (!errors.length) {
     try {
@@ -263,8 +276,19 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
     deriveFlowReferences(root);
     await lint(root, errors, warnings);
   }
-  if (errors.length || !compiled) return { ok: false, errors, warnings, checksum };
+  if (errors.length || !compiled) return { ok: false, errors: rankProblems(errors), warnings, checksum };
   return { ok: true, errors, warnings, meta, compiled, checksum };
+}
+
+const SOURCE_RANK: Record<Problem['source'], number> = { model: 0, xml: 1, lint: 2, engine: 3, security: 4 };
+
+/**
+ * The first problem should be the one a modeller must fix: a broken BPMN rule on a named element
+ * before what Duban cannot run or refuses to run, and anything that names no element last.
+ */
+function rankProblems(problems: Problem[]): Problem[] {
+  const rank = (p: Problem) => (p.elementId ? 0 : 10) + SOURCE_RANK[p.source];
+  return problems.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map((x) => x.p);
 }
 
 /** Rebuild the engine's source context from its stored JSON (no XML parsing). */
@@ -385,7 +409,8 @@ class ElementChecker {
   private checkService(el: ModdleElement): void {
     const id = el.id!;
     const topic = str(el.topic);
-    const implementation = str(el.implementation);
+    // ##WebService and ##unspecified are BPMN's defaults: they name no service.
+    const implementation = /^##/.test(str(el.implementation) ?? '') ? null : str(el.implementation);
     let name: string | null = null;
     if (topic) name = topic;
     else if (implementation) {
