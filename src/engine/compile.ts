@@ -116,10 +116,10 @@ const UNSUPPORTED: Record<string, string> = {
 const ASCII_ONLY = /^[\x00-\x7F]*$/;
 
 /**
- * Item definitions and interfaces only declare data types and operations; bpmn-elements has no
+ * Item definitions, interfaces and resources only declare data types and operations; bpmn-elements has no
  * behaviour for them and would refuse the whole definition, so they load as inert placeholders.
  */
-const DECLARATIONS = { ItemDefinition: Elements.Dummy, Interface: Elements.Dummy };
+const DECLARATIONS = { ItemDefinition: Elements.Dummy, Interface: Elements.Dummy, Resource: Elements.Dummy };
 
 type LoopBehaviour = (activity: unknown, loopCharacteristics: { behaviour?: Record<string, unknown> }) => unknown;
 

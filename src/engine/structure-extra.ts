@@ -39,6 +39,7 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
 
   checkCollaborations();
   checkAttributes();
+  checkFlowLists();
   for (const c of containers) checkCompleteness(c);
   for (const el of processOf.keys()) {
     if (el.$type === 'bpmn:EventBasedGateway') checkEventGateway(el);
@@ -48,6 +49,8 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
   for (const p of processes) checkProcessData(p);
   checkEventDefinitionReuse();
   checkCompensationAssociations();
+  checkMessageRefs();
+  checkResourceRoles();
   return problems;
 
   function checkCollaborations(): void {
@@ -314,12 +317,47 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
     const users = new Map<ModdleElement, ModdleElement[]>();
     for (const el of processOf.keys()) {
       if (!/Event$/.test(el.$type)) continue;
-      for (const d of list(el.eventDefinitionRef)) push(users, d, el);
+      // Referenced definitions are inlined into eventDefinitions before these checks.
+      for (const d of new Set([...list(el.eventDefinitions), ...list(el.eventDefinitionRef)])) push(users, d, el);
     }
     for (const [def, events] of users) {
       const thrower = events.find((e) => e.$type === 'bpmn:EndEvent' || e.$type === 'bpmn:IntermediateThrowEvent');
-      if (thrower && events.length > 1) error(thrower, `the event definition ${def.id} of a throw event cannot be used by other events too`);
+      if (thrower && events.length > 1) error(thrower, `the event definition ${def.id ?? ''} of a throw event cannot be used by other events too (${events.filter((e) => e !== thrower).map((e) => e.id).join(', ')})`);
     }
+  }
+
+  /**
+   * incoming/outgoing are optional in the XML; a document that writes them (as modelers do) must
+   * write them for every sequence flow, or tools that read them see another graph than the engine.
+   */
+  function checkFlowLists(): void {
+    const nodes = [...processOf.keys()].filter((e) => e.$type !== 'bpmn:SequenceFlow');
+    if (!nodes.some((n) => list(n.incoming).length || list(n.outgoing).length)) return;
+    for (const f of processOf.keys()) {
+      if (f.$type !== 'bpmn:SequenceFlow') continue;
+      const source = ref(f.sourceRef);
+      const target = ref(f.targetRef);
+      if (source && !list(source.outgoing).includes(f)) error(source, `the sequence flow ${f.id} starts here but is not listed as its outgoing flow`);
+      if (target && !list(target.incoming).includes(f)) error(target, `the sequence flow ${f.id} ends here but is not listed as its incoming flow`);
+    }
+  }
+
+  function checkMessageRefs(): void {
+    for (const el of processOf.keys()) {
+      if (processOf.get(el)!.isExecutable !== true) continue;
+      for (const d of list(el.eventDefinitions)) {
+        if (d.$type === 'bpmn:MessageEventDefinition' && !ref(d.messageRef)) error(el, 'a message event in an executable process must name its message (messageRef)');
+      }
+    }
+  }
+
+  function checkResourceRoles(): void {
+    walk(root, (el) => {
+      if (!('resourceAssignmentExpression' in el) && !('resourceParameterBindings' in el)) return;
+      const bindings = list(el.resourceParameterBindings);
+      if (ref(el.resourceRef) && el.resourceAssignmentExpression) error(owner(el), 'a resource role names its resource either by resourceRef (with parameter bindings) or by a resourceAssignmentExpression, not both');
+      if (bindings.length && !ref(el.resourceRef)) error(owner(el), 'resource parameter bindings need the role to reference a resource (resourceRef)');
+    });
   }
 
   function checkCompensationAssociations(): void {
