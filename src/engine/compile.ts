@@ -247,7 +247,7 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
     }
     const duplicate = /duplicate ID <([^>]+)>/.exec(w.message);
     if (duplicate) {
-      errors.push({ elementId: duplicate[1]!, message: `the id ${duplicate[1]} is used by more than one element`, source: 'xml', severity: 'error' });
+      errors.push({ elementId: duplicate[1]!, message: `the id ${duplicate[1]} is used by more than one element`, source: 'model', severity: 'error' });
       continue;
     }
     // A diagram shape that points nowhere is a layout defect; the process itself may be sound.

@@ -40,6 +40,7 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
   checkCollaborations();
   checkAttributes();
   checkFlowLists();
+  checkReferenceTypes();
   for (const c of containers) checkCompleteness(c);
   for (const el of processOf.keys()) {
     if (el.$type === 'bpmn:EventBasedGateway') checkEventGateway(el);
@@ -340,6 +341,22 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
       if (source && !list(source.outgoing).includes(f)) error(source, `the sequence flow ${f.id} starts here but is not listed as its outgoing flow`);
       if (target && !list(target.incoming).includes(f)) error(target, `the sequence flow ${f.id} ends here but is not listed as its incoming flow`);
     }
+  }
+
+  /** A reference must name an element of the kind it expects (moddle resolves any id). */
+  function checkReferenceTypes(): void {
+    walk(root, (el) => {
+      const descriptor = el.$descriptor as { properties?: Array<{ name: string; type: string; isReference?: boolean; isMany?: boolean }> } | undefined;
+      if (!/^bpmn:/.test(el.$type)) return;
+      for (const p of descriptor?.properties ?? []) {
+        if (!p.isReference || !/^bpmn:/.test(p.type)) continue;
+        for (const v of p.isMany ? list(el[p.name]) : [ref(el[p.name])]) {
+          const target = v as (ModdleElement & { $instanceOf?: (t: string) => boolean }) | undefined;
+          if (!target?.$instanceOf || target.$instanceOf(p.type)) continue;
+          error(owner(el), `${p.name} names ${target.id ?? 'an element'}, which is ${describeType(target)}, not ${describeType({ $type: p.type })}`);
+        }
+      }
+    });
   }
 
   function checkMessageRefs(): void {
