@@ -92,15 +92,15 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
       if (!interaction) error(f, `a message flow's ${role} must be a pool, an activity or an event, not ${describeType(end)} ${end.id ?? ''}`.trim());
     }
     if (!source || !target) return;
+    const a = poolOf(source, collaboration);
+    const b = poolOf(target, collaboration);
+    if (a && b && a === b) error(f, `a message flow must connect two different pools; ${source.id} and ${target.id} are both in ${a.id}`);
     if (source.$type === 'bpmn:StartEvent') error(f, `a start event (${source.id}) cannot be the source of a message flow`);
     if (target.$type === 'bpmn:EndEvent') error(f, `an end event (${target.id}) cannot be the target of a message flow`);
     if (target.$type === 'bpmn:IntermediateThrowEvent') error(f, `an intermediate throw event (${target.id}) cannot be the target of a message flow`);
     if (source.$type === 'bpmn:IntermediateCatchEvent' || source.$type === 'bpmn:BoundaryEvent') error(f, `a catch event (${source.id}) cannot be the source of a message flow`);
     if (target.$type === 'bpmn:StartEvent' && !hasTrigger(target, 'Message')) error(f, `the start event ${target.id} is the target of a message flow, so it needs a message event definition`);
     if (source.$type === 'bpmn:EndEvent' && !hasTrigger(source, 'Message')) error(f, `the end event ${source.id} is the source of a message flow, so it needs a message event definition`);
-    const a = poolOf(source, collaboration);
-    const b = poolOf(target, collaboration);
-    if (a && b && a === b) error(f, `a message flow must connect two different pools; ${source.id} and ${target.id} are both in ${a.id}`);
   }
 
   function checkAttributes(): void {
@@ -114,6 +114,14 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
       }
       if (el.$type === 'bpmn:ScriptTask' && typeof el.scriptFormat === 'string' && !/^[\w.+-]+\/[\w.+-]+$|^[\w.+-]+$/.test(el.scriptFormat)) {
         error(el, `scriptFormat "${el.scriptFormat}" is not a MIME type`);
+      }
+      if (/^bpmn:(ChoreographyTask|SubChoreography|CallChoreography)$/.test(el.$type) && processOf.has(el)) {
+        error(el, `a ${containerOf.get(el)?.$type === 'bpmn:Process' ? 'process' : 'sub-process'} cannot contain choreography activities`);
+      }
+      if (el.$type === 'bpmn:Collaboration') {
+        for (const c of list(el.choreographyRef)) {
+          if ((c.isClosed === true) !== (el.isClosed === true)) error(el, `the collaboration and the choreography ${c.id} it references must agree on isClosed`);
+        }
       }
       if (el.$type === 'bpmn:SubProcess' || el.$type === 'bpmn:Transaction' || el.$type === 'bpmn:AdHocSubProcess') {
         if (el.ioSpecification) error(el, 'a sub-process cannot have an ioSpecification (data inputs and outputs belong to tasks and processes)');
