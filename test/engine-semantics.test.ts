@@ -12,7 +12,7 @@ import { bpmn, flows } from './support/bpmn.js';
 import { WorkflowEngine, type EngineOptions } from '../src/engine/engine.js';
 import { ServiceRegistry, BpmnServiceError } from '../src/engine/services.js';
 import { TimerScheduler } from '../src/engine/scheduler.js';
-import { ConflictError } from '../src/engine/errors.js';
+import { ConflictError, InvalidDefinitionError } from '../src/engine/errors.js';
 import type { Db } from '../src/db/database.js';
 
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -103,5 +103,53 @@ describe('1. a timer found due on recovery fires after the instance is restored'
     assert.ok(err instanceof ConflictError, String(err));
     assert.equal(err.status, 409);
     assert.deepEqual(await openTasks(inst.id), ['explain']);
+  });
+});
+
+describe('5. the converging inclusive gateway waits for every token that can still reach it', () => {
+  // 审查: the split sends the case to the legal review, the technical review, or both; the decision
+  // (a service) runs once after every chosen review is done.
+  const REVIEWS = bpmn('reviews', `
+    <startEvent id="s"/><inclusiveGateway id="split"/>
+    <userTask id="legal" name="法律审查"/><userTask id="technical" name="技术审查"/>
+    <inclusiveGateway id="join"/><serviceTask id="decision" camunda:type="external" camunda:topic="decide"/><userTask id="conclude"/><endEvent id="e"/>
+    <sequenceFlow id="toLegal" sourceRef="split" targetRef="legal"><conditionExpression>=needsLegal = true</conditionExpression></sequenceFlow>
+    <sequenceFlow id="toTech" sourceRef="split" targetRef="technical"><conditionExpression>=needsTech = true</conditionExpression></sequenceFlow>
+    ${flows('s', 'split')}${flows('legal', 'join')}${flows('technical', 'join')}${flows('join', 'decision', 'conclude', 'e')}`);
+
+  const decisions = async (id: string) => (await db('history').where({ instance_id: id, kind: 'element.start', element_id: 'decision' })).length;
+
+  test('two parallel reviews join once, across separate commands and restarts', async () => {
+    await server().engine.deploy(REVIEWS);
+    const inst = await server().engine.start('reviews', { variables: { needsLegal: true, needsTech: true } });
+    assert.deepEqual(await openTasks(inst.id), ['legal', 'technical']);
+    await server().engine.completeTask(await task(inst.id, 'legal'), {}, 'a');
+    assert.equal(await decisions(inst.id), 0, 'the join waits for the technical review');
+    assert.deepEqual(await openTasks(inst.id), ['technical']);
+    await server().engine.completeTask(await task(inst.id, 'technical'), {}, 'b');
+    assert.equal(await decisions(inst.id), 1, 'the decision runs once');
+    assert.deepEqual(await openTasks(inst.id), ['conclude']);
+    assert.equal(await db('outbox').where({ instance_id: inst.id }).count<{ count: string }[]>('* as count').then((r) => Number(r[0]!.count)), 1);
+    const done = await server().engine.completeTask(await task(inst.id, 'conclude'), {}, 'c');
+    assert.equal(done.status, 'completed');
+  });
+
+  test('with one review chosen the join does not wait for the branch no token can reach', async () => {
+    const inst = await server().engine.start('reviews', { variables: { needsLegal: false, needsTech: true } });
+    assert.deepEqual(await openTasks(inst.id), ['technical']);
+    await server().engine.completeTask(await task(inst.id, 'technical'), {}, 'b');
+    assert.equal(await decisions(inst.id), 1);
+    assert.deepEqual(await openTasks(inst.id), ['conclude']);
+  });
+
+  test('a converging inclusive gateway on a loop is refused at deploy, naming it', async () => {
+    const err = await server().engine.deploy(bpmn('orloop', `<startEvent id="s"/><inclusiveGateway id="join"/><userTask id="work"/>
+      <exclusiveGateway id="again" default="out"/><endEvent id="e"/>
+      ${flows('s', 'join', 'work', 'again')}<sequenceFlow id="back" sourceRef="again" targetRef="join"><conditionExpression>=redo = true</conditionExpression></sequenceFlow>
+      <sequenceFlow id="out" sourceRef="again" targetRef="e"/>`)).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof InvalidDefinitionError, String(err));
+    const p = err.problems.find((x) => x.elementId === 'join');
+    assert.ok(p, JSON.stringify(err.problems));
+    assert.match(p.message, /inclusive gateway/);
   });
 });
