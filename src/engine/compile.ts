@@ -150,7 +150,32 @@ interface LoopApi {
   execute(this: LoopApi, message: { content: Record<string, unknown> }): unknown;
 }
 
-const baseResolver = TypeResolver({ ...Elements, ...DECLARATIONS, StandardLoopCharacteristics } as Record<string, unknown>);
+/**
+ * The converging inclusive gateway (BPMN 2.0.2, 13.3.2) fires once, when every token that can still
+ * reach it has arrived. bpmn-elements passes each arriving token straight through (the step after
+ * the join ran once per branch). Duban gives it the parallel join's inbound handling: it waits until
+ * each incoming flow was either taken or discarded. Flows that no token will take are discarded by
+ * the engine's dead-path elimination (the split's false conditions, the untaken branch of an
+ * exclusive gateway propagate `flow.discard` down to the join), so the join fires exactly when no
+ * token can still arrive. A join on a cycle is refused at deploy (`checkInclusiveJoins`): a token
+ * looping back would never be discarded and the join would wait for itself.
+ */
+function InclusiveGateway(activityDef: Record<string, unknown>, context: unknown) {
+  const { Activity } = Elements as unknown as { Activity: new (behaviour: unknown, def: unknown, context: unknown) => unknown };
+  return new Activity(InclusiveGatewayBehaviour, { ...activityDef, isParallelGateway: true }, context);
+}
+
+function InclusiveGatewayBehaviour(this: { broker: SendActivity['broker'] }, activity: { broker: SendActivity['broker'] }) {
+  this.broker = activity.broker;
+}
+
+InclusiveGatewayBehaviour.prototype.execute = function execute(this: { broker: SendActivity['broker'] }, { content }: { content: Record<string, unknown> }) {
+  const copy: Record<string, unknown> = { ...content };
+  for (const key of ['inbound', 'outbound', 'discardSequence']) if (Array.isArray(copy[key])) copy[key] = [...(copy[key] as unknown[])];
+  this.broker.publish('execution', 'execute.completed', copy);
+};
+
+const baseResolver = TypeResolver({ ...Elements, ...DECLARATIONS, StandardLoopCharacteristics, InclusiveGateway } as Record<string, unknown>);
 
 interface ResolvedEntity {
   type?: string;
@@ -262,6 +287,7 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
   inlineEventDefinitionRefs(root);
   const meta = collectMeta(root, options, errors);
   errors.push(...checkStructure(root), ...checkDefinitionsStructure(root));
+  errors.push(...checkExecutable(root));
   let compiled: string | undefined;
   if (!errors.length) {
     try {
@@ -445,6 +471,51 @@ class ElementChecker {
 
   private error(elementId: string | null, message: string, source: Problem['source']): void {
     this.errors.push({ elementId, message, source, severity: 'error' });
+  }
+}
+
+/**
+ * Constructs that are valid BPMN but that Duban cannot execute correctly: refused at deploy, naming
+ * the element and the construct (accepting a diagram and then misbehaving is the worst outcome).
+ */
+function checkExecutable(root: ModdleElement): Problem[] {
+  const problems: Problem[] = [];
+  const refuse = (el: ModdleElement, message: string) => problems.push({ elementId: el.id ?? null, message, source: 'engine', severity: 'error' });
+  walk(root, (el) => {
+    if (!Array.isArray(el.flowElements)) return;
+    checkInclusiveJoins(el.flowElements as ModdleElement[], refuse);
+  });
+  return problems;
+}
+
+/** A converging inclusive gateway that a token can reach again from itself (a loop through the join). */
+function checkInclusiveJoins(elements: ModdleElement[], refuse: (el: ModdleElement, message: string) => void): void {
+  const flows = elements.filter((e) => e.$type === 'bpmn:SequenceFlow');
+  const next = new Map<unknown, ModdleElement[]>();
+  for (const f of flows) {
+    const list = next.get(f.sourceRef) ?? [];
+    list.push(f.targetRef as ModdleElement);
+    next.set(f.sourceRef, list);
+  }
+  for (const b of elements) {
+    if (b.$type !== 'bpmn:BoundaryEvent' || !b.attachedToRef) continue;
+    next.set(b.attachedToRef, [...(next.get(b.attachedToRef) ?? []), b]);
+  }
+  for (const gw of elements) {
+    if (gw.$type !== 'bpmn:InclusiveGateway') continue;
+    if (flows.filter((f) => f.targetRef === gw).length < 2) continue;
+    const seen = new Set<unknown>();
+    const stack = [...(next.get(gw) ?? [])];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n === gw) {
+        refuse(gw, 'converging inclusive gateway on a loop is not supported: a token coming round again would wait for itself; close the loop with an exclusive gateway');
+        break;
+      }
+      if (seen.has(n)) continue;
+      seen.add(n);
+      stack.push(...(next.get(n) ?? []));
+    }
   }
 }
 

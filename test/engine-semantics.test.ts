@@ -1,0 +1,155 @@
+/**
+ * Engine semantics that must hold across recovery (issue 9): every diagram here runs through the
+ * production path — commands on the durable engine, timers fired only by the TimerScheduler's own
+ * claim on a virtual clock that moves JavaScript's Date and PostgreSQL's now() together, and
+ * "restart" meaning new engine and scheduler objects on the same database (nothing kept in memory).
+ */
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestDatabase } from './support/db.js';
+import { VirtualClock } from './support/clock.js';
+import { bpmn, flows } from './support/bpmn.js';
+import { WorkflowEngine, type EngineOptions } from '../src/engine/engine.js';
+import { ServiceRegistry, BpmnServiceError } from '../src/engine/services.js';
+import { TimerScheduler } from '../src/engine/scheduler.js';
+import { ConflictError, InvalidDefinitionError } from '../src/engine/errors.js';
+import type { Db } from '../src/db/database.js';
+
+let t: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: Db;
+let clock: VirtualClock;
+
+const HOUR = 3_600_000;
+const services = new ServiceRegistry()
+  .register({ name: 'sms', description: 'queue an SMS', handler: (ctx) => { ctx.enqueue('sms', { element: ctx.elementId, to: ctx.businessKey }); } })
+  .register({ name: 'decide', description: 'record a decision step', handler: (ctx) => { ctx.enqueue('sink', { element: ctx.elementId }); return { decided: true }; } })
+  .register({ name: 'reject', description: 'fails with a BPMN error', handler: () => { throw new BpmnServiceError('MATERIALS_MISSING', 'materials are missing'); } });
+
+/** One "server": an engine and its scheduler. A restart is a new server on the same database. */
+function server(opts: EngineOptions = {}) {
+  const engine = new WorkflowEngine(db, services, opts);
+  const scheduler = new TimerScheduler(db, engine, { pollMs: 50, concurrency: 1, log: () => undefined });
+  return { engine, scheduler };
+}
+
+before(async () => {
+  t = await createTestDatabase('duban_sem', { virtualClock: true });
+  db = t.db;
+  clock = new VirtualClock(db);
+});
+after(async () => t.drop());
+
+const openTasks = (instanceId: string) => db('tasks').where({ instance_id: instanceId, status: 'open' }).orderBy('element_id').pluck('element_id');
+const instance = (id: string) => db('process_instances').where({ id }).first();
+async function task(instanceId: string, elementId: string): Promise<string> {
+  const row = await db('tasks').where({ instance_id: instanceId, element_id: elementId, status: 'open' }).first('id');
+  assert.ok(row, `an open task ${elementId}`);
+  return row.id;
+}
+
+describe('1. a timer found due on recovery fires after the instance is restored', () => {
+  // 受理 with a reminder: an hour later a non-interrupting timer throws a signal; the supervisor's
+  // branch, which waits for that signal, opens a 督办 task.
+  const REMINDER = bpmn('reminder', `
+    <startEvent id="s"/><parallelGateway id="fork"/>
+    <userTask id="handle" name="受理"/><endEvent id="handled"/>
+    <boundaryEvent id="remind" attachedToRef="handle" cancelActivity="false"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></boundaryEvent>
+    <intermediateThrowEvent id="throwRemind"><signalEventDefinition signalRef="sigRemind"/></intermediateThrowEvent><endEvent id="reminded"/>
+    <intermediateCatchEvent id="waitRemind"><signalEventDefinition signalRef="sigRemind"/></intermediateCatchEvent>
+    <userTask id="supervise" name="督办"/><endEvent id="supervised"/>
+    ${flows('s', 'fork', 'handle', 'handled')}${flows('remind', 'throwRemind', 'reminded')}
+    <sequenceFlow id="toWait" sourceRef="fork" targetRef="waitRemind"/>${flows('waitRemind', 'supervise', 'supervised')}`,
+  '<signal id="sigRemind" name="remind"/>');
+
+  test('a reminder that fell due while every server was down reaches the other branch after restart', async () => {
+    const first = server();
+    await first.engine.deploy(REMINDER);
+    const inst = await first.engine.start('reminder', { businessKey: 'R-1' });
+    assert.deepEqual(await openTasks(inst.id), ['handle']);
+    // Every server is down for three hours: no scheduler runs.
+    await clock.advance(3 * HOUR);
+    const restarted = server();
+    assert.ok(await restarted.scheduler.drain() >= 1, 'the due reminder fires through the scheduler');
+    assert.deepEqual(await openTasks(inst.id), ['handle', 'supervise'], 'the signal reached the supervisor branch');
+    assert.equal((await instance(inst.id)).status, 'running');
+    assert.equal(await db('timers').where({ instance_id: inst.id }).count<{ count: string }[]>('* as count').then((r) => Number(r[0]!.count)), 0);
+    // Nothing fires twice: another restart and drain changes nothing.
+    assert.equal(await server().scheduler.drain(), 0);
+    await restarted.engine.completeTask(await task(inst.id, 'supervise'), {}, 'inspector');
+    const done = await restarted.engine.completeTask(await task(inst.id, 'handle'), {}, 'clerk');
+    assert.equal(done.status, 'completed');
+  });
+
+  test('a due reminder found by a completion fires first, in the same command, and its signal is received', async () => {
+    const srv = server();
+    const inst = await srv.engine.start('reminder', { businessKey: 'R-2' });
+    await clock.advance(2 * HOUR);
+    // No scheduler ran: the completion's own recovery finds the timer due in the timers table.
+    const done = await srv.engine.completeTask(await task(inst.id, 'handle'), {}, 'clerk');
+    assert.equal(done.status, 'running');
+    assert.deepEqual(await openTasks(inst.id), ['supervise']);
+    assert.ok((await db('history').where({ instance_id: inst.id, kind: 'timer.fired', element_id: 'remind' })).length === 1);
+  });
+
+  test('a passed deadline still beats a late completion (409), the timers table deciding', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('deadline', `<startEvent id="s"/><userTask id="work"/><endEvent id="e"/>
+      <boundaryEvent id="late" attachedToRef="work"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></boundaryEvent>
+      <userTask id="explain"/><endEvent id="e2"/>${flows('s', 'work', 'e')}${flows('late', 'explain', 'e2')}`));
+    const inst = await srv.engine.start('deadline');
+    const work = await task(inst.id, 'work');
+    await clock.advance(HOUR + 1000);
+    const err = await srv.engine.completeTask(work, {}, 'clerk').then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ConflictError, String(err));
+    assert.equal(err.status, 409);
+    assert.deepEqual(await openTasks(inst.id), ['explain']);
+  });
+});
+
+describe('5. the converging inclusive gateway waits for every token that can still reach it', () => {
+  // 审查: the split sends the case to the legal review, the technical review, or both; the decision
+  // (a service) runs once after every chosen review is done.
+  const REVIEWS = bpmn('reviews', `
+    <startEvent id="s"/><inclusiveGateway id="split"/>
+    <userTask id="legal" name="法律审查"/><userTask id="technical" name="技术审查"/>
+    <inclusiveGateway id="join"/><serviceTask id="decision" camunda:type="external" camunda:topic="decide"/><userTask id="conclude"/><endEvent id="e"/>
+    <sequenceFlow id="toLegal" sourceRef="split" targetRef="legal"><conditionExpression>=needsLegal = true</conditionExpression></sequenceFlow>
+    <sequenceFlow id="toTech" sourceRef="split" targetRef="technical"><conditionExpression>=needsTech = true</conditionExpression></sequenceFlow>
+    ${flows('s', 'split')}${flows('legal', 'join')}${flows('technical', 'join')}${flows('join', 'decision', 'conclude', 'e')}`);
+
+  const decisions = async (id: string) => (await db('history').where({ instance_id: id, kind: 'element.start', element_id: 'decision' })).length;
+
+  test('two parallel reviews join once, across separate commands and restarts', async () => {
+    await server().engine.deploy(REVIEWS);
+    const inst = await server().engine.start('reviews', { variables: { needsLegal: true, needsTech: true } });
+    assert.deepEqual(await openTasks(inst.id), ['legal', 'technical']);
+    await server().engine.completeTask(await task(inst.id, 'legal'), {}, 'a');
+    assert.equal(await decisions(inst.id), 0, 'the join waits for the technical review');
+    assert.deepEqual(await openTasks(inst.id), ['technical']);
+    await server().engine.completeTask(await task(inst.id, 'technical'), {}, 'b');
+    assert.equal(await decisions(inst.id), 1, 'the decision runs once');
+    assert.deepEqual(await openTasks(inst.id), ['conclude']);
+    assert.equal(await db('outbox').where({ instance_id: inst.id }).count<{ count: string }[]>('* as count').then((r) => Number(r[0]!.count)), 1);
+    const done = await server().engine.completeTask(await task(inst.id, 'conclude'), {}, 'c');
+    assert.equal(done.status, 'completed');
+  });
+
+  test('with one review chosen the join does not wait for the branch no token can reach', async () => {
+    const inst = await server().engine.start('reviews', { variables: { needsLegal: false, needsTech: true } });
+    assert.deepEqual(await openTasks(inst.id), ['technical']);
+    await server().engine.completeTask(await task(inst.id, 'technical'), {}, 'b');
+    assert.equal(await decisions(inst.id), 1);
+    assert.deepEqual(await openTasks(inst.id), ['conclude']);
+  });
+
+  test('a converging inclusive gateway on a loop is refused at deploy, naming it', async () => {
+    const err = await server().engine.deploy(bpmn('orloop', `<startEvent id="s"/><inclusiveGateway id="join"/><userTask id="work"/>
+      <exclusiveGateway id="again" default="out"/><endEvent id="e"/>
+      ${flows('s', 'join', 'work', 'again')}<sequenceFlow id="back" sourceRef="again" targetRef="join"><conditionExpression>=redo = true</conditionExpression></sequenceFlow>
+      <sequenceFlow id="out" sourceRef="again" targetRef="e"/>`)).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof InvalidDefinitionError, String(err));
+    const p = err.problems.find((x) => x.elementId === 'join');
+    assert.ok(p, JSON.stringify(err.problems));
+    assert.match(p.message, /inclusive gateway/);
+  });
+});
