@@ -306,7 +306,7 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
   return { ok: true, errors, warnings, meta, compiled, checksum };
 }
 
-const SOURCE_RANK: Record<Problem['source'], number> = { model: 0, xml: 1, lint: 2, engine: 3, security: 4 };
+const SOURCE_RANK: Record<Problem['source'], number> = { model: 0, xml: 1, engine: 2, lint: 3, security: 4 };
 
 /**
  * The first problem should be the one a modeller must fix: a broken BPMN rule on a named element

@@ -293,6 +293,20 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
     }
     if (el.$type === 'bpmn:CallActivity') {
       const called = ref(el.calledElementRef) ?? processes.find((p) => p.id === el.calledElement);
+      const mine = el.ioSpecification as ModdleElement | undefined;
+      const theirs = called?.ioSpecification as ModdleElement | undefined;
+      if (mine && theirs) {
+        for (const [k, what] of [['dataInputs', 'input'], ['dataOutputs', 'output']] as const) {
+          const a = list(mine[k]);
+          const b = list(theirs[k]);
+          if (a.length !== b.length) error(el, `the call activity has ${a.length} data ${what}(s), the called ${called!.id} ${b.length}: they must match`);
+          else a.forEach((d, i) => {
+            const x = ref(d.itemSubjectRef);
+            const y = ref(b[i]!.itemSubjectRef);
+            if (x && y && !sameItem(x, y)) error(el, `the call activity's data ${what} ${d.id} carries another item than ${b[i]!.id} of ${called!.id}`);
+          });
+        }
+      }
       if (called?.$type === 'bpmn:Process' && !list(called.flowElements).some((f) => f.$type === 'bpmn:StartEvent' && !list(f.eventDefinitions).length)) {
         error(el, `the called process ${called.id} has no none start event`);
       }

@@ -535,7 +535,8 @@ export async function runBetsy(options: RunOptions = {}): Promise<BetsyReport> {
   await clock.advance(0);
   const ctx: RunContext = {
     db: t.db, clock, engine: newEngine(t.db), deployed: new Map(),
-    maxCommands: options.maxCommands ?? 600, caseTimeoutMs: options.caseTimeoutMs ?? 20_000,
+    maxCommands: options.maxCommands ?? 600, // Generous: a loaded machine (two test runs at once) must not turn a slow case into a failure.
+    caseTimeoutMs: options.caseTimeoutMs ?? 60_000,
   };
   const tests: TestResult[] = [];
   const constraints: ConstraintResult[] = [];

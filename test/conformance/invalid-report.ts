@@ -19,12 +19,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const OTHER_REASON: Record<string, string> = {
   'EXT012_3_failure_complexGateway': 'complex gateways are not supported at all',
   'EXT013_2_failure_correlation': 'an unresolved type reference (xsd:string) comes first',
-  'EXT025_2_fail': 'script tasks with code are refused before the flow is judged',
-  'EXT033_1_failure': 'choreographies are not executable at all',
+  'EXT022_1_fail_event_sub_process': 'the incoming list of the event sub-process disagrees with the flows (the same defect seen from the other end)',
   'EXT053_1_failure': 'production refuses every script task, whatever its format',
-  'EXT062_2_failure_chorActivity': 'choreographies are not executable at all',
-  'EXT138_2_failure_invalidTaskType': 'script tasks are refused before the gateway target is judged',
-  'EXT145_1_failure_invalid_mime_type': 'script tasks are refused before the format is judged',
+  'EXT060_1_Fail_invalid_uri': 'the sub-process has no start event; the invalid URI is not checked',
+  'EXT062_2_failure_chorActivity': 'a participant reference of the wrong kind comes first',
+  'EXT072_1_Fail_invalid_complex_behavior_condition': 'implicit throw events are not executable at all',
+  'EXT076_1_Fail_1': 'the process has no start event; data object names are not checked',
+  'EXT076_2_Fail_2': 'the process has no start event; data object names are not checked',
+  'EXT076_3_Fail_3': 'the process has no start event; data object names are not checked',
+  'EXT102_1_Fail': 'the message flow also stays inside one pool (EXT.031), which is reported first',
+  'EXT108_1_Fail': 'the message flow also stays inside one pool (EXT.031), which is reported first',
+  'EXT140_1_failure': 'an error end event without errorRef comes first',
+  'EXT145_1_failure_invalid_mime_type': 'production refuses every script task, whatever its format',
 };
 
 export function invalidReport(report: BetsyReport, _dir: string): string {
