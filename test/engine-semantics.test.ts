@@ -153,3 +153,53 @@ describe('5. the converging inclusive gateway waits for every token that can sti
     assert.match(p.message, /inclusive gateway/);
   });
 });
+
+describe('6. an uncaught BPMN error fails the instance with an incident naming code and element', () => {
+  test('an error end event that nothing catches ends the instance failed', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('reject_end', `<startEvent id="s"/><userTask id="check" name="材料核验"/><endEvent id="rejected" name="不予受理"><errorEventDefinition errorRef="errMissing"/></endEvent>${flows('s', 'check', 'rejected')}`,
+      '<error id="errMissing" errorCode="MATERIALS_MISSING"/>'));
+    const inst = await srv.engine.start('reject_end');
+    const done = await server().engine.completeTask(await task(inst.id, 'check'), {}, 'clerk');
+    assert.equal(done.status, 'failed');
+    const row = await instance(inst.id);
+    assert.equal(row.status, 'failed');
+    assert.match(row.error, /MATERIALS_MISSING/);
+    const incident = await db('incidents').where({ instance_id: inst.id }).first();
+    assert.equal(incident.element_id, 'rejected');
+    assert.match(incident.message, /MATERIALS_MISSING.*rejected/);
+  });
+
+  test('a BPMN error from a service that no boundary catches fails the instance, naming code and element', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('reject_svc', `<startEvent id="s"/><serviceTask id="verify" camunda:type="external" camunda:topic="reject"/><endEvent id="e"/>${flows('s', 'verify', 'e')}`));
+    const inst = await srv.engine.start('reject_svc');
+    assert.equal(inst.status, 'failed');
+    const incident = await db('incidents').where({ instance_id: inst.id }).first();
+    assert.equal(incident.element_id, 'verify');
+    assert.match(incident.message, /MATERIALS_MISSING/);
+  });
+
+  test('an error thrown in a sub-process without a boundary fails the instance and cancels its other work', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('reject_sub', `<startEvent id="s"/><parallelGateway id="fork"/><userTask id="other"/><endEvent id="e1"/>
+      <subProcess id="sub"><startEvent id="ss"/><userTask id="check"/><endEvent id="bad"><errorEventDefinition errorRef="errMissing"/></endEvent>${flows('ss', 'check', 'bad')}</subProcess>
+      <userTask id="after"/><endEvent id="e2"/>${flows('s', 'fork', 'other', 'e1')}${flows('fork', 'sub', 'after', 'e2')}`,
+      '<error id="errMissing" errorCode="MATERIALS_MISSING"/>'));
+    const inst = await srv.engine.start('reject_sub');
+    const done = await srv.engine.completeTask(await task(inst.id, 'check'), {}, 'clerk');
+    assert.equal(done.status, 'failed');
+    assert.deepEqual(await openTasks(inst.id), [], 'no task of a failed instance stays open');
+    assert.equal((await db('tasks').where({ instance_id: inst.id, element_id: 'after' })).length, 0, 'nothing after the error runs');
+  });
+
+  test('a caught error does not fail the instance', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('caught_err', `<startEvent id="s"/><subProcess id="sub"><startEvent id="ss"/><endEvent id="bad"><errorEventDefinition errorRef="errMissing"/></endEvent>${flows('ss', 'bad')}</subProcess>
+      <boundaryEvent id="onErr" attachedToRef="sub"><errorEventDefinition errorRef="errMissing"/></boundaryEvent><userTask id="supplement"/><endEvent id="e"/><endEvent id="e2"/>
+      ${flows('s', 'sub', 'e')}${flows('onErr', 'supplement', 'e2')}`, '<error id="errMissing" errorCode="MATERIALS_MISSING"/>'));
+    const inst = await srv.engine.start('caught_err');
+    assert.equal(inst.status, 'running');
+    assert.deepEqual(await openTasks(inst.id), ['supplement']);
+  });
+});

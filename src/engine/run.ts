@@ -59,6 +59,8 @@ export interface WaitingTask {
 export interface RunSnapshot {
   status: 'running' | 'completed' | 'failed';
   error: string | null;
+  /** The element behind a failure (the thrower of an uncaught BPMN error), for the incident. */
+  errorElementId: string | null;
   state: unknown;
   variables: Record<string, unknown>;
   tasks: WaitingTask[];
@@ -100,7 +102,7 @@ interface EngineApi {
   broker: { subscribeTmp(exchange: string, pattern: string, fn: (rk: string, msg: BrokerMessage) => void, opts: object): void };
 }
 
-const RECORDED = new Set(['activity.start', 'activity.end', 'activity.discard', 'activity.timeout', 'activity.error', 'activity.catch', 'process.end', 'process.error']);
+const RECORDED = new Set(['activity.start', 'activity.end', 'activity.discard', 'activity.timeout', 'activity.error', 'activity.catch', 'activity.throw', 'process.end', 'process.error']);
 const REPLAYED_ON_RESUME = new Set(['activity.start', 'activity.enter', 'activity.wait', 'activity.timer']);
 const HUMAN_TASKS = new Set(['bpmn:UserTask', 'bpmn:ManualTask']);
 
@@ -112,6 +114,10 @@ export class EngineRun {
   private execution: ExecutionApi | undefined;
   private failure: Error | undefined;
   private readonly pending = new Set<Promise<void>>();
+  /** BPMN errors thrown in this command and not (yet) caught, by throwing element. */
+  private readonly uncaught = new Map<string, { elementId: string; code: string }>();
+  private readonly caughtEarly = new Map<string, number>();
+  private lastError: { elementId: string; code: string | null; message: string } | undefined;
 
   constructor(private readonly def: CompiledDefinition, private readonly ctx: RunContext) {
     this.engine = new (Engine as unknown as new (opts: object) => EngineApi)({
@@ -181,10 +187,12 @@ export class EngineRun {
     for (const d of state.definitions) delete d.source;
     const waiting = this.waiting();
     const variables = this.variables();
-    const status = this.failure || this.engine.state === 'error' ? 'failed' : this.engine.state === 'running' ? 'running' : 'completed';
+    const failure = this.failureInfo();
+    const status = failure ? 'failed' : this.engine.state === 'running' ? 'running' : 'completed';
     return {
       status,
-      error: this.failure ? this.failure.message : null,
+      error: failure?.message ?? null,
+      errorElementId: failure?.elementId ?? null,
       state,
       variables,
       tasks: status === 'running' ? waiting.filter((a) => HUMAN_TASKS.has(a.type)).map((a) => this.describeTask(a, variables)) : [],
@@ -194,6 +202,31 @@ export class EngineRun {
         : [],
       activeElements: [...new Set(waiting.map((a) => a.id))],
     };
+  }
+
+  /**
+   * Why the instance failed, if it did: an engine error, a BPMN error from a service that nothing
+   * caught, or an error end/throw event that no boundary or event sub-process caught (bpmn-elements
+   * would let the last one end the process as completed).
+   */
+  private failureInfo(): { message: string; elementId: string | null } | undefined {
+    const thrown = [...this.uncaught.values()][0];
+    if (thrown) return { message: `uncaught BPMN error ${thrown.code} thrown by ${this.describe(thrown.elementId)}`, elementId: thrown.elementId };
+    if (!this.failure && this.engine.state !== 'error') return undefined;
+    const e = this.lastError;
+    if (e?.code) return { message: `uncaught BPMN error ${e.code} raised by ${this.describe(e.elementId)}: ${e.message}`, elementId: e.elementId };
+    if (e) return { message: `${this.describe(e.elementId)} failed: ${e.message}`, elementId: e.elementId };
+    return { message: this.failure?.message ?? 'the process failed', elementId: null };
+  }
+
+  private describe(elementId: string): string {
+    const el = this.def.meta.elements[elementId];
+    return `${el?.type.replace('bpmn:', '') ?? 'element'} "${elementId}"${el?.name ? ` (${el.name})` : ''}`;
+  }
+
+  /** Whether an uncaught BPMN error ended the run; the instance fails and nothing of it runs on. */
+  get failedByError(): boolean {
+    return this.uncaught.size > 0;
   }
 
   waiting(): ElementApi[] {
@@ -254,6 +287,8 @@ export class EngineRun {
     if (!RECORDED.has(routingKey)) return;
     const c = message.content;
     if (c.isRecovered && REPLAYED_ON_RESUME.has(routingKey)) return;
+    this.trackErrors(routingKey, c);
+    if (routingKey === 'activity.throw') return;
     const kind = routingKey === 'activity.timeout' ? 'timer.fired' : routingKey.replace('activity.', 'element.');
     const data: Record<string, unknown> = {};
     if (routingKey === 'activity.error' || routingKey === 'process.error') data.error = errorText(c.error);
@@ -264,6 +299,27 @@ export class EngineRun {
       executionId: c.executionId ?? null,
       ...(Object.keys(data).length ? { data } : {}),
     });
+  }
+
+  private trackErrors(routingKey: string, c: BrokerMessage['content']): void {
+    // A catch is published while the throw is still being delivered, so it may arrive first.
+    if (routingKey === 'activity.throw' && c.id) {
+      const early = this.caughtEarly.get(c.id) ?? 0;
+      if (early > 0) {
+        this.caughtEarly.set(c.id, early - 1);
+        return;
+      }
+      const info = (c.message ?? {}) as { code?: unknown; id?: unknown };
+      this.uncaught.set(c.id, { elementId: c.id, code: String(info.code ?? info.id ?? 'unknown') });
+    } else if (routingKey === 'activity.catch') {
+      const source = (c.source as { id?: string } | undefined)?.id;
+      if (!source) return;
+      if (this.uncaught.has(source)) this.uncaught.delete(source);
+      else this.caughtEarly.set(source, (this.caughtEarly.get(source) ?? 0) + 1);
+    } else if (routingKey === 'activity.error' && c.id) {
+      const err = c.error as { code?: unknown; message?: unknown } | undefined;
+      this.lastError = { elementId: c.id, code: err?.code !== undefined && err.code !== null ? String(err.code) : null, message: String(err?.message ?? err ?? 'error') };
+    }
   }
 
   /**
