@@ -203,3 +203,41 @@ describe('6. an uncaught BPMN error fails the instance with an incident naming c
     assert.deepEqual(await openTasks(inst.id), ['supplement']);
   });
 });
+
+describe('3. after an interrupting escalation is caught nothing of the interrupted scope runs', () => {
+  const escalationDiagram = (id: string, interrupting: boolean) => bpmn(id, `
+    <startEvent id="s"/>
+    <subProcess id="review" name="审查">
+      <startEvent id="rs"/><userTask id="examine" name="审查材料"/>
+      <intermediateThrowEvent id="needsSupervision"><escalationEventDefinition escalationRef="escSupervise"/></intermediateThrowEvent>
+      <serviceTask id="smsApplicant" name="短信通知申请人" camunda:type="external" camunda:topic="sms"/>
+      <userTask id="conclude" name="办结"/><endEvent id="re"/>
+      ${flows('rs', 'examine', 'needsSupervision', 'smsApplicant', 'conclude', 're')}
+    </subProcess>
+    <boundaryEvent id="onEscalation" attachedToRef="review" cancelActivity="${interrupting}"><escalationEventDefinition escalationRef="escSupervise"/></boundaryEvent>
+    <userTask id="supervise" name="督办"/><endEvent id="e"/><endEvent id="e2"/>
+    ${flows('s', 'review', 'e')}${flows('onEscalation', 'supervise', 'e2')}`,
+  '<escalation id="escSupervise" escalationCode="SUPERVISE"/>');
+
+  test('an SMS service after an interrupting escalation is never queued', async () => {
+    const srv = server();
+    await srv.engine.deploy(escalationDiagram('esc_interrupt', true));
+    const inst = await srv.engine.start('esc_interrupt', { businessKey: '+8613800000011' });
+    await server().engine.completeTask(await task(inst.id, 'examine'), {}, 'clerk');
+    assert.deepEqual(await openTasks(inst.id), ['supervise'], 'the interrupted review opens no task');
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 0, 'no SMS from the interrupted path');
+    assert.equal((await db('history').where({ instance_id: inst.id, kind: 'element.end', element_id: 'smsApplicant' })).length, 0);
+    const done = await server().engine.completeTask(await task(inst.id, 'supervise'), {}, 'inspector');
+    assert.equal(done.status, 'completed');
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 0);
+  });
+
+  test('a non-interrupting escalation lets the throwing path go on (the SMS is queued once)', async () => {
+    const srv = server();
+    await srv.engine.deploy(escalationDiagram('esc_parallel', false));
+    const inst = await srv.engine.start('esc_parallel', { businessKey: '+8613800000012' });
+    await srv.engine.completeTask(await task(inst.id, 'examine'), {}, 'clerk');
+    assert.deepEqual(await openTasks(inst.id), ['conclude', 'supervise']);
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 1);
+  });
+});

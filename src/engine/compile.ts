@@ -82,6 +82,8 @@ export interface DefinitionMeta {
   messageCatchers: Record<string, { messageId: string; messageName: string }>;
   messageStarts: Array<{ elementId: string; messageId: string; messageName: string }>;
   services: Record<string, string>;
+  /** Boundary events: the activity each is attached to, and whether it interrupts it (absent in older definitions). */
+  boundaries?: Record<string, { attachedTo: string; interrupting: boolean }>;
 }
 
 export interface CompileResult {
@@ -331,6 +333,7 @@ function collectMeta(root: ModdleElement, options: CompileOptions, errors: Probl
     messageCatchers: {},
     messageStarts: [],
     services: {},
+    boundaries: {},
   };
   if (!executable.length) {
     errors.push({ elementId: null, message: 'no executable process (set isExecutable="true" on a process)', source: 'engine', severity: 'error' });
@@ -371,6 +374,11 @@ class ElementChecker {
           candidateUsers: str(el.candidateUsers), formKey: str(el.formKey), dueDate: str(el.dueDate),
         };
         break;
+      case 'bpmn:BoundaryEvent': {
+        const attached = el.attachedToRef as ModdleElement | undefined;
+        if (attached?.id) this.meta.boundaries![el.id!] = { attachedTo: attached.id, interrupting: el.cancelActivity !== false };
+        break;
+      }
       case 'camunda:ExecutionListener':
       case 'camunda:TaskListener':
         this.error(id, 'Camunda listeners are not executed by Duban; model the step as a service task', 'security');

@@ -117,6 +117,12 @@ export class EngineRun {
   /** BPMN errors thrown in this command and not (yet) caught, by throwing element. */
   private readonly uncaught = new Map<string, { elementId: string; code: string }>();
   private readonly caughtEarly = new Map<string, number>();
+  /**
+   * Scopes (activity ids) an interrupting boundary event caught something on in this command.
+   * bpmn-elements lets the throwing path run on until the interruption reaches it; nothing in an
+   * interrupted scope may call a service or queue an outside effect any more.
+   */
+  private readonly interrupted = new Set<string>();
   private lastError: { elementId: string; code: string | null; message: string } | undefined;
 
   constructor(private readonly def: CompiledDefinition, private readonly ctx: RunContext) {
@@ -312,6 +318,8 @@ export class EngineRun {
       const info = (c.message ?? {}) as { code?: unknown; id?: unknown };
       this.uncaught.set(c.id, { elementId: c.id, code: String(info.code ?? info.id ?? 'unknown') });
     } else if (routingKey === 'activity.catch') {
+      const boundary = c.id ? this.def.meta.boundaries?.[c.id] : undefined;
+      if (boundary?.interrupting) this.interrupted.add(boundary.attachedTo);
       const source = (c.source as { id?: string } | undefined)?.id;
       if (!source) return;
       if (this.uncaught.has(source)) this.uncaught.delete(source);
@@ -362,12 +370,19 @@ export class EngineRun {
     return out;
   }
 
+  private isInterrupted(scopes: string[]): boolean {
+    return this.interrupted.size > 0 && scopes.some((id) => this.interrupted.has(id));
+  }
+
   private callService(name: string, message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void,
     activityVariables?: Record<string, unknown>): void {
     const def = this.ctx.services.get(name)!;
     const content = message.content;
     const elementId = String(content.id);
     const executionId = String(content.executionId);
+    const scopes = scopeChain(elementId, content.parent);
+    // Interrupted: never call back; the interruption discards this task when it arrives.
+    if (this.isInterrupted(scopes)) return;
     // While execute() runs, the execution object is not yet known: read the activity's own scope.
     const { fields: _f, content: _c, properties: _p, ...variables } = activityVariables ?? this.variables();
     const fail = (err: unknown) => {
@@ -388,6 +403,8 @@ export class EngineRun {
         input: { ...(content.input as Record<string, unknown> | undefined) },
         trx: this.ctx.trx,
         enqueue: (delivery, payload, dedupKey) => {
+          // An async handler may still run when its scope is interrupted: its effects are dropped.
+          if (this.isInterrupted(scopes)) return;
           this.outbox.push({ delivery, payload, elementId, dedupKey: dedupKey ?? `${this.ctx.instanceId}:${executionId}:${delivery}` });
         },
       });
@@ -402,6 +419,15 @@ export class EngineRun {
       fail(err);
     }
   }
+}
+
+/** The element and its enclosing scopes (sub-processes, the process), innermost first. */
+function scopeChain(elementId: string, parent: unknown): string[] {
+  const p = parent as { id?: string; path?: Array<{ id?: string }> } | undefined;
+  const out = [elementId];
+  if (p?.id) out.push(p.id);
+  for (const step of p?.path ?? []) if (step.id) out.push(step.id);
+  return out;
 }
 
 const noop = () => undefined;
