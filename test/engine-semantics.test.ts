@@ -40,6 +40,7 @@ before(async () => {
 after(async () => t.drop());
 
 const openTasks = (instanceId: string) => db('tasks').where({ instance_id: instanceId, status: 'open' }).orderBy('element_id').pluck('element_id');
+const ended = (id: string) => db('history').where({ instance_id: id, kind: 'element.end' }).pluck('element_id');
 const instance = (id: string) => db('process_instances').where({ id }).first();
 async function task(instanceId: string, elementId: string): Promise<string> {
   const row = await db('tasks').where({ instance_id: instanceId, element_id: elementId, status: 'open' }).first('id');
@@ -239,5 +240,98 @@ describe('3. after an interrupting escalation is caught nothing of the interrupt
     await srv.engine.completeTask(await task(inst.id, 'examine'), {}, 'clerk');
     assert.deepEqual(await openTasks(inst.id), ['conclude', 'supervise']);
     assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 1);
+  });
+});
+
+describe('2. event sub-processes on a running instance', () => {
+  // 撤回申请: the applicant withdraws; an interrupting message event sub-process ends the case's work.
+  // 催办: an hour in, a non-interrupting timer event sub-process reminds the department.
+  const CASE = bpmn('withdrawable', `
+    <startEvent id="s"/><userTask id="accept" name="受理"/><userTask id="decide" name="决定"/><endEvent id="e"/>
+    ${flows('s', 'accept', 'decide', 'e')}
+    <subProcess id="withdrawal" triggeredByEvent="true">
+      <startEvent id="onWithdraw" isInterrupting="true"><messageEventDefinition messageRef="msgWithdraw"/></startEvent>
+      <userTask id="archive" name="撤回归档"/><endEvent id="we"/>${flows('onWithdraw', 'archive', 'we')}
+    </subProcess>
+    <subProcess id="reminder" triggeredByEvent="true">
+      <startEvent id="onHour" isInterrupting="false"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></startEvent>
+      <serviceTask id="remindSms" camunda:type="external" camunda:topic="sms"/><endEvent id="re"/>${flows('onHour', 'remindSms', 're')}
+    </subProcess>`, '<message id="msgWithdraw" name="withdraw"/>');
+
+  const count = async (q: Promise<Array<unknown>>) => (await q).length;
+
+  test('a withdraw message interrupts the running case and no second instance exists', async () => {
+    await server().engine.deploy(CASE);
+    const inst = await server().engine.start('withdrawable', { businessKey: 'CASE-W1' });
+    assert.deepEqual(inst.activeElements, ['accept']);
+    assert.deepEqual(await db('message_subscriptions').where({ instance_id: inst.id }).pluck('message_name'), ['withdraw'], 'the running instance subscribes');
+    const r = await server().engine.correlate('withdraw', { businessKey: 'CASE-W1', variables: { reason: '申请人撤回' } });
+    assert.equal(r.delivered, 1);
+    assert.equal(r.started, null, 'correlation starts no instance');
+    assert.equal(await count(db('process_instances').where({ business_key: 'CASE-W1' })), 1, 'no twin case');
+    assert.deepEqual(await openTasks(inst.id), ['archive']);
+    assert.equal((await db('tasks').where({ instance_id: inst.id, element_id: 'accept' }).first()).status, 'cancelled');
+    assert.equal(await count(db('timers').where({ instance_id: inst.id })), 0, 'the interrupted scope has no reminder any more');
+    assert.equal(await count(db('message_subscriptions').where({ instance_id: inst.id })), 0);
+    // After the interruption the case's own work is gone for good, across restarts and time.
+    await clock.advance(2 * HOUR);
+    await server().scheduler.drain();
+    assert.equal(await count(db('outbox').where({ instance_id: inst.id })), 0);
+    const done = await server().engine.completeTask(await task(inst.id, 'archive'), {}, 'clerk');
+    assert.equal(done.status, 'completed');
+    assert.deepEqual((await ended(inst.id)).filter((x) => x === 'decide' || x === 'e'), []);
+    // A second withdraw finds nothing to interrupt and starts nothing.
+    const again = await server().engine.correlate('withdraw', { businessKey: 'CASE-W1' }).then(() => 'ok', (e: Error) => e.constructor.name);
+    assert.equal(again, 'NotFoundError');
+    assert.equal(await count(db('process_instances').where({ business_key: 'CASE-W1' })), 1);
+  });
+
+  test('a timer start is a timer row while the scope runs; it fires once through the scheduler after a restart, non-interrupting', async () => {
+    const inst = await server().engine.start('withdrawable', { businessKey: 'CASE-W2' });
+    const rows = await db('timers').where({ instance_id: inst.id });
+    assert.deepEqual(rows.map((x) => x.element_id), ['onHour']);
+    await clock.advance(HOUR + 1000);
+    assert.ok(await server().scheduler.drain() >= 1);
+    assert.deepEqual((await db('outbox').where({ instance_id: inst.id })).map((o) => o.element_id), ['remindSms']);
+    assert.deepEqual(await openTasks(inst.id), ['accept'], 'the case goes on');
+    await clock.advance(2 * HOUR);
+    await server().scheduler.drain();
+    assert.equal(await count(db('outbox').where({ instance_id: inst.id })), 1, 'a duration timer start fires once per scope');
+    await server().engine.completeTask(await task(inst.id, 'accept'), {}, 'clerk');
+    const done = await server().engine.completeTask(await task(inst.id, 'decide'), {}, 'clerk');
+    assert.equal(done.status, 'completed', 'listening event sub-processes do not keep a finished case open');
+    assert.equal(await count(db('message_subscriptions').where({ instance_id: inst.id })), 0);
+  });
+
+  test('signal, error and escalation starts: interrupting and non-interrupting', async () => {
+    await server().engine.deploy(bpmn('esp_kinds', `
+      <startEvent id="s"/><parallelGateway id="fork"/>
+      <userTask id="work"/><intermediateThrowEvent id="raise"><escalationEventDefinition escalationRef="escLate"/></intermediateThrowEvent><userTask id="more"/><endEvent id="e1"/>
+      <userTask id="check"/><endEvent id="fail"><errorEventDefinition errorRef="errBad"/></endEvent>
+      <intermediateThrowEvent id="announce"><signalEventDefinition signalRef="sigNote"/></intermediateThrowEvent><endEvent id="e3"/>
+      ${flows('s', 'fork', 'work', 'raise', 'more', 'e1')}${flows('fork', 'check', 'fail')}${flows('fork', 'announce', 'e3')}
+      <subProcess id="onSignal" triggeredByEvent="true"><startEvent id="sigStart" isInterrupting="false"><signalEventDefinition signalRef="sigNote"/></startEvent><userTask id="noted"/><endEvent id="x1"/>${flows('sigStart', 'noted', 'x1')}</subProcess>
+      <subProcess id="onEscalation" triggeredByEvent="true"><startEvent id="escStart" isInterrupting="false"><escalationEventDefinition escalationRef="escLate"/></startEvent><userTask id="supervise"/><endEvent id="x2"/>${flows('escStart', 'supervise', 'x2')}</subProcess>
+      <subProcess id="onError" triggeredByEvent="true"><startEvent id="errStart" isInterrupting="true"><errorEventDefinition errorRef="errBad"/></startEvent><userTask id="repair"/><endEvent id="x3"/>${flows('errStart', 'repair', 'x3')}</subProcess>`,
+    '<signal id="sigNote" name="note"/><escalation id="escLate" escalationCode="LATE"/><error id="errBad" errorCode="BAD"/>'));
+    const inst = await server().engine.start('esp_kinds');
+    assert.deepEqual(await openTasks(inst.id), ['check', 'noted', 'work'], 'the signal thrown at start reached the signal event sub-process');
+    await server().engine.completeTask(await task(inst.id, 'work'), {}, 'a');
+    assert.deepEqual(await openTasks(inst.id), ['check', 'more', 'noted', 'supervise'], 'a non-interrupting escalation start runs beside the work');
+    const r = await server().engine.completeTask(await task(inst.id, 'check'), {}, 'b');
+    assert.equal(r.status, 'running', 'the error is caught by the event sub-process');
+    assert.deepEqual(await openTasks(inst.id), ['repair'], 'the interrupting error start ended everything else');
+    const done = await server().engine.completeTask(await task(inst.id, 'repair'), {}, 'c');
+    assert.equal(done.status, 'completed');
+  });
+
+  test('what Duban cannot run is refused at deploy, naming element and construct', async () => {
+    const err = await server().engine.deploy(bpmn('esp_cond', `<startEvent id="s"/><userTask id="u"/><endEvent id="e"/>${flows('s', 'u', 'e')}
+      <subProcess id="espc" triggeredByEvent="true"><startEvent id="condStart"><conditionalEventDefinition><condition xsi:type="tFormalExpression" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">=x > 1</condition></conditionalEventDefinition></startEvent><endEvent id="ce"/>${flows('condStart', 'ce')}</subProcess>`))
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof InvalidDefinitionError, String(err));
+    const p = err.problems.find((x) => x.elementId === 'condStart');
+    assert.ok(p, JSON.stringify(err.problems));
+    assert.match(p.message, /event sub-process with a conditional start/);
   });
 });

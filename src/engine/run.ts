@@ -1,7 +1,7 @@
 import { Engine } from 'bpmn-engine';
 import type { Knex } from 'knex';
 import { DurableTimers, type ActiveTimer } from './timers.js';
-import { moddleOptions, type DefinitionMeta, type ServiceFn } from './compile.js';
+import { ARMED_EVENT_STARTS, moddleOptions, type DefinitionMeta, type EventSubProcessMeta, type ServiceFn } from './compile.js';
 import { resolve as resolveExpression, type ExpressionScope } from './expressions.js';
 import { BpmnServiceError, type ServiceRegistry } from './services.js';
 
@@ -77,14 +77,26 @@ interface ElementApi {
   content: Record<string, unknown>;
   owner: { environment: { variables: Record<string, unknown> } };
   signal(message?: unknown): void;
+  discard(): void;
   getPostponed?(): ElementApi[];
+}
+/** A flow element of a running process (bpmn-elements' Activity), as far as Duban drives it. */
+interface ActivityApi {
+  id: string;
+  isRunning: boolean;
+  counters?: { taken: number; discarded: number };
+  run(content?: unknown): void;
+}
+interface ProcessApi {
+  id: string;
+  execution?: { getActivityById(id: string): ActivityApi | undefined };
 }
 interface ExecutionApi {
   state: string;
   getPostponed(): ElementApi[];
   signal(payload: unknown): void;
   getState(): EngineState;
-  definitions: Array<{ environment: { variables: Record<string, unknown> }; getProcesses(): Array<{ environment: { variables: Record<string, unknown> } }> }>;
+  definitions: Array<{ environment: { variables: Record<string, unknown> }; getProcesses(): Array<ProcessApi & { environment: { variables: Record<string, unknown> } }> }>;
 }
 interface EngineState {
   definitions: Array<Record<string, unknown>>;
@@ -122,7 +134,11 @@ export class EngineRun {
    * bpmn-elements lets the throwing path run on until the interruption reaches it; nothing in an
    * interrupted scope may call a service or queue an outside effect any more.
    */
-  private readonly interrupted = new Set<string>();
+  private readonly interrupted = new Map<string, string | null>();
+  /** Interruptions of a scope by an interrupting event sub-process, applied once the run settles. */
+  private readonly pendingInterrupts: Array<{ scopeId: string; except: string }> = [];
+  private readonly eventSubs: Record<string, EventSubProcessMeta>;
+  private readonly eventSubByStart = new Map<string, string>();
   private lastError: { elementId: string; code: string | null; message: string } | undefined;
 
   constructor(private readonly def: CompiledDefinition, private readonly ctx: RunContext) {
@@ -143,6 +159,8 @@ export class EngineRun {
       this.failure = err;
     });
     this.engine.broker.subscribeTmp('event', '#', (rk, msg) => { this.record(rk, msg); }, { noAck: true });
+    this.eventSubs = def.meta.eventSubProcesses ?? {};
+    for (const [id, m] of Object.entries(this.eventSubs)) this.eventSubByStart.set(m.startId, id);
   }
 
   /** Whether the definition has elements that wait for messages (and so ever subscribes). */
@@ -152,7 +170,7 @@ export class EngineRun {
 
   async start(variables: Record<string, unknown>): Promise<void> {
     this.execution = await this.engine.execute({ variables: { ...variables } });
-    await this.settle();
+    await this.settle(); // arms the process's event sub-processes
   }
 
   async resume(state: unknown): Promise<void> {
@@ -206,7 +224,7 @@ export class EngineRun {
       messageWaits: status === 'running'
         ? waiting.filter((a) => this.def.meta.messageCatchers[a.id]).map((a) => ({ elementId: a.id, messageName: this.def.meta.messageCatchers[a.id]!.messageName }))
         : [],
-      activeElements: [...new Set(waiting.map((a) => a.id))],
+      activeElements: [...new Set(waiting.filter((a) => !this.isListeningOnly(a)).map((a) => a.id))],
     };
   }
 
@@ -228,6 +246,13 @@ export class EngineRun {
   private describe(elementId: string): string {
     const el = this.def.meta.elements[elementId];
     return `${el?.type.replace('bpmn:', '') ?? 'element'} "${elementId}"${el?.name ? ` (${el.name})` : ''}`;
+  }
+
+  /** An armed event sub-process, or its start event, waiting for its trigger: not a current step. */
+  private isListeningOnly(api: ElementApi): boolean {
+    if (this.eventSubs[api.id]) return this.isArmedIdle(api);
+    const espId = this.eventSubByStart.get(api.id);
+    return !!espId && ARMED_EVENT_STARTS.has(this.eventSubs[espId]!.kind);
   }
 
   /** Whether an uncaught BPMN error ended the run; the instance fails and nothing of it runs on. */
@@ -319,11 +344,19 @@ export class EngineRun {
       this.uncaught.set(c.id, { elementId: c.id, code: String(info.code ?? info.id ?? 'unknown') });
     } else if (routingKey === 'activity.catch') {
       const boundary = c.id ? this.def.meta.boundaries?.[c.id] : undefined;
-      if (boundary?.interrupting) this.interrupted.add(boundary.attachedTo);
+      if (boundary?.interrupting) this.interrupted.set(boundary.attachedTo, null);
       const source = (c.source as { id?: string } | undefined)?.id;
       if (!source) return;
       if (this.uncaught.has(source)) this.uncaught.delete(source);
       else this.caughtEarly.set(source, (this.caughtEarly.get(source) ?? 0) + 1);
+    } else if (routingKey === 'activity.end' && c.id && this.eventSubByStart.has(c.id)) {
+      // An event sub-process was triggered; an interrupting one ends everything else in its scope.
+      const espId = this.eventSubByStart.get(c.id)!;
+      const esp = this.eventSubs[espId]!;
+      if (esp.interrupting) {
+        this.interrupted.set(esp.scopeId, espId);
+        this.pendingInterrupts.push({ scopeId: esp.scopeId, except: espId });
+      }
     } else if (routingKey === 'activity.error' && c.id) {
       const err = c.error as { code?: unknown; message?: unknown } | undefined;
       this.lastError = { elementId: c.id, code: err?.code !== undefined && err.code !== null ? String(err.code) : null, message: String(err?.message ?? err ?? 'error') };
@@ -335,11 +368,93 @@ export class EngineRun {
    * (handlers that read or write the command's transaction); wait until none is in flight.
    */
   private async settle(): Promise<void> {
-    await nextTurn();
-    while (this.pending.size) {
-      await Promise.allSettled([...this.pending]);
+    for (;;) {
       await nextTurn();
+      while (this.pending.size) {
+        await Promise.allSettled([...this.pending]);
+        await nextTurn();
+      }
+      if (this.applyInterrupts() || this.releaseIdleEventSubProcesses() || this.armEventSubProcesses()) continue;
+      return;
     }
+  }
+
+  /** Top-level elements of each running process, with the process. */
+  private runningProcesses(): Array<{ process: ProcessApi; top: ElementApi[] }> {
+    if (!this.execution || this.engine.state !== 'running') return [];
+    const top = this.execution.getPostponed();
+    return this.execution.definitions.flatMap((d) => d.getProcesses()).filter((p) => p.execution)
+      .map((p) => ({ process: p, top: top.filter((a) => this.processOf(a) === p.id) }));
+  }
+
+  private processOf(api: ElementApi): string | undefined {
+    const parent = (api.content as { parent?: { id?: string } }).parent;
+    return parent?.id;
+  }
+
+  /** An armed event sub-process whose start still waits for its message, timer or signal. */
+  private isArmedIdle(api: ElementApi): boolean {
+    const esp = this.eventSubs[api.id];
+    if (!esp || !ARMED_EVENT_STARTS.has(esp.kind)) return false;
+    const inner = (api.getPostponed?.() ?? []).filter((a) => a.id !== api.id);
+    return inner.length > 0 && inner.every((a) => a.id === esp.startId);
+  }
+
+  /**
+   * BPMN: a message, timer or signal start of an event sub-process listens while its scope runs.
+   * bpmn-elements only starts event sub-processes for events thrown inside the process, so Duban
+   * runs each one (its start event then waits: a message subscription, a timer row, a signal
+   * catcher) as long as the process has other work. A non-interrupting one is armed again when it ends.
+   */
+  private armEventSubProcesses(): boolean {
+    let armed = false;
+    for (const { process, top } of this.runningProcesses()) {
+      if (!top.some((a) => !this.eventSubs[a.id])) continue; // nothing but event sub-processes left
+      for (const [espId, esp] of Object.entries(this.eventSubs)) {
+        if (!esp.processLevel || esp.scopeId !== process.id || !ARMED_EVENT_STARTS.has(esp.kind)) continue;
+        const activity = process.execution!.getActivityById(espId);
+        if (!activity || activity.isRunning) continue;
+        // A timer start fires once per run of its scope; messages and signals may come again.
+        if (esp.kind === 'timer' && (activity.counters?.taken ?? 0) > 0) continue;
+        activity.run();
+        armed = true;
+      }
+    }
+    return armed;
+  }
+
+  /** When only armed, untriggered event sub-processes are left, the process is done: they stop listening. */
+  private releaseIdleEventSubProcesses(): boolean {
+    let released = false;
+    for (const { top } of this.runningProcesses()) {
+      if (!top.length || !top.every((a) => this.isArmedIdle(a))) continue;
+      for (const a of top) this.discard(a);
+      released = true;
+    }
+    return released;
+  }
+
+  /**
+   * Discard a waiting element. A recovered event sub-process ignores its own discard while its
+   * start event waits, so its inner elements are discarded first.
+   */
+  private discard(api: ElementApi): void {
+    if (this.eventSubs[api.id]) {
+      for (const inner of api.getPostponed?.() ?? []) if (inner.id !== api.id) inner.discard();
+    }
+    if (this.waiting().some((a) => a.executionId === api.executionId)) api.discard();
+  }
+
+  /** An interrupting event sub-process started: everything else in its scope is discarded. */
+  private applyInterrupts(): boolean {
+    if (!this.pendingInterrupts.length) return false;
+    const todo = this.pendingInterrupts.splice(0);
+    for (const { scopeId, except } of todo) {
+      const scoped = this.runningProcesses().find((p) => p.process.id === scopeId);
+      const others = scoped ? scoped.top : (this.waiting().find((a) => a.id === scopeId)?.getPostponed?.() ?? []).filter((a) => a.id !== scopeId);
+      for (const a of others) if (a.id !== except) this.discard(a);
+    }
+    return true;
   }
 
   private expressions() {
@@ -370,8 +485,14 @@ export class EngineRun {
     return out;
   }
 
+  /** Whether an element (its scope chain, innermost first) lies in an interrupted scope, outside the interrupting event sub-process. */
   private isInterrupted(scopes: string[]): boolean {
-    return this.interrupted.size > 0 && scopes.some((id) => this.interrupted.has(id));
+    if (!this.interrupted.size) return false;
+    return scopes.some((id, i) => {
+      if (!this.interrupted.has(id)) return false;
+      const except = this.interrupted.get(id);
+      return !except || !scopes.slice(0, i).includes(except);
+    });
   }
 
   private callService(name: string, message: { content: Record<string, unknown> }, callback: (err: Error | null, output?: unknown) => void,
