@@ -40,6 +40,7 @@ before(async () => {
 after(async () => t.drop());
 
 const openTasks = (instanceId: string) => db('tasks').where({ instance_id: instanceId, status: 'open' }).orderBy('element_id').pluck('element_id');
+const ended = (id: string) => db('history').where({ instance_id: id, kind: 'element.end' }).pluck('element_id');
 const instance = (id: string) => db('process_instances').where({ id }).first();
 async function task(instanceId: string, elementId: string): Promise<string> {
   const row = await db('tasks').where({ instance_id: instanceId, element_id: elementId, status: 'open' }).first('id');
@@ -151,5 +152,186 @@ describe('5. the converging inclusive gateway waits for every token that can sti
     const p = err.problems.find((x) => x.elementId === 'join');
     assert.ok(p, JSON.stringify(err.problems));
     assert.match(p.message, /inclusive gateway/);
+  });
+});
+
+describe('6. an uncaught BPMN error fails the instance with an incident naming code and element', () => {
+  test('an error end event that nothing catches ends the instance failed', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('reject_end', `<startEvent id="s"/><userTask id="check" name="材料核验"/><endEvent id="rejected" name="不予受理"><errorEventDefinition errorRef="errMissing"/></endEvent>${flows('s', 'check', 'rejected')}`,
+      '<error id="errMissing" errorCode="MATERIALS_MISSING"/>'));
+    const inst = await srv.engine.start('reject_end');
+    const done = await server().engine.completeTask(await task(inst.id, 'check'), {}, 'clerk');
+    assert.equal(done.status, 'failed');
+    const row = await instance(inst.id);
+    assert.equal(row.status, 'failed');
+    assert.match(row.error, /MATERIALS_MISSING/);
+    const incident = await db('incidents').where({ instance_id: inst.id }).first();
+    assert.equal(incident.element_id, 'rejected');
+    assert.match(incident.message, /MATERIALS_MISSING.*rejected/);
+  });
+
+  test('a BPMN error from a service that no boundary catches fails the instance, naming code and element', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('reject_svc', `<startEvent id="s"/><serviceTask id="verify" camunda:type="external" camunda:topic="reject"/><endEvent id="e"/>${flows('s', 'verify', 'e')}`));
+    const inst = await srv.engine.start('reject_svc');
+    assert.equal(inst.status, 'failed');
+    const incident = await db('incidents').where({ instance_id: inst.id }).first();
+    assert.equal(incident.element_id, 'verify');
+    assert.match(incident.message, /MATERIALS_MISSING/);
+  });
+
+  test('an error thrown in a sub-process without a boundary fails the instance and cancels its other work', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('reject_sub', `<startEvent id="s"/><parallelGateway id="fork"/><userTask id="other"/><endEvent id="e1"/>
+      <subProcess id="sub"><startEvent id="ss"/><userTask id="check"/><endEvent id="bad"><errorEventDefinition errorRef="errMissing"/></endEvent>${flows('ss', 'check', 'bad')}</subProcess>
+      <userTask id="after"/><endEvent id="e2"/>${flows('s', 'fork', 'other', 'e1')}${flows('fork', 'sub', 'after', 'e2')}`,
+      '<error id="errMissing" errorCode="MATERIALS_MISSING"/>'));
+    const inst = await srv.engine.start('reject_sub');
+    const done = await srv.engine.completeTask(await task(inst.id, 'check'), {}, 'clerk');
+    assert.equal(done.status, 'failed');
+    assert.deepEqual(await openTasks(inst.id), [], 'no task of a failed instance stays open');
+    assert.equal((await db('tasks').where({ instance_id: inst.id, element_id: 'after' })).length, 0, 'nothing after the error runs');
+  });
+
+  test('a caught error does not fail the instance', async () => {
+    const srv = server();
+    await srv.engine.deploy(bpmn('caught_err', `<startEvent id="s"/><subProcess id="sub"><startEvent id="ss"/><endEvent id="bad"><errorEventDefinition errorRef="errMissing"/></endEvent>${flows('ss', 'bad')}</subProcess>
+      <boundaryEvent id="onErr" attachedToRef="sub"><errorEventDefinition errorRef="errMissing"/></boundaryEvent><userTask id="supplement"/><endEvent id="e"/><endEvent id="e2"/>
+      ${flows('s', 'sub', 'e')}${flows('onErr', 'supplement', 'e2')}`, '<error id="errMissing" errorCode="MATERIALS_MISSING"/>'));
+    const inst = await srv.engine.start('caught_err');
+    assert.equal(inst.status, 'running');
+    assert.deepEqual(await openTasks(inst.id), ['supplement']);
+  });
+});
+
+describe('3. after an interrupting escalation is caught nothing of the interrupted scope runs', () => {
+  const escalationDiagram = (id: string, interrupting: boolean) => bpmn(id, `
+    <startEvent id="s"/>
+    <subProcess id="review" name="审查">
+      <startEvent id="rs"/><userTask id="examine" name="审查材料"/>
+      <intermediateThrowEvent id="needsSupervision"><escalationEventDefinition escalationRef="escSupervise"/></intermediateThrowEvent>
+      <serviceTask id="smsApplicant" name="短信通知申请人" camunda:type="external" camunda:topic="sms"/>
+      <userTask id="conclude" name="办结"/><endEvent id="re"/>
+      ${flows('rs', 'examine', 'needsSupervision', 'smsApplicant', 'conclude', 're')}
+    </subProcess>
+    <boundaryEvent id="onEscalation" attachedToRef="review" cancelActivity="${interrupting}"><escalationEventDefinition escalationRef="escSupervise"/></boundaryEvent>
+    <userTask id="supervise" name="督办"/><endEvent id="e"/><endEvent id="e2"/>
+    ${flows('s', 'review', 'e')}${flows('onEscalation', 'supervise', 'e2')}`,
+  '<escalation id="escSupervise" escalationCode="SUPERVISE"/>');
+
+  test('an SMS service after an interrupting escalation is never queued', async () => {
+    const srv = server();
+    await srv.engine.deploy(escalationDiagram('esc_interrupt', true));
+    const inst = await srv.engine.start('esc_interrupt', { businessKey: '+8613800000011' });
+    await server().engine.completeTask(await task(inst.id, 'examine'), {}, 'clerk');
+    assert.deepEqual(await openTasks(inst.id), ['supervise'], 'the interrupted review opens no task');
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 0, 'no SMS from the interrupted path');
+    assert.equal((await db('history').where({ instance_id: inst.id, kind: 'element.end', element_id: 'smsApplicant' })).length, 0);
+    const done = await server().engine.completeTask(await task(inst.id, 'supervise'), {}, 'inspector');
+    assert.equal(done.status, 'completed');
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 0);
+  });
+
+  test('a non-interrupting escalation lets the throwing path go on (the SMS is queued once)', async () => {
+    const srv = server();
+    await srv.engine.deploy(escalationDiagram('esc_parallel', false));
+    const inst = await srv.engine.start('esc_parallel', { businessKey: '+8613800000012' });
+    await srv.engine.completeTask(await task(inst.id, 'examine'), {}, 'clerk');
+    assert.deepEqual(await openTasks(inst.id), ['conclude', 'supervise']);
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 1);
+  });
+});
+
+describe('2. event sub-processes on a running instance', () => {
+  // 撤回申请: the applicant withdraws; an interrupting message event sub-process ends the case's work.
+  // 催办: an hour in, a non-interrupting timer event sub-process reminds the department.
+  const CASE = bpmn('withdrawable', `
+    <startEvent id="s"/><userTask id="accept" name="受理"/><userTask id="decide" name="决定"/><endEvent id="e"/>
+    ${flows('s', 'accept', 'decide', 'e')}
+    <subProcess id="withdrawal" triggeredByEvent="true">
+      <startEvent id="onWithdraw" isInterrupting="true"><messageEventDefinition messageRef="msgWithdraw"/></startEvent>
+      <userTask id="archive" name="撤回归档"/><endEvent id="we"/>${flows('onWithdraw', 'archive', 'we')}
+    </subProcess>
+    <subProcess id="reminder" triggeredByEvent="true">
+      <startEvent id="onHour" isInterrupting="false"><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></startEvent>
+      <serviceTask id="remindSms" camunda:type="external" camunda:topic="sms"/><endEvent id="re"/>${flows('onHour', 'remindSms', 're')}
+    </subProcess>`, '<message id="msgWithdraw" name="withdraw"/>');
+
+  const count = async (q: Promise<Array<unknown>>) => (await q).length;
+
+  test('a withdraw message interrupts the running case and no second instance exists', async () => {
+    await server().engine.deploy(CASE);
+    const inst = await server().engine.start('withdrawable', { businessKey: 'CASE-W1' });
+    assert.deepEqual(inst.activeElements, ['accept']);
+    assert.deepEqual(await db('message_subscriptions').where({ instance_id: inst.id }).pluck('message_name'), ['withdraw'], 'the running instance subscribes');
+    const r = await server().engine.correlate('withdraw', { businessKey: 'CASE-W1', variables: { reason: '申请人撤回' } });
+    assert.equal(r.delivered, 1);
+    assert.equal(r.started, null, 'correlation starts no instance');
+    assert.equal(await count(db('process_instances').where({ business_key: 'CASE-W1' })), 1, 'no twin case');
+    assert.deepEqual(await openTasks(inst.id), ['archive']);
+    assert.equal((await db('tasks').where({ instance_id: inst.id, element_id: 'accept' }).first()).status, 'cancelled');
+    assert.equal(await count(db('timers').where({ instance_id: inst.id })), 0, 'the interrupted scope has no reminder any more');
+    assert.equal(await count(db('message_subscriptions').where({ instance_id: inst.id })), 0);
+    // After the interruption the case's own work is gone for good, across restarts and time.
+    await clock.advance(2 * HOUR);
+    await server().scheduler.drain();
+    assert.equal(await count(db('outbox').where({ instance_id: inst.id })), 0);
+    const done = await server().engine.completeTask(await task(inst.id, 'archive'), {}, 'clerk');
+    assert.equal(done.status, 'completed');
+    assert.deepEqual((await ended(inst.id)).filter((x) => x === 'decide' || x === 'e'), []);
+    // A second withdraw finds nothing to interrupt and starts nothing.
+    const again = await server().engine.correlate('withdraw', { businessKey: 'CASE-W1' }).then(() => 'ok', (e: Error) => e.constructor.name);
+    assert.equal(again, 'NotFoundError');
+    assert.equal(await count(db('process_instances').where({ business_key: 'CASE-W1' })), 1);
+  });
+
+  test('a timer start is a timer row while the scope runs; it fires once through the scheduler after a restart, non-interrupting', async () => {
+    const inst = await server().engine.start('withdrawable', { businessKey: 'CASE-W2' });
+    const rows = await db('timers').where({ instance_id: inst.id });
+    assert.deepEqual(rows.map((x) => x.element_id), ['onHour']);
+    await clock.advance(HOUR + 1000);
+    assert.ok(await server().scheduler.drain() >= 1);
+    assert.deepEqual((await db('outbox').where({ instance_id: inst.id })).map((o) => o.element_id), ['remindSms']);
+    assert.deepEqual(await openTasks(inst.id), ['accept'], 'the case goes on');
+    await clock.advance(2 * HOUR);
+    await server().scheduler.drain();
+    assert.equal(await count(db('outbox').where({ instance_id: inst.id })), 1, 'a duration timer start fires once per scope');
+    await server().engine.completeTask(await task(inst.id, 'accept'), {}, 'clerk');
+    const done = await server().engine.completeTask(await task(inst.id, 'decide'), {}, 'clerk');
+    assert.equal(done.status, 'completed', 'listening event sub-processes do not keep a finished case open');
+    assert.equal(await count(db('message_subscriptions').where({ instance_id: inst.id })), 0);
+  });
+
+  test('signal, error and escalation starts: interrupting and non-interrupting', async () => {
+    await server().engine.deploy(bpmn('esp_kinds', `
+      <startEvent id="s"/><parallelGateway id="fork"/>
+      <userTask id="work"/><intermediateThrowEvent id="raise"><escalationEventDefinition escalationRef="escLate"/></intermediateThrowEvent><userTask id="more"/><endEvent id="e1"/>
+      <userTask id="check"/><endEvent id="fail"><errorEventDefinition errorRef="errBad"/></endEvent>
+      <intermediateThrowEvent id="announce"><signalEventDefinition signalRef="sigNote"/></intermediateThrowEvent><endEvent id="e3"/>
+      ${flows('s', 'fork', 'work', 'raise', 'more', 'e1')}${flows('fork', 'check', 'fail')}${flows('fork', 'announce', 'e3')}
+      <subProcess id="onSignal" triggeredByEvent="true"><startEvent id="sigStart" isInterrupting="false"><signalEventDefinition signalRef="sigNote"/></startEvent><userTask id="noted"/><endEvent id="x1"/>${flows('sigStart', 'noted', 'x1')}</subProcess>
+      <subProcess id="onEscalation" triggeredByEvent="true"><startEvent id="escStart" isInterrupting="false"><escalationEventDefinition escalationRef="escLate"/></startEvent><userTask id="supervise"/><endEvent id="x2"/>${flows('escStart', 'supervise', 'x2')}</subProcess>
+      <subProcess id="onError" triggeredByEvent="true"><startEvent id="errStart" isInterrupting="true"><errorEventDefinition errorRef="errBad"/></startEvent><userTask id="repair"/><endEvent id="x3"/>${flows('errStart', 'repair', 'x3')}</subProcess>`,
+    '<signal id="sigNote" name="note"/><escalation id="escLate" escalationCode="LATE"/><error id="errBad" errorCode="BAD"/>'));
+    const inst = await server().engine.start('esp_kinds');
+    assert.deepEqual(await openTasks(inst.id), ['check', 'noted', 'work'], 'the signal thrown at start reached the signal event sub-process');
+    await server().engine.completeTask(await task(inst.id, 'work'), {}, 'a');
+    assert.deepEqual(await openTasks(inst.id), ['check', 'more', 'noted', 'supervise'], 'a non-interrupting escalation start runs beside the work');
+    const r = await server().engine.completeTask(await task(inst.id, 'check'), {}, 'b');
+    assert.equal(r.status, 'running', 'the error is caught by the event sub-process');
+    assert.deepEqual(await openTasks(inst.id), ['repair'], 'the interrupting error start ended everything else');
+    const done = await server().engine.completeTask(await task(inst.id, 'repair'), {}, 'c');
+    assert.equal(done.status, 'completed');
+  });
+
+  test('what Duban cannot run is refused at deploy, naming element and construct', async () => {
+    const err = await server().engine.deploy(bpmn('esp_cond', `<startEvent id="s"/><userTask id="u"/><endEvent id="e"/>${flows('s', 'u', 'e')}
+      <subProcess id="espc" triggeredByEvent="true"><startEvent id="condStart"><conditionalEventDefinition><condition xsi:type="tFormalExpression" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">=x > 1</condition></conditionalEventDefinition></startEvent><endEvent id="ce"/>${flows('condStart', 'ce')}</subProcess>`))
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof InvalidDefinitionError, String(err));
+    const p = err.problems.find((x) => x.elementId === 'condStart');
+    assert.ok(p, JSON.stringify(err.problems));
+    assert.match(p.message, /event sub-process with a conditional start/);
   });
 });

@@ -83,7 +83,27 @@ export interface DefinitionMeta {
   messageCatchers: Record<string, { messageId: string; messageName: string }>;
   messageStarts: Array<{ elementId: string; messageId: string; messageName: string }>;
   services: Record<string, string>;
+  /**
+   * Event sub-processes by id: the scope they belong to and their start (absent in older definitions).
+   * Message, timer and signal starts are armed by Duban while the scope runs (run.ts); error and
+   * escalation starts are triggered by the engine's own delegation.
+   */
+  eventSubProcesses?: Record<string, EventSubProcessMeta>;
+  /** Boundary events: the activity each is attached to, and whether it interrupts it (absent in older definitions). */
+  boundaries?: Record<string, { attachedTo: string; interrupting: boolean }>;
 }
+
+export interface EventSubProcessMeta {
+  scopeId: string;
+  /** The scope is the process itself (not a sub-process). */
+  processLevel: boolean;
+  startId: string;
+  kind: 'message' | 'timer' | 'signal' | 'error' | 'escalation' | 'conditional' | 'none' | 'multiple';
+  interrupting: boolean;
+}
+
+/** Start kinds of an event sub-process that Duban arms itself while the process runs. */
+export const ARMED_EVENT_STARTS = new Set<EventSubProcessMeta['kind']>(['message', 'timer', 'signal']);
 
 export interface CompileResult {
   ok: boolean;
@@ -355,6 +375,8 @@ function collectMeta(root: ModdleElement, options: CompileOptions, errors: Probl
     messageCatchers: {},
     messageStarts: [],
     services: {},
+    boundaries: {},
+    eventSubProcesses: {},
   };
   if (!executable.length) {
     errors.push({ elementId: null, message: 'no executable process (set isExecutable="true" on a process)', source: 'engine', severity: 'error' });
@@ -395,6 +417,14 @@ class ElementChecker {
           candidateUsers: str(el.candidateUsers), formKey: str(el.formKey), dueDate: str(el.dueDate),
         };
         break;
+      case 'bpmn:SubProcess':
+        if (el.triggeredByEvent === true) this.noteEventSubProcess(el, owner);
+        break;
+      case 'bpmn:BoundaryEvent': {
+        const attached = el.attachedToRef as ModdleElement | undefined;
+        if (attached?.id) this.meta.boundaries![el.id!] = { attachedTo: attached.id, interrupting: el.cancelActivity !== false };
+        break;
+      }
       case 'camunda:ExecutionListener':
       case 'camunda:TaskListener':
         this.error(id, 'Camunda listeners are not executed by Duban; model the step as a service task', 'security');
@@ -458,11 +488,40 @@ class ElementChecker {
     this.meta.services[id] = name;
   }
 
+  /**
+   * An event sub-process runs inside its scope while that scope runs. What Duban cannot run
+   * correctly is refused here, naming the element and the construct.
+   */
+  private noteEventSubProcess(el: ModdleElement, owner: ModdleElement | undefined): void {
+    const starts = asArray(el.flowElements).filter((e) => e.$type === 'bpmn:StartEvent');
+    const start = starts[0];
+    if (!start || starts.length > 1) {
+      this.error(el.id ?? null, 'an event sub-process needs exactly one start event', 'model');
+      return;
+    }
+    const defs = asArray(start.eventDefinitions);
+    const kind: EventSubProcessMeta['kind'] = defs.length > 1 ? 'multiple' : defs.length === 0 ? 'none'
+      : (defs[0]!.$type.replace(/^bpmn:|EventDefinition$/g, '').toLowerCase() as EventSubProcessMeta['kind']);
+    const scope = (el.$parent ?? owner) as ModdleElement | undefined;
+    const processLevel = scope?.$type === 'bpmn:Process';
+    const meta: EventSubProcessMeta = { scopeId: scope?.id ?? '', processLevel, startId: start.id!, kind, interrupting: start.isInterrupting !== false };
+    if (kind === 'conditional') {
+      this.error(start.id!, 'event sub-process with a conditional start event is not supported by Duban; use a message or timer start', 'engine');
+    } else if (kind === 'multiple' || kind === 'none' || !['message', 'timer', 'signal', 'error', 'escalation'].includes(kind)) {
+      this.error(start.id!, `event sub-process with a ${kind} start event is not supported by Duban`, 'engine');
+    } else if (ARMED_EVENT_STARTS.has(kind) && !processLevel) {
+      this.error(start.id!, `event sub-process with a ${kind} start event inside a sub-process is not supported by Duban; place it at the process level`, 'engine');
+    }
+    this.meta.eventSubProcesses![el.id!] = meta;
+  }
+
   private noteMessage(target: ModdleElement, def: ModdleElement): void {
     const msg = def.messageRef as ModdleElement | undefined;
     if (!msg?.id) return;
     const entry = { messageId: msg.id, messageName: str(msg.name) ?? msg.id };
-    if (target.$type === 'bpmn:StartEvent') {
+    // The message start of an event sub-process is a subscription of the running instance, never a process start.
+    const inEventSubProcess = (target.$parent as ModdleElement | undefined)?.triggeredByEvent === true;
+    if (target.$type === 'bpmn:StartEvent' && !inEventSubProcess) {
       this.meta.messageStarts.push({ elementId: target.id!, ...entry });
     } else {
       this.meta.messageCatchers[target.id!] = entry;

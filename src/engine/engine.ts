@@ -44,6 +44,8 @@ export interface EngineOptions {
   audit?: (trx: Knex.Transaction, entry: AuditEntry) => Promise<void>;
   /** Runs in the cancelling transaction, so domain rows (a case) end with their instance. */
   onCancelled?: (trx: Knex.Transaction, instanceId: string, reason: string | null) => Promise<void>;
+  /** Runs in the transaction in which an instance fails (an uncaught BPMN error), so a case shows it. */
+  onFailed?: (trx: Knex.Transaction, instanceId: string, error: string) => Promise<void>;
   /** Called after each committed command, e.g. to emit metrics or domain events. */
   onCommitted?: (event: { instanceId: string; kind: string }) => void;
 }
@@ -375,7 +377,8 @@ export class WorkflowEngine {
     if (snap.status === 'completed') history.push({ instance_id: row.id, kind: 'instance.completed', element_id: null, execution_id: null, actor, data: null });
     if (snap.status === 'failed') {
       history.push({ instance_id: row.id, kind: 'instance.failed', element_id: null, execution_id: null, actor, data: JSON.stringify({ error: snap.error }) });
-      await trx('incidents').insert({ instance_id: row.id, kind: 'runtime', message: snap.error ?? 'the process failed' });
+      await trx('incidents').insert({ instance_id: row.id, element_id: snap.errorElementId, kind: 'runtime', message: snap.error ?? 'the process failed' });
+      await this.options.onFailed?.(trx, row.id, snap.error ?? 'the process failed');
     }
     if (history.length) await trx('history').insert(history);
     return {
