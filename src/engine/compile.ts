@@ -306,7 +306,14 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
 
   inlineEventDefinitionRefs(root);
   const meta = collectMeta(root, options, errors);
-  errors.push(...checkStructure(root), ...checkDefinitionsStructure(root));
+  for (const check of [checkStructure, checkDefinitionsStructure]) {
+    try {
+      errors.push(...check(root));
+    } catch (err) {
+      // A tree too odd for a rule is still a refusal with a reason, never a crash of the deploy.
+      errors.push({ elementId: null, message: `the model cannot be checked: ${(err as Error).message}`, source: 'model', severity: 'error' });
+    }
+  }
   errors.push(...checkExecutable(root));
   let compiled: string | undefined;
   if (!errors.length) {

@@ -728,8 +728,10 @@ async function runCase(ctx: RunContext, test: SuiteTest, c: SuiteCase, xml: stri
   if (inst.status === 'running') await ctx.engine.engine.cancel(instanceId, null, 'betsy: case over');
   if (obs.runaway) limit = limit ?? `script limit: more than ${maxScriptRuns} script runs (runaway loop)`;
   let observed = observedTrace(obs, c.expectedTrace);
-  if (inst.status === 'failed') observed.push('ERROR_runtime');
-  if (await uncaughtErrorEvent(db, instanceId, xml)) observed.push('ERROR_thrownErrorEvent');
+  // An error end event nobody caught fails the instance: betsy calls that ERROR_thrownErrorEvent, not a runtime error.
+  const thrownErrorEvent = await uncaughtErrorEvent(db, instanceId, xml);
+  if (inst.status === 'failed' && !thrownErrorEvent) observed.push('ERROR_runtime');
+  if (thrownErrorEvent) observed.push('ERROR_thrownErrorEvent');
   // A case stopped by a limit, or whose timer could not be fired, fails without comparison.
   const passed = !limit && !harnessError && compareTraces(c.expectedTrace, observed);
   if (observed.length > MAX_LINES) observed = [...observed.slice(0, MAX_LINES), `… (${observed.length} lines)`];
