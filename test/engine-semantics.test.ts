@@ -14,6 +14,7 @@ import { ServiceRegistry, BpmnServiceError } from '../src/engine/services.js';
 import { TimerScheduler } from '../src/engine/scheduler.js';
 import { ConflictError, InvalidDefinitionError } from '../src/engine/errors.js';
 import type { Db } from '../src/db/database.js';
+import { createRuntime } from '../src/runtime.js';
 
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Db;
@@ -192,6 +193,19 @@ describe('6. an uncaught BPMN error fails the instance with an incident naming c
     assert.equal(done.status, 'failed');
     assert.deepEqual(await openTasks(inst.id), [], 'no task of a failed instance stays open');
     assert.equal((await db('tasks').where({ instance_id: inst.id, element_id: 'after' })).length, 0, 'nothing after the error runs');
+  });
+
+  test('the case behind a failed instance shows it', async () => {
+    const runtime = await createRuntime(db);
+    await db('departments').insert({ id: 'market', name: '市场监管局' }).onConflict('id').ignore();
+    await db('items').insert({ code: 'ERR-1', name: '材料核验(演练)', department_id: 'market', promised_days: 5, process_key: 'reject_end' });
+    const c = await runtime.cases.intake({ itemCode: 'ERR-1', applicantName: '张三', applicantType: 1, idType: 'resident_id', idNumber: '11010519491231002X', phone: '+8613800000021' },
+      { username: 'admin', departmentId: null, admin: true });
+    await runtime.engine.completeTask(await task(c.id, 'check'), {}, 'clerk');
+    const view = await runtime.cases.view(await runtime.cases.byId(c.id));
+    assert.equal(view.status, 'failed');
+    assert.equal(view.light, 'failed');
+    assert.match(view.result ?? '', /MATERIALS_MISSING/);
   });
 
   test('a caught error does not fail the instance', async () => {
