@@ -247,6 +247,40 @@ describe('3. after an interrupting escalation is caught nothing of the interrupt
     assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 0);
   });
 
+  const callDiagram = (id: string, interrupting: boolean) => `<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs_${id}" targetNamespace="http://duban.dev/test">
+  <escalation id="escOverdue" escalationCode="OVERDUE"/>
+  <process id="${id}" isExecutable="true">
+    <startEvent id="s"/><callActivity id="handleCase" calledElement="${id}_handling"/><endEvent id="e"/>
+    <boundaryEvent id="onOverdue" attachedToRef="handleCase" cancelActivity="${interrupting}"><escalationEventDefinition escalationRef="escOverdue"/></boundaryEvent>
+    <userTask id="supervise" name="督办"/><endEvent id="e2"/>
+    ${flows('s', 'handleCase', 'e')}${flows('onOverdue', 'supervise', 'e2')}
+  </process>
+  <process id="${id}_handling" isExecutable="false">
+    <startEvent id="hs"/><intermediateThrowEvent id="overdue"><escalationEventDefinition escalationRef="escOverdue"/></intermediateThrowEvent>
+    <serviceTask id="smsDepartment" camunda:type="external" camunda:topic="sms"/><userTask id="handle"/><endEvent id="he"/>
+    ${flows('hs', 'overdue', 'smsDepartment', 'handle', 'he')}
+  </process>
+</definitions>`;
+
+  test('an escalation from a called process reaches the call activity boundary and stops the called process', async () => {
+    const srv = server();
+    await srv.engine.deploy(callDiagram('call_interrupt', true));
+    const inst = await srv.engine.start('call_interrupt');
+    assert.deepEqual(await openTasks(inst.id), ['supervise']);
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 0, 'no SMS from the interrupted called process');
+    const done = await server().engine.completeTask(await task(inst.id, 'supervise'), {}, 'inspector');
+    assert.equal(done.status, 'completed');
+  });
+
+  test('a non-interrupting boundary on the call activity runs beside the called process', async () => {
+    const srv = server();
+    await srv.engine.deploy(callDiagram('call_parallel', false));
+    const inst = await srv.engine.start('call_parallel');
+    assert.deepEqual(await openTasks(inst.id), ['handle', 'supervise']);
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 1);
+  });
+
   test('a non-interrupting escalation lets the throwing path go on (the SMS is queued once)', async () => {
     const srv = server();
     await srv.engine.deploy(escalationDiagram('esc_parallel', false));

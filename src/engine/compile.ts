@@ -90,7 +90,7 @@ export interface DefinitionMeta {
    */
   eventSubProcesses?: Record<string, EventSubProcessMeta>;
   /** Boundary events: the activity each is attached to, and whether it interrupts it (absent in older definitions). */
-  boundaries?: Record<string, { attachedTo: string; interrupting: boolean }>;
+  boundaries?: Record<string, { attachedTo: string; interrupting: boolean; /** escalation id it catches, '*' for any */ escalation?: string }>;
 }
 
 export interface EventSubProcessMeta {
@@ -429,7 +429,9 @@ class ElementChecker {
         break;
       case 'bpmn:BoundaryEvent': {
         const attached = el.attachedToRef as ModdleElement | undefined;
-        if (attached?.id) this.meta.boundaries![el.id!] = { attachedTo: attached.id, interrupting: el.cancelActivity !== false };
+        const esc = asArray(el.eventDefinitions).find((d) => d.$type === 'bpmn:EscalationEventDefinition');
+        const escalation = esc ? ((esc.escalationRef as ModdleElement | undefined)?.id ?? '*') : undefined;
+        if (attached?.id) this.meta.boundaries![el.id!] = { attachedTo: attached.id, interrupting: el.cancelActivity !== false, ...(escalation ? { escalation } : {}) };
         break;
       }
       case 'camunda:ExecutionListener':

@@ -114,7 +114,7 @@ interface EngineApi {
   broker: { subscribeTmp(exchange: string, pattern: string, fn: (rk: string, msg: BrokerMessage) => void, opts: object): void };
 }
 
-const RECORDED = new Set(['activity.start', 'activity.end', 'activity.discard', 'activity.timeout', 'activity.error', 'activity.catch', 'activity.throw', 'process.end', 'process.error']);
+const RECORDED = new Set(['activity.start', 'activity.end', 'activity.discard', 'activity.timeout', 'activity.error', 'activity.catch', 'activity.throw', 'activity.escalate', 'process.end', 'process.error']);
 const REPLAYED_ON_RESUME = new Set(['activity.start', 'activity.enter', 'activity.wait', 'activity.timer']);
 const HUMAN_TASKS = new Set(['bpmn:UserTask', 'bpmn:ManualTask']);
 
@@ -139,6 +139,8 @@ export class EngineRun {
   private readonly pendingInterrupts: Array<{ scopeId: string; except: string }> = [];
   private readonly eventSubs: Record<string, EventSubProcessMeta>;
   private readonly eventSubByStart = new Map<string, string>();
+  /** Called process execution id → the call activity that called it. */
+  private readonly calledBy = new Map<string, string>();
   private lastError: { elementId: string; code: string | null; message: string } | undefined;
 
   constructor(private readonly def: CompiledDefinition, private readonly ctx: RunContext) {
@@ -150,7 +152,15 @@ export class EngineRun {
       scripts: ctx.scripts ?? refuseScripts,
       expressions: this.expressions(),
       services: this.serviceFunctions(),
-      extensions: { duban: (activity: ExtensionActivity) => saveOutputExtension(activity, () => this.processVariables()) },
+      extensions: {
+        duban: (activity: ExtensionActivity) => {
+          // Heard on the throwing activity itself, before its next step runs (the engine-level event comes later).
+          if (this.callsProcesses && activity.type === 'bpmn:IntermediateThrowEvent' || activity.type === 'bpmn:EndEvent') {
+            activity.on('escalate', (api) => { if (this.callsProcesses) this.escalateToCaller(api.content as BrokerMessage['content']); });
+          }
+          return saveOutputExtension(activity, () => this.processVariables());
+        },
+      },
       // bpmn-engine makes three `debug` loggers per element on every new engine (each probes the tty);
       // that is ~6% of a command's CPU. Keep them only when DEBUG asks for log output.
       ...(process.env.DEBUG ? {} : { Logger: silentLogger }),
@@ -161,6 +171,10 @@ export class EngineRun {
     this.engine.broker.subscribeTmp('event', '#', (rk, msg) => { this.record(rk, msg); }, { noAck: true });
     this.eventSubs = def.meta.eventSubProcesses ?? {};
     for (const [id, m] of Object.entries(this.eventSubs)) this.eventSubByStart.set(m.startId, id);
+  }
+
+  private get callsProcesses(): boolean {
+    return Object.values(this.def.meta.elements).some((e) => e.type === 'bpmn:CallActivity');
   }
 
   /** Whether the definition has elements that wait for messages (and so ever subscribes). */
@@ -319,7 +333,7 @@ export class EngineRun {
     const c = message.content;
     if (c.isRecovered && REPLAYED_ON_RESUME.has(routingKey)) return;
     this.trackErrors(routingKey, c);
-    if (routingKey === 'activity.throw') return;
+    if (routingKey === 'activity.throw' || routingKey === 'activity.escalate') return;
     const kind = routingKey === 'activity.timeout' ? 'timer.fired' : routingKey.replace('activity.', 'element.');
     const data: Record<string, unknown> = {};
     if (routingKey === 'activity.error' || routingKey === 'process.error') data.error = errorText(c.error);
@@ -486,6 +500,39 @@ export class EngineRun {
   }
 
   /** Whether an element (its scope chain, innermost first) lies in an interrupted scope, outside the interrupting event sub-process. */
+  /**
+   * bpmn-elements keeps an escalation inside the process that throws it. BPMN lets an escalation
+   * thrown in a called process reach the call activity's boundary events: deliver it there (the
+   * boundary ignores escalations it does not expect), while the throw is still being handled, so an
+   * interrupting boundary stops the called process before its next step runs.
+   */
+  private escalateToCaller(c: BrokerMessage['content']): void {
+    const processExecutionId = (c.parent as { executionId?: string } | undefined)?.executionId;
+    if (!processExecutionId || !this.def.meta.boundaries) return;
+    const execution = (this.engine as unknown as { execution?: ExecutionApi }).execution ?? this.execution;
+    if (!execution) return;
+    const callIds = Object.entries(this.def.meta.elements).filter(([, e]) => e.type === 'bpmn:CallActivity').map(([id]) => id);
+    if (!callIds.length) return;
+    for (const bp of execution.definitions.flatMap((d) => d.getProcesses())) {
+      for (const callId of callIds) {
+        const call = bp.execution?.getActivityById(callId) as (ActivityApi & { executionId?: string }) | undefined;
+        if (!call?.executionId || !processExecutionId.endsWith(`_${call.executionId}`)) continue;
+        this.calledBy.set(processExecutionId, callId);
+        // A service's message names its process by id only.
+        const calledProcessId = (c.parent as { id?: string } | undefined)?.id;
+        if (calledProcessId) this.calledBy.set(calledProcessId, callId);
+        const escalationId = (c.message as { id?: string } | undefined)?.id;
+        for (const [boundaryId, b] of Object.entries(this.def.meta.boundaries)) {
+          if (b.attachedTo !== callId) continue;
+          // The boundary catches it only after the called process's current step: stop that process now.
+          if (b.interrupting && (b.escalation === '*' || b.escalation === escalationId)) this.interrupted.set(callId, null);
+          const boundary = bp.execution!.getActivityById(boundaryId) as (ActivityApi & { executionId?: string; broker?: { publish(ex: string, rk: string, content: unknown, props?: unknown): void } }) | undefined;
+          boundary?.broker?.publish('api', `activity.escalate.${boundary.executionId ?? boundaryId}`, { message: { ...(c.message as object) } }, { type: 'escalate' });
+        }
+      }
+    }
+  }
+
   private isInterrupted(scopes: string[]): boolean {
     if (!this.interrupted.size) return false;
     return scopes.some((id, i) => {
@@ -502,6 +549,9 @@ export class EngineRun {
     const elementId = String(content.id);
     const executionId = String(content.executionId);
     const scopes = scopeChain(elementId, content.parent);
+    // An element of a called process lies in the scope of the call activity that called it.
+    const caller = callerOf(content.parent, this.calledBy);
+    if (caller) scopes.push(caller);
     // Interrupted: never call back; the interruption discards this task when it arrives.
     if (this.isInterrupted(scopes)) return;
     // While execute() runs, the execution object is not yet known: read the activity's own scope.
@@ -525,7 +575,7 @@ export class EngineRun {
         trx: this.ctx.trx,
         enqueue: (delivery, payload, dedupKey) => {
           // An async handler may still run when its scope is interrupted: its effects are dropped.
-          if (this.isInterrupted(scopes)) return;
+    if (this.isInterrupted(scopes)) return;
           this.outbox.push({ delivery, payload, elementId, dedupKey: dedupKey ?? `${this.ctx.instanceId}:${executionId}:${delivery}` });
         },
       });
@@ -549,6 +599,15 @@ function scopeChain(elementId: string, parent: unknown): string[] {
   if (p?.id) out.push(p.id);
   for (const step of p?.path ?? []) if (step.id) out.push(step.id);
   return out;
+}
+
+function callerOf(parent: unknown, calledBy: Map<string, string>): string | undefined {
+  if (!calledBy.size) return undefined;
+  const p = parent as { id?: string; executionId?: string; path?: Array<{ id?: string; executionId?: string }> } | undefined;
+  for (const id of [p?.executionId, p?.id, ...(p?.path ?? []).flatMap((x) => [x.executionId, x.id])]) {
+    if (id && calledBy.has(id)) return calledBy.get(id);
+  }
+  return undefined;
 }
 
 const noop = () => undefined;
