@@ -41,6 +41,11 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
     functions: calendarFunctions(() => calendars.current()),
+    // The case shows a failed process (an uncaught BPMN error); the incident names the error and element.
+    onFailed: async (trx, instanceId, error) => {
+      await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'failed', result: `流程异常终止:${error}`.slice(0, 1000) });
+      await trx('case_suspensions').where({ case_id: instanceId }).whereNull('ended_at').update({ ended_at: trx.raw('now()') });
+    },
     onCancelled: async (trx, instanceId, reason) => {
       await trx('cases').where({ id: instanceId }).whereIn('status', ['handling', 'suspended']).update({ status: 'cancelled', result: reason ?? '撤销', result_code: '2', clock_stopped_at: null });
       await trx('case_suspensions').where({ case_id: instanceId }).whereNull('ended_at').update({ ended_at: trx.raw('now()') });

@@ -42,3 +42,21 @@ export class BadRequestError extends DubanError {
     super(400, 'bad-request', message, details);
   }
 }
+
+/** PostgreSQL's serialization failure and deadlock: the transaction did nothing and may simply run again. */
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+/** Run a whole transaction again (a few times) when PostgreSQL aborted it for a serialization failure or deadlock. */
+export async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetryable(err) || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.floor(Math.random() * 10)));
+    }
+  }
+}

@@ -23,7 +23,7 @@ export const CaseSchema = Type.Object({
   deadlineDay: Type.String(), deadlineText: Type.String(), deadlineTextZh: Type.String(),
   limitUnit: Type.String(), clockStoppedAt: Nullable(Type.String()),
 });
-const LIGHTS = ['green', 'yellow', 'red', 'suspended', 'done', 'done-late', 'cancelled'] as const;
+const LIGHTS = ['green', 'yellow', 'red', 'suspended', 'done', 'done-late', 'cancelled', 'failed'] as const;
 
 function scopeCases(q: ReturnType<Db>, p: Principal) {
   return seesAllDepartments(p) ? q : q.where('c.department_id', p.departmentId ?? '');
@@ -91,6 +91,7 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
       case 'done': query.where('c.status', 'completed').andWhereRaw('c.completed_at <= c.promised_at'); break;
       case 'done-late': query.where('c.status', 'completed').andWhereRaw('c.completed_at > c.promised_at'); break;
       case 'cancelled': query.where('c.status', 'cancelled'); break;
+      case 'failed': query.where('c.status', 'failed'); break;
     }
     const calendar = await calendars.get();
     const now = new Date();

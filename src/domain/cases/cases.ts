@@ -41,7 +41,7 @@ export interface CaseRow {
   promised_days: number;
   limit_unit: ItemLimits['limit_unit'];
   warning_rule: WarningRule;
-  status: 'handling' | 'suspended' | 'completed' | 'cancelled';
+  status: 'handling' | 'suspended' | 'completed' | 'cancelled' | 'failed';
   suspended_days: number;
   warned_at: Date | null;
   escalated_at: Date | null;

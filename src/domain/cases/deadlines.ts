@@ -30,7 +30,7 @@ export function deadlinesFor(calendar: WorkingCalendar, item: ItemLimits, receiv
   return { promisedAt: due.dueAt, warningAt: calendar.warningAt(receivedAt, item.promised_days, item.warning_rule), confirmed: due.confirmed };
 }
 
-export type Light = 'green' | 'yellow' | 'red' | 'suspended' | 'done' | 'done-late' | 'cancelled';
+export type Light = 'green' | 'yellow' | 'red' | 'suspended' | 'done' | 'done-late' | 'cancelled' | 'failed';
 
 export interface CaseTiming {
   status: string;
@@ -44,6 +44,7 @@ export interface CaseTiming {
 /** Green while enough time remains, yellow from the warning time, red when overdue (电子监察). */
 export function lightOf(c: CaseTiming, now: Date): Light {
   if (c.status === 'cancelled') return 'cancelled';
+  if (c.status === 'failed') return 'failed';
   if (c.status === 'completed') return c.completed_at && c.completed_at > c.promised_at ? 'done-late' : 'done';
   if (c.status === 'suspended') return 'suspended';
   if (now >= c.promised_at) return 'red';
