@@ -278,7 +278,8 @@ describe('phone numbers', () => {
     assert.deepEqual(overdue(await seen(market)), ['+86138****0005']);
     assert.deepEqual(overdue(await seen(leader)), ['+86138****0005']);
     const all = await seen(market);
-    assert.ok(all.length >= 2 && all.every((m) => /^\+\d{5}\*{4}\d{4}$/.test(m.to)), 'the warning SMS to the department are masked as well');
+    // A case taken in already overdue gets no yellow warning (issue 11), so its log holds the overdue SMS only.
+    assert.ok(all.length >= 1 && all.every((m) => /^\+\d{5}\*{4}\d{4}$/.test(m.to)), 'every number in the log is masked for a clerk');
   });
 
   test('users, departments, the roster and intake store E.164 or refuse the number', async () => {

@@ -79,7 +79,27 @@ export function checkVariableSizes(variables: unknown): void {
   }
 }
 
+// Numbers that JSON Schema coercion would turn into ±Infinity or NaN, which no id, page or count can be.
+const NON_FINITE = /^\s*[+-]?(infinity|nan)\s*$/i;
+const NUMERIC = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
+/** The name of the first path or query value (free-text search `q` aside) that reads as a non-finite number. */
+export function findNonFinite(values: unknown): string | null {
+  if (!values || typeof values !== 'object') return null;
+  for (const [k, v] of Object.entries(values)) {
+    if (k === 'q') continue;
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (typeof x === 'string' && (NON_FINITE.test(x) || (NUMERIC.test(x) && !Number.isFinite(Number(x))))) return k;
+    }
+  }
+  return null;
+}
+
 function checkRequest(req: FastifyRequest): void {
+  for (const [part, value] of [['query', req.query], ['params', req.params]] as const) {
+    const name = findNonFinite(value);
+    if (name) throw new InputError(400, 'not-a-finite-number', `${part} ${name} must be a finite number`, { field: `${part}/${name}` }).withZh(`${part === 'query' ? '查询参数' : '路径参数'} ${name} 须为有限的数字`);
+  }
   for (const [part, value] of [['body', req.body], ['query', req.query], ['params', req.params]] as const) {
     const at = findIllFormed(value);
     if (at) {
