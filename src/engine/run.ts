@@ -433,7 +433,9 @@ export class EngineRun {
       for (const [espId, esp] of Object.entries(this.eventSubs)) {
         if (!esp.processLevel || esp.scopeId !== process.id || !ARMED_EVENT_STARTS.has(esp.kind)) continue;
         const activity = process.execution!.getActivityById(espId);
-        if (!activity || activity.isRunning) continue;
+        if (!activity) continue;
+        guardRun(activity);
+        if (activity.isRunning) continue;
         // A timer start fires once per run of its scope; messages and signals may come again.
         if (esp.kind === 'timer' && (activity.counters?.taken ?? 0) > 0) continue;
         activity.run();
@@ -605,6 +607,18 @@ function scopeChain(elementId: string, parent: unknown): string[] {
   if (p?.id) out.push(p.id);
   for (const step of p?.path ?? []) if (step.id) out.push(step.id);
   return out;
+}
+
+/**
+ * bpmn-elements runs an event sub-process itself when a matching signal or message is thrown inside
+ * the process, and throws if it is already running — which an armed one is. Its waiting start event
+ * gets the event anyway (delegated right after), so running it again is a no-op.
+ */
+function guardRun(activity: ActivityApi & { __dubanGuarded?: boolean }): void {
+  if (activity.__dubanGuarded) return;
+  const run = activity.run.bind(activity);
+  activity.run = (content?: unknown) => (activity.isRunning ? undefined : run(content));
+  activity.__dubanGuarded = true;
 }
 
 function callerOf(parent: unknown, calledBy: Map<string, string>): string | undefined {
