@@ -373,6 +373,23 @@ describe('2. event sub-processes on a running instance', () => {
     assert.equal(done.status, 'completed');
   });
 
+  test('a signal thrown in a later command reaches an armed signal event sub-process, twice', async () => {
+    await server().engine.deploy(bpmn('esp_signal_later', `
+      <startEvent id="s"/><userTask id="first"/><intermediateThrowEvent id="note1"><signalEventDefinition signalRef="sigNote"/></intermediateThrowEvent>
+      <userTask id="second"/><intermediateThrowEvent id="note2"><signalEventDefinition signalRef="sigNote"/></intermediateThrowEvent><userTask id="third"/><endEvent id="e"/>
+      ${flows('s', 'first', 'note1', 'second', 'note2', 'third', 'e')}
+      <subProcess id="onSignal" triggeredByEvent="true"><startEvent id="sigStart" isInterrupting="false"><signalEventDefinition signalRef="sigNote"/></startEvent>
+        <serviceTask id="noteSms" camunda:type="external" camunda:topic="sms"/><endEvent id="x1"/>${flows('sigStart', 'noteSms', 'x1')}</subProcess>`,
+    '<signal id="sigNote" name="note"/>'));
+    const inst = await server().engine.start('esp_signal_later');
+    await server().engine.completeTask(await task(inst.id, 'first'), {}, 'a');
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 1);
+    await server().engine.completeTask(await task(inst.id, 'second'), {}, 'a');
+    assert.equal((await db('outbox').where({ instance_id: inst.id })).length, 2, 'armed again after it ended');
+    const done = await server().engine.completeTask(await task(inst.id, 'third'), {}, 'a');
+    assert.equal(done.status, 'completed');
+  });
+
   test('what Duban cannot run is refused at deploy, naming element and construct', async () => {
     const err = await server().engine.deploy(bpmn('esp_cond', `<startEvent id="s"/><userTask id="u"/><endEvent id="e"/>${flows('s', 'u', 'e')}
       <subProcess id="espc" triggeredByEvent="true"><startEvent id="condStart"><conditionalEventDefinition><condition xsi:type="tFormalExpression" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">=x > 1</condition></conditionalEventDefinition></startEvent><endEvent id="ce"/>${flows('condStart', 'ce')}</subProcess>`))

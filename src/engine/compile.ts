@@ -518,7 +518,7 @@ class ElementChecker {
       this.error(start.id!, 'event sub-process with a conditional start event is not supported by Duban; use a message or timer start', 'engine');
     } else if (kind === 'multiple' || kind === 'none' || !['message', 'timer', 'signal', 'error', 'escalation'].includes(kind)) {
       this.error(start.id!, `event sub-process with a ${kind} start event is not supported by Duban`, 'engine');
-    } else if (ARMED_EVENT_STARTS.has(kind) && !processLevel) {
+    } else if ((kind === 'message' || kind === 'timer') && !processLevel) {
       this.error(start.id!, `event sub-process with a ${kind} start event inside a sub-process is not supported by Duban; place it at the process level`, 'engine');
     }
     this.meta.eventSubProcesses![el.id!] = meta;

@@ -138,6 +138,8 @@ export class EngineRun {
   /** Interruptions of a scope by an interrupting event sub-process, applied once the run settles. */
   private readonly pendingInterrupts: Array<{ scopeId: string; except: string }> = [];
   private readonly eventSubs: Record<string, EventSubProcessMeta>;
+  /** Whether Duban arms event sub-processes of this definition (most have none: no extra work per command). */
+  private readonly hasEventSubs: boolean;
   private readonly eventSubByStart = new Map<string, string>();
   /** Called process execution id → the call activity that called it. */
   private readonly calledBy = new Map<string, string>();
@@ -155,8 +157,8 @@ export class EngineRun {
       extensions: {
         duban: (activity: ExtensionActivity) => {
           // Heard on the throwing activity itself, before its next step runs (the engine-level event comes later).
-          if (this.callsProcesses && activity.type === 'bpmn:IntermediateThrowEvent' || activity.type === 'bpmn:EndEvent') {
-            activity.on('escalate', (api) => { if (this.callsProcesses) this.escalateToCaller(api.content as BrokerMessage['content']); });
+          if (this.callsProcesses && (activity.type === 'bpmn:IntermediateThrowEvent' || activity.type === 'bpmn:EndEvent')) {
+            activity.on('escalate', (api) => this.escalateToCaller(api.content as BrokerMessage['content']));
           }
           return saveOutputExtension(activity, () => this.processVariables());
         },
@@ -170,12 +172,15 @@ export class EngineRun {
     });
     this.engine.broker.subscribeTmp('event', '#', (rk, msg) => { this.record(rk, msg); }, { noAck: true });
     this.eventSubs = def.meta.eventSubProcesses ?? {};
+    this.hasEventSubs = Object.values(this.eventSubs).some((e) => ARMED_EVENT_STARTS.has(e.kind));
     for (const [id, m] of Object.entries(this.eventSubs)) this.eventSubByStart.set(m.startId, id);
   }
 
   private get callsProcesses(): boolean {
-    return Object.values(this.def.meta.elements).some((e) => e.type === 'bpmn:CallActivity');
+    this.hasCallActivity ??= Object.values(this.def.meta.elements).some((e) => e.type === 'bpmn:CallActivity');
+    return this.hasCallActivity;
   }
+  private hasCallActivity: boolean | undefined;
 
   /** Whether the definition has elements that wait for messages (and so ever subscribes). */
   get catchesMessages(): boolean {
@@ -388,7 +393,8 @@ export class EngineRun {
         await Promise.allSettled([...this.pending]);
         await nextTurn();
       }
-      if (this.applyInterrupts() || this.releaseIdleEventSubProcesses() || this.armEventSubProcesses()) continue;
+      if (this.applyInterrupts()) continue;
+      if (this.hasEventSubs && (this.releaseIdleEventSubProcesses() || this.armEventSubProcesses())) continue;
       return;
     }
   }
@@ -427,7 +433,9 @@ export class EngineRun {
       for (const [espId, esp] of Object.entries(this.eventSubs)) {
         if (!esp.processLevel || esp.scopeId !== process.id || !ARMED_EVENT_STARTS.has(esp.kind)) continue;
         const activity = process.execution!.getActivityById(espId);
-        if (!activity || activity.isRunning) continue;
+        if (!activity) continue;
+        guardRun(activity);
+        if (activity.isRunning) continue;
         // A timer start fires once per run of its scope; messages and signals may come again.
         if (esp.kind === 'timer' && (activity.counters?.taken ?? 0) > 0) continue;
         activity.run();
@@ -599,6 +607,18 @@ function scopeChain(elementId: string, parent: unknown): string[] {
   if (p?.id) out.push(p.id);
   for (const step of p?.path ?? []) if (step.id) out.push(step.id);
   return out;
+}
+
+/**
+ * bpmn-elements runs an event sub-process itself when a matching signal or message is thrown inside
+ * the process, and throws if it is already running — which an armed one is. Its waiting start event
+ * gets the event anyway (delegated right after), so running it again is a no-op.
+ */
+function guardRun(activity: ActivityApi & { __dubanGuarded?: boolean }): void {
+  if (activity.__dubanGuarded) return;
+  const run = activity.run.bind(activity);
+  activity.run = (content?: unknown) => (activity.isRunning ? undefined : run(content));
+  activity.__dubanGuarded = true;
 }
 
 function callerOf(parent: unknown, calledBy: Map<string, string>): string | undefined {
