@@ -90,7 +90,7 @@ export interface DefinitionMeta {
    */
   eventSubProcesses?: Record<string, EventSubProcessMeta>;
   /** Boundary events: the activity each is attached to, and whether it interrupts it (absent in older definitions). */
-  boundaries?: Record<string, { attachedTo: string; interrupting: boolean; /** escalation id it catches, '*' for any */ escalation?: string }>;
+  boundaries?: Record<string, { attachedTo: string; interrupting: boolean; /** escalation id it catches, '*' for any */ escalation?: string; /** signal id it catches, '*' for any */ signal?: string }>;
 }
 
 export interface EventSubProcessMeta {
@@ -431,7 +431,9 @@ class ElementChecker {
         const attached = el.attachedToRef as ModdleElement | undefined;
         const esc = asArray(el.eventDefinitions).find((d) => d.$type === 'bpmn:EscalationEventDefinition');
         const escalation = esc ? ((esc.escalationRef as ModdleElement | undefined)?.id ?? '*') : undefined;
-        if (attached?.id) this.meta.boundaries![el.id!] = { attachedTo: attached.id, interrupting: el.cancelActivity !== false, ...(escalation ? { escalation } : {}) };
+        const sig = asArray(el.eventDefinitions).find((d) => d.$type === 'bpmn:SignalEventDefinition');
+        const signal = sig ? ((sig.signalRef as ModdleElement | undefined)?.id ?? '*') : undefined;
+        if (attached?.id) this.meta.boundaries![el.id!] = { attachedTo: attached.id, interrupting: el.cancelActivity !== false, ...(escalation ? { escalation } : {}), ...(signal ? { signal } : {}) };
         break;
       }
       case 'camunda:ExecutionListener':

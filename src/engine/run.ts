@@ -151,7 +151,7 @@ export class EngineRun {
       sourceContext: def.sourceContext,
       moddleOptions,
       timers: this.timers,
-      scripts: ctx.scripts ?? refuseScripts,
+      scripts: ctx.scripts ? this.guardScripts(ctx.scripts as ScriptsApi) : refuseScripts,
       expressions: this.expressions(),
       services: this.serviceFunctions(),
       extensions: {
@@ -159,6 +159,10 @@ export class EngineRun {
           // Heard on the throwing activity itself, before its next step runs (the engine-level event comes later).
           if (this.callsProcesses && (activity.type === 'bpmn:IntermediateThrowEvent' || activity.type === 'bpmn:EndEvent')) {
             activity.on('escalate', (api) => this.escalateToCaller(api.content as BrokerMessage['content']));
+          }
+          // A signal thrown inside a scope whose interrupting boundary catches it stops that scope before the thrower's next step.
+          if (this.catchesSignals && (activity.type === 'bpmn:IntermediateThrowEvent' || activity.type === 'bpmn:EndEvent')) {
+            activity.on('signal', (api) => this.interruptBySignal(api.content as BrokerMessage['content']));
           }
           return saveOutputExtension(activity, () => this.processVariables());
         },
@@ -174,6 +178,18 @@ export class EngineRun {
     this.eventSubs = def.meta.eventSubProcesses ?? {};
     this.hasEventSubs = Object.values(this.eventSubs).some((e) => ARMED_EVENT_STARTS.has(e.kind));
     for (const [id, m] of Object.entries(this.eventSubs)) this.eventSubByStart.set(m.startId, id);
+  }
+
+  private get catchesSignals(): boolean {
+    return Object.values(this.def.meta.boundaries ?? {}).some((b) => b.interrupting && b.signal);
+  }
+
+  private interruptBySignal(c: BrokerMessage['content']): void {
+    const signalId = (c.message as { id?: string } | undefined)?.id;
+    const scopes = scopeChain(String(c.id), c.parent);
+    for (const b of Object.values(this.def.meta.boundaries ?? {})) {
+      if (b.interrupting && b.signal && (b.signal === '*' || b.signal === signalId) && scopes.includes(b.attachedTo)) this.interrupted.set(b.attachedTo, null);
+    }
   }
 
   private get callsProcesses(): boolean {
@@ -541,6 +557,27 @@ export class EngineRun {
     }
   }
 
+  /**
+   * The conformance runner's scripts obey interruptions as services do: a script task in a scope an
+   * interrupting event has caught in this command never runs (production refuses every script).
+   */
+  private guardScripts(scripts: ScriptsApi): ScriptsApi {
+    return {
+      register: (...args: unknown[]) => scripts.register(...args),
+      getScript: (language, element) => {
+        const script = scripts.getScript(language, element);
+        if (!script) return script;
+        return {
+          execute: (execution, callback) => {
+            const content = (execution as { content?: { id?: string; parent?: unknown } } | undefined)?.content;
+            if (content?.id && this.isInterrupted(scopeChain(content.id, content.parent))) return undefined;
+            return script.execute(execution, callback);
+          },
+        };
+      },
+    };
+  }
+
   private isInterrupted(scopes: string[]): boolean {
     if (!this.interrupted.size) return false;
     return scopes.some((id, i) => {
@@ -633,6 +670,11 @@ function callerOf(parent: unknown, calledBy: Map<string, string>): string | unde
 const noop = () => undefined;
 function silentLogger() {
   return { debug: noop, error: noop, warn: noop };
+}
+
+interface ScriptsApi {
+  register(...args: unknown[]): unknown;
+  getScript(language: string | undefined, element: { type?: string } | undefined): { execute(execution: unknown, callback: (err: Error | null, output?: unknown) => void): unknown } | undefined;
 }
 
 /** The scripts handler refuses everything: deploy already rejects script tasks, this is the second lock. */
