@@ -23,6 +23,7 @@ import { supervisionRoutes } from './supervision.js';
 import { statsRoutes } from './stats.js';
 import { smsRoutes } from './sms.js';
 import { formRoutes } from './forms.js';
+import { consoleRoutes } from './console.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -81,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(supervisionRoutes, { db, supervisions });
   await app.register(statsRoutes, { db, calendars });
   await app.register(formRoutes, { forms });
+  await app.register(consoleRoutes, { db });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) {

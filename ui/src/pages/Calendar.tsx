@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { App, Button, Card, DatePicker, Form, Input, InputNumber, Popconfirm, Select, Space, Switch, Table, Tag } from 'antd';
-import { ApiError, del, get, put } from '../api';
+import { del, get, put, errText } from '../api';
 import { t } from '../i18n';
 
 interface Day { day: string; working: boolean; source: string; name: string | null; note: string | null; updatedBy: string | null }
@@ -15,7 +15,7 @@ export function CalendarPage() {
   const [form] = Form.useForm();
   const load = useCallback(async () => setData(await get<Year>(`/api/calendar?year=${year}`)), [year]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
   // Every change recomputes the deadlines of open cases; say how many moved.
   const run = async (fn: () => Promise<{ recomputedCases?: number } | undefined>) => {
@@ -24,7 +24,7 @@ export function CalendarPage() {
       message.success(r?.recomputedCases ? t('cal.recomputed', { n: r.recomputedCases }) : t('common.success'));
       await load();
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      message.error(errText(e));
     }
   };
   const days = (data?.days ?? []).filter((d) => !special || d.source !== 'weekend');

@@ -14,7 +14,7 @@ import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
 import 'bpmn-js/dist/assets/bpmn-font/css/bpmn.css';
 import '@bpmn-io/properties-panel/dist/assets/properties-panel.css';
-import { ApiError, get, post, qs, type Definition, type Page, type Problem } from '../api';
+import { ApiError, get, post, qs, type Definition, type Page, type Problem, errText } from '../api';
 import { t } from '../i18n';
 import { navigate } from '../router';
 import { fmtDateTime } from '../format';
@@ -77,7 +77,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
       setProblems({ errors: r.errors, warnings: r.warnings });
       showProblems(modeler, r.errors, r.warnings);
     } catch (e) {
-      if (seq === lintSeq.current) message.error(e instanceof ApiError ? e.message : String(e));
+      if (seq === lintSeq.current) message.error(errText(e));
     } finally {
       if (seq === lintSeq.current) setValidating(false);
     }
@@ -128,7 +128,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
       if (!id) return open(EMPTY, null);
       const def = await get<Definition>(`/api/process-definitions/${encodeURIComponent(id)}`);
       await open(def.xml ?? EMPTY, def);
-    })().catch((e) => message.error(e instanceof ApiError ? e.message : String(e)));
+    })().catch((e) => message.error(errText(e)));
   }, [definitionId, loadVersions, open, message]);
 
   const insertUserTask = () => {
@@ -180,7 +180,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
         setProblems({ errors: body.errors ?? [], warnings: body.warnings ?? [] });
         showProblems(modelerRef.current, body.errors ?? [], body.warnings ?? []);
         message.error(t('designer.refused'));
-      } else message.error(e instanceof ApiError ? e.message : String(e));
+      } else message.error(errText(e));
     } finally {
       setDeploying(false);
     }

@@ -5,7 +5,7 @@ import '@bpmn-io/form-js-viewer/dist/assets/form-js.css';
 import '@bpmn-io/form-js-editor/dist/assets/form-js-editor.css';
 import '@bpmn-io/form-js-editor/dist/assets/properties-panel.css';
 import '../forms/editor.css';
-import { ApiError, get, put, qs, type Page } from '../api';
+import { ApiError, get, put, qs, type Page, errText } from '../api';
 import { t } from '../i18n';
 import { fmtDateTime } from '../format';
 import type { FormSchema } from '../forms/FormView';
@@ -70,7 +70,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
 
   // #/forms/<key> (the designer's "edit form" link) opens that form.
   useEffect(() => {
-    if (formKey) open(formKey).catch((e) => message.error(e instanceof ApiError ? e.message : String(e)));
+    if (formKey) open(formKey).catch((e) => message.error(errText(e)));
   }, [formKey, open, message]);
 
   const save = async () => {
@@ -84,7 +84,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
       await Promise.all([loadList(), open(current.key)]);
     } catch (e) {
       const errors = e instanceof ApiError ? (e.body as { errors?: string[] })?.errors : undefined;
-      setRefused(errors?.length ? errors : [e instanceof ApiError ? e.message : String(e)]);
+      setRefused(errors?.length ? errors : [errText(e)]);
     } finally {
       setSaving(false);
     }
@@ -106,7 +106,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
           <Table<Summary>
             rowKey="key" size="small" dataSource={list} pagination={false}
             rowClassName={(r) => (r.key === current?.key ? 'ant-table-row-selected' : '')}
-            onRow={(r) => ({ onClick: () => leave(() => void open(r.key).catch((e) => message.error(String(e)))), style: { cursor: 'pointer' }, 'data-testid': 'form-row', 'data-key': r.key } as never)}
+            onRow={(r) => ({ onClick: () => leave(() => void open(r.key).catch((e) => message.error(errText(e)))), style: { cursor: 'pointer' }, 'data-testid': 'form-row', 'data-key': r.key } as never)}
             columns={[
               { title: t('forms.key'), dataIndex: 'key' },
               { title: t('forms.version'), dataIndex: 'version', width: 60, render: (v) => `v${v}` },

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { App, Card, Segmented, Space, Table, Tag, Typography } from 'antd';
-import { get, qs, type Page, type Supervision } from '../api';
+import { get, qs, type Page, type Supervision, errText } from '../api';
 import { t } from '../i18n';
 import { deptName, useSession } from '../session';
 import { href } from '../router';
@@ -23,7 +23,7 @@ export function SupervisionsPage() {
     }
   }, [status, page]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
   return (
     <Card title={<Space>{t('sup.title')}<Typography.Text type="secondary" data-testid="sup-total">{data ? t('common.total', { n: data.total }) : ''}</Typography.Text></Space>} data-testid="supervisions-page">

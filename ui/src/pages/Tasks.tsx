@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { App, Button, Card, Grid, List, Segmented, Space, Table, Tag, Typography } from 'antd';
-import { ApiError, get, post, qs, type Page, type Task } from '../api';
+import { get, post, qs, type Page, type Task, errText } from '../api';
 import { t } from '../i18n';
 import { useSession } from '../session';
 import { LightTag } from '../components/LightTag';
@@ -32,7 +32,7 @@ export function TasksPage() {
     }
   }, [scope, page]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
 
   const claim = async (task: Task, undo = false) => {
@@ -41,7 +41,7 @@ export function TasksPage() {
       message.success(undo ? t('common.success') : t('tasks.claimed'));
       await load();
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      message.error(errText(e));
     }
   };
 

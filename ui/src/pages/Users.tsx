@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { App, Button, Card, Form, Input, Modal, Select, Space, Switch, Table, Tabs, Tag } from 'antd';
-import { ApiError, get, patch, post, qs, type Department, type Page } from '../api';
+import { get, patch, post, qs, type Department, type Page, errText } from '../api';
 import { getLang, t } from '../i18n';
 
 export interface User { id: string; username: string; displayName: string; departmentId: string | null; roles: string[]; phone: string | null; active: boolean }
@@ -25,12 +25,12 @@ export function UsersPage() {
   const loadDepts = useCallback(async () => setDepartments(await get<Department[]>('/api/departments')), []);
   const load = useCallback(async () => setData(await get<Page<User>>(`/api/users${qs({ page, pageSize: 20, sort: 'username', order: 'asc' })}`)), [page]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
   useEffect(() => {
-    loadDepts().catch((e) => message.error(String(e)));
+    loadDepts().catch((e) => message.error(errText(e)));
   }, [loadDepts, message]);
-  const fail = (e: unknown) => message.error(e instanceof ApiError ? e.message : String(e));
+  const fail = (e: unknown) => message.error(errText(e));
   const deptName = (id: string | null) => {
     const d = departments.find((x) => x.id === id);
     return d ? deptLabel(d) : (id ?? '');

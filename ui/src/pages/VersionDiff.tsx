@@ -4,7 +4,7 @@ import { App, Empty, List, Modal, Select, Space, Spin, Tag, Typography } from 'a
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 import { diff } from 'bpmn-js-differ';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
-import { ApiError, get, type Definition } from '../api';
+import { get, type Definition, errText } from '../api';
 import { t } from '../i18n';
 
 type Kind = 'added' | 'removed' | 'changed' | 'layout';
@@ -80,7 +80,7 @@ export function VersionDiff({ open, onClose, versions, current }: { open: boolea
       for (const c of list) if (c.kind !== 'removed' && registry.get(c.id)) canvas.addMarker(c.id, `diff-${c.kind}`);
       canvas.zoom('fit-viewport');
       setChanges(list);
-    })().catch((e) => message.error(e instanceof ApiError ? e.message : String(e))).finally(() => !gone && setLoading(false));
+    })().catch((e) => message.error(errText(e))).finally(() => !gone && setLoading(false));
     return () => {
       gone = true;
     };
