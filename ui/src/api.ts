@@ -92,6 +92,7 @@ export interface Task {
   id: string; instanceId: string; elementId: string; name: string | null; processKey: string; businessKey: string | null; departmentId: string | null;
   assignee: string | null; candidateGroups: string[]; formKey: string | null; dueAt: string | null; status: string; createdAt: string; overdue: boolean;
   caseNumber: string | null; itemName: string | null; light: Light | null; remaining: Remaining | null;
+  applicantName?: string | null; assigneeName?: string | null;
 }
 export interface Case {
   id: string; number: string; itemCode: string; itemName: string; departmentId: string; applicantName: string; receivedAt: string; promisedAt: string;

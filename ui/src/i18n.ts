@@ -321,14 +321,15 @@ const zh = {
   'hist.message.received': '收到消息',
   'hist.incident.retried': '故障重试',
   'hist.other': '其他',
+  'designer.problem.other': '{source}检查提示(悬停查看原文)',
 };
 
 export type Key = keyof typeof zh;
 
 const en: Record<Key, string> = {
   'app.title': 'Duban', 'app.subtitle': 'Government service supervision',
-  'nav.tasks': 'My tasks', 'nav.cases': 'Cases', 'nav.supervisions': 'Supervision', 'nav.dashboard': 'Dashboard', 'nav.designer': 'Process designer',
-  'nav.items': 'Item catalogue', 'nav.calendar': 'Holidays', 'nav.users': 'Users & departments', 'nav.roster': 'Duty roster', 'nav.forms': 'Task forms', 'nav.logout': 'Log out', 'lang.switch': '中文',
+  'nav.tasks': 'My tasks', 'nav.cases': 'Cases', 'nav.supervisions': 'Supervision', 'nav.dashboard': 'Dashboard', 'nav.designer': 'Designer',
+  'nav.items': 'Items', 'nav.calendar': 'Holidays', 'nav.users': 'Users', 'nav.roster': 'Roster', 'nav.forms': 'Forms', 'nav.logout': 'Log out', 'lang.switch': '中文',
   'login.title': 'Sign in to Duban', 'login.username': 'Username', 'login.password': 'Password', 'login.submit': 'Sign in', 'login.failed': 'Sign-in failed',
   'login.demo': 'Demo password: duban-demo-2026 (admin, market.clerk, inspector, leader, …)',
   'role.admin': 'Administrator', 'role.clerk': 'Clerk', 'role.inspector': 'Inspector', 'role.leader': 'Leader', 'role.system': 'System',
@@ -626,6 +627,7 @@ const en: Record<Key, string> = {
   'hist.message.received': 'Message received',
   'hist.incident.retried': 'Incident retried',
   'hist.other': 'Other',
+  'designer.problem.other': '{source} check',
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { zh, en };

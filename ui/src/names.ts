@@ -1,5 +1,6 @@
 import { useEffect, useSyncExternalStore } from 'react';
 import { get, qs, type Page } from './api';
+import { t } from './i18n';
 
 /** People by username → display name (the server lets a clerk read their own department's users; others read all). */
 let names: Record<string, string> = {};
@@ -32,5 +33,5 @@ export function useUserNames(): (username: string | null | undefined) => string 
   useEffect(() => {
     if (!loading) loading = loadNames().catch(() => undefined);
   }, []);
-  return (u) => (u ? snapshot[u] ?? u : '');
+  return (u) => (!u ? '' : snapshot[u] ?? (u === 'system' ? t('role.system') : u));
 }

@@ -5,7 +5,7 @@ import { ApiError, del, errText, get, post, qs, type Definition, type Instance, 
 import { t, tOr, type Key } from '../i18n';
 import { deptName, useSession } from '../session';
 import { href, navigate } from '../router';
-import { fmtDateTime } from '../format';
+import { fmtDateTime, noteText } from '../format';
 import { useUserNames } from '../names';
 import { Diagram } from '../components/Diagram';
 import { NoAccess } from '../components/NoAccess';
@@ -460,14 +460,6 @@ function Definitions() {
       />
     </>
   );
-}
-
-/** Version notes written by Duban itself ("shipped: …") read as words; an admin's own note is shown as written. */
-export function noteText(note: string | null | undefined): string {
-  if (!note) return '';
-  const m = /^shipped(?::\s*(.*))?$/i.exec(note);
-  if (!m) return note;
-  return m[1] && !/^[\w./-]+$/.test(m[1]) ? `${t('def.shipped')}:${m[1]}` : t('def.shipped');
 }
 
 // ---------------------------------------------------------------- audit

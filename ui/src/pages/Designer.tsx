@@ -7,6 +7,8 @@ import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platfo
 import { ElementTemplatesPropertiesProviderModule } from 'bpmn-js-element-templates';
 import 'bpmn-js-element-templates/dist/assets/element-templates.css';
 import { dubanTemplates } from '../designer/templates';
+import { ChineseTranslateModule } from '../designer/translate';
+import { problemLabel } from '../designer/problems';
 import FeelEditor from '@bpmn-io/feel-editor';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import { selfAndAllChildren } from 'diagram-js/lib/util/Elements';
@@ -17,7 +19,7 @@ import '@bpmn-io/properties-panel/dist/assets/properties-panel.css';
 import { ApiError, get, post, qs, type Definition, type Page, type Problem, errText } from '../api';
 import { t } from '../i18n';
 import { navigate } from '../router';
-import { fmtDateTime } from '../format';
+import { fmtDateTime, noteText } from '../format';
 import { VersionDiff } from './VersionDiff';
 
 const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
@@ -29,6 +31,14 @@ const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
     <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="180" y="160" width="36" height="36"/></bpmndi:BPMNShape>
   </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
 </bpmn:definitions>`;
+
+/** Fit the diagram, then leave room on the left so the palette does not cover the start event (1366 px screens). */
+function fitBesidePalette(canvas: any) {
+  canvas.zoom('fit-viewport');
+  const vb = canvas.viewbox();
+  const pad = 64 / vb.scale;
+  canvas.viewbox({ x: vb.x - pad, y: vb.y, width: vb.width + pad, height: vb.height });
+}
 
 const WORKING_DAYS = /^\s*=\s*workingDays\(\s*(\d+)\s*\)\s*$/;
 
@@ -92,7 +102,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     const modeler = new (Modeler as any)({
       container: canvasRef.current,
       propertiesPanel: { parent: propsRef.current },
-      additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule, CamundaBehaviorsModule, ElementTemplatesPropertiesProviderModule],
+      additionalModules: [ChineseTranslateModule, BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule, CamundaBehaviorsModule, ElementTemplatesPropertiesProviderModule],
       elementTemplates: dubanTemplates(),
       moddleExtensions: { camunda: camundaModdle },
     });
@@ -114,7 +124,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     const modeler = modelerRef.current;
     setReady(false);
     await modeler.importXML(xml);
-    modeler.get('canvas').zoom('fit-viewport');
+    fitBesidePalette(modeler.get('canvas'));
     setCurrent(def);
     setSelected(null);
     setReady(true);
@@ -224,7 +234,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
                 <a onClick={() => navigate(`/designer/${encodeURIComponent(d.id)}`)}>
                   <div><b>{d.key}</b> <Tag>v{d.version}</Tag></div>
                   <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtDateTime(d.deployedAt)} · {d.deployedBy}</Typography.Text>
-                  {d.note && <div className="version-note" data-testid="version-note">{d.note}</div>}
+                  {d.note && <div className="version-note" data-testid="version-note">{noteText(d.note)}</div>}
                 </a>
               </List.Item>
             )}
@@ -238,7 +248,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
               <ul>
                 {[...problems.errors, ...problems.warnings].map((p, i) => (
                   <li key={i} className={`problem problem-${p.severity}`} data-testid="problem" data-severity={p.severity} data-element-id={p.elementId ?? ''}>
-                    <a onClick={() => select(p.elementId)}>{p.severity === 'error' ? '✖' : '⚠'} {p.elementId ? <code>{p.elementId}</code> : null} {p.message}</a>
+                    <a onClick={() => select(p.elementId)}>{p.severity === 'error' ? '✖' : '⚠'} {p.elementId ? <code>{p.elementId}</code> : null} <span title={p.message} data-testid="problem-text">{problemLabel(p)}</span></a>
                   </li>
                 ))}
               </ul>
@@ -520,7 +530,7 @@ function showProblems(modeler: any, errors: Problem[], warnings: Problem[]) {
     const div = document.createElement('div');
     div.className = `lint-badge ${e.errors.length ? 'lint-error' : 'lint-warning'}`;
     div.textContent = String(e.errors.length || e.warnings.length);
-    div.title = [...e.errors, ...e.warnings].map((p) => p.message).join('\n');
+    div.title = [...e.errors, ...e.warnings].map((p) => problemLabel(p)).join('\n');
     div.dataset.testid = 'lint-badge';
     div.dataset.elementId = id;
     div.dataset.severity = e.errors.length ? 'error' : 'warning';

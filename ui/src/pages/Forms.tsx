@@ -8,6 +8,7 @@ import '../forms/editor.css';
 import { ApiError, get, put, qs, type Page, errText } from '../api';
 import { t } from '../i18n';
 import { fmtDateTime } from '../format';
+import { useUserNames } from '../names';
 import type { FormSchema } from '../forms/FormView';
 import type { StoredForm } from '../forms/schemas';
 
@@ -22,6 +23,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
   const [current, setCurrent] = useState<{ key: string; version: number | null; latest: number | null } | null>(null);
   const [versions, setVersions] = useState<Summary[]>([]);
   const [note, setNote] = useState('');
+  const people = useUserNames();
   const [dirty, setDirty] = useState(false);
   const [refused, setRefused] = useState<string[] | null>(null);
   const [saving, setSaving] = useState(false);
@@ -124,7 +126,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
               {versions.length > 1 && (
                 <Select size="small" style={{ width: 260 }} value={current.version ?? undefined} placeholder={t('forms.versions')} data-testid="form-version-select"
                   onChange={(v) => leave(() => void open(current.key, v))}
-                  options={versions.map((v) => ({ value: v.version, label: `v${v.version} · ${fmtDateTime(v.createdAt)} · ${v.createdBy}${v.version === current.latest ? ` (${t('forms.latest')})` : ''}` }))} />
+                  options={versions.map((v) => ({ value: v.version, label: `v${v.version} · ${fmtDateTime(v.createdAt)} · ${people(v.createdBy)}${v.version === current.latest ? ` (${t('forms.latest')})` : ''}` }))} />
               )}
               <Input size="small" style={{ width: 200 }} placeholder={t('forms.note')} value={note} onChange={(e) => setNote(e.target.value)} maxLength={500} data-testid="form-note" />
               <Button size="small" type="primary" loading={saving} onClick={save} data-testid="form-save">{t('forms.save')}</Button>

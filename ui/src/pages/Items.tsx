@@ -55,7 +55,7 @@ export function ItemsPage() {
           <Form.Item name="statutoryDays" label={t('items.statutory')}><InputNumber min={1} /></Form.Item>
           <Form.Item name="promisedDays" label={t('items.promised')} rules={[{ required: true }]}><InputNumber min={1} /></Form.Item>
           <Form.Item label={t('items.warning')}>
-            <Form.Item name="warningKind" noStyle><Select style={{ width: 160 }} options={[{ value: 'days', label: 'days' }, { value: 'percent', label: 'percent' }]} /></Form.Item>
+            <Form.Item name="warningKind" noStyle><Select style={{ width: 160 }} options={[{ value: 'days', label: t('items.warning.kind.days') }, { value: 'percent', label: t('items.warning.kind.percent') }]} /></Form.Item>
             <Form.Item name="warningValue" noStyle><InputNumber min={0} style={{ marginLeft: 8 }} /></Form.Item>
           </Form.Item>
           <Form.Item name="processKey" label={t('items.process')} rules={[{ required: true }]}><Input /></Form.Item>

@@ -6,6 +6,7 @@ import { diff } from 'bpmn-js-differ';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import { get, type Definition, errText } from '../api';
 import { t } from '../i18n';
+import { noteText } from '../format';
 
 type Kind = 'added' | 'removed' | 'changed' | 'layout';
 interface Change { id: string; type: string; name: string | null; kind: Kind; attrs: string[] }
@@ -86,7 +87,7 @@ export function VersionDiff({ open, onClose, versions, current }: { open: boolea
     };
   }, [open, viewer, left, right, message]);
 
-  const options = same.map((v) => ({ value: v.id, label: `v${v.version}${v.note ? ` · ${v.note}` : ''}` }));
+  const options = same.map((v) => ({ value: v.id, label: `v${v.version}${v.note ? ` · ${noteText(v.note)}` : ''}` }));
   return (
     <Modal open={open} onCancel={onClose} footer={null} width="90vw" title={t('diff.title', { key: key ?? '' })} destroyOnHidden>
       <Space wrap style={{ marginBottom: 8 }}>
