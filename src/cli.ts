@@ -4,13 +4,11 @@ import { Command } from 'commander';
 import { loadConfig } from './config.js';
 import { createDb, migrate } from './db/database.js';
 import { openDatabase, startServer, VERSION } from './server.js';
-import { WorkflowEngine } from './engine/engine.js';
-import { createServiceRegistry } from './services.js';
 import { DubanError } from './engine/errors.js';
 import { createInterface } from 'node:readline/promises';
 import { seedDemo, demoAccountsText } from './demo.js';
 import { createUser } from './auth/users.js';
-import { verifyAudit, appendAudit } from './audit/audit.js';
+import { verifyAudit } from './audit/audit.js';
 import { ROLES, type Role } from './auth/principal.js';
 import { createRuntime } from './runtime.js';
 
@@ -41,7 +39,8 @@ program.command('migrate').description('apply database migrations').action(async
 program.command('deploy <file>').description('validate and deploy a BPMN file').option('-n, --note <note>', 'version note')
   .action(async (file: string, opts: { note?: string }) => {
     await withDb(async (db) => {
-      const engine = new WorkflowEngine(db, createServiceRegistry(), { audit: appendAudit });
+      // The server's runtime: the same services, FEEL functions and audit as `duban start`.
+      const { engine } = await createRuntime(db);
       const r = await engine.deploy(readFileSync(file, 'utf8'), { note: opts.note ?? null, actor: 'cli' });
       console.log(r.unchanged ? `unchanged: ${r.id}` : `deployed ${r.id}`);
       for (const w of r.warnings) console.log(`  warning ${w.elementId ?? ''} ${w.message}`);

@@ -9,6 +9,14 @@ export interface Config {
   timerPollMs: number;
   outboxPollMs: number;
   workerConcurrency: number;
+  /** DUBAN_PUBLIC_URL: Duban's public address; https there turns on the session cookie's Secure flag. */
+  publicUrl: string | null;
+  /**
+   * DUBAN_TRUST_PROXY: behind a reverse proxy, whose X-Forwarded-For to believe (Fastify's trustProxy):
+   * `true` (any), a hop count (`1`), or addresses/CIDRs (`10.0.0.1,192.168.0.0/16`). Off by default, so a
+   * client cannot choose its own IP for the login rate limit.
+   */
+  trustProxy: boolean | number | string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -22,7 +30,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timerPollMs: intOf(env.DUBAN_TIMER_POLL_MS, 1000),
     outboxPollMs: intOf(env.DUBAN_OUTBOX_POLL_MS, 1000),
     workerConcurrency: intOf(env.DUBAN_WORKER_CONCURRENCY, 4),
+    publicUrl: env.DUBAN_PUBLIC_URL || null,
+    trustProxy: trustProxyOf(env.DUBAN_TRUST_PROXY),
   };
+}
+
+export function trustProxyOf(value: string | undefined): boolean | number | string {
+  const v = (value ?? '').trim();
+  if (!v || v === 'false' || v === '0') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v;
+}
+
+/** The session cookie is Secure whenever Duban is reached over https. */
+export function secureCookiesFor(publicUrl: string | null): boolean {
+  return !!publicUrl && /^https:/i.test(publicUrl.trim());
 }
 
 function intOf(value: string | undefined, fallback: number): number {

@@ -5,11 +5,11 @@ import { appendAudit } from './audit/audit.js';
 import { calendarCache, type CalendarCache } from './calendar/calendar.js';
 import { calendarFunctions } from './calendar/feel.js';
 import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
-import { registerFollowUpService, registerSupervisionServices, SupervisionService } from './domain/supervision/supervision.js';
+import { SupervisionService } from './domain/supervision/supervision.js';
 import { CaseService } from './domain/cases/cases.js';
 import { FormStore } from './forms/forms.js';
 
-/** Everything a server process (or a test) runs on one database, wired in one place. */
+/** Everything a server process, a CLI command or a test runs on one database, wired in one place. */
 export interface Runtime {
   db: Db;
   services: ServiceRegistry;
@@ -24,8 +24,6 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   const calendars = calendarCache(db);
   await calendars.get();
   const services = createServiceRegistry({ ...opts, db });
-  registerSupervisionServices(services);
-  registerFollowUpService(services);
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.

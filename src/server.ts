@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, secureCookiesFor, type Config } from './config.js';
 import { createDb, migrate, type Db } from './db/database.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { WorkflowEngine } from './engine/engine.js';
@@ -34,11 +34,14 @@ export async function openDatabase(config: Config, log: (m: string) => void): Pr
   return { url: embedded.url, stop: embedded.stop };
 }
 
-/** Deploy every BPMN file in processes/ (unchanged files keep their version). */
+/**
+ * Deploy every BPMN file in processes/ that differs from the version last deployed from that file.
+ * An admin's later version of the same key stays the latest until the shipped file itself changes.
+ */
 export async function deployShippedProcesses(engine: WorkflowEngine, dir = path.resolve('processes'), log: (m: string) => void = () => undefined): Promise<void> {
   if (!existsSync(dir)) return;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.bpmn')).sort()) {
-    const r = await engine.deploy(readFileSync(path.join(dir, file), 'utf8'), { note: `shipped: ${file}`, actor: 'system' });
+    const r = await engine.deploy(readFileSync(path.join(dir, file), 'utf8'), { note: `shipped: ${file}`, actor: 'system', source: `processes/${file}` });
     if (!r.unchanged) log(`deployed ${file} as ${r.id}`);
   }
 }
@@ -75,7 +78,8 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
 
   const app = await buildApp({
     runtime, version: VERSION, logLevel: config.logLevel, metrics,
-    sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: process.env.DUBAN_PUBLIC_URL ?? null },
+    sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: config.publicUrl },
+    secureCookies: secureCookiesFor(config.publicUrl), trustProxy: config.trustProxy,
   });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://localhost:${config.port}`;

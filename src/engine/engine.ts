@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../db/database.js';
-import { DefinitionStore } from './definitions.js';
+import { DefinitionStore, type DeployOptions } from './definitions.js';
 import { ConflictError, NotFoundError, BadRequestError } from './errors.js';
 import { EngineRun, type CompiledDefinition, type RunContext, type RunSnapshot } from './run.js';
 import type { ServiceRegistry } from './services.js';
@@ -80,7 +80,7 @@ export class WorkflowEngine {
     this.definitions = new DefinitionStore(db, { services, ...options.compile });
   }
 
-  deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {}) {
+  deploy(xml: string, opts: DeployOptions = {}) {
     return this.definitions.deploy(xml, opts, async (trx, result) => {
       await this.audit(trx, { actor: opts.actor ?? null, action: 'definition.deployed', entityType: 'process_definition', entityId: result.id,
         after: { key: result.key, version: result.version, note: opts.note ?? null, warnings: result.warnings.length } });

@@ -2,8 +2,16 @@ import type { Problem } from './compile.js';
 
 /** Errors that carry an HTTP status and a stable type; the HTTP layer renders them as problem+json. */
 export class DubanError extends Error {
+  /** The detail in Chinese, when the thrower words it; the HTTP layer translates the others (src/http/problem-zh.ts). */
+  zh?: string;
+
   constructor(readonly status: number, readonly type: string, message: string, readonly details?: Record<string, unknown>) {
     super(message);
+  }
+
+  withZh(zh: string): this {
+    this.zh = zh;
+    return this;
   }
 }
 

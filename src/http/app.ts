@@ -7,7 +7,8 @@ import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Runtime } from '../runtime.js';
-import { registerProblemHandlers } from './problem.js';
+import { frameworkProblem, registerProblemHandlers } from './problem.js';
+import { registerInputGuards } from './input.js';
 import { healthRoutes } from './health.js';
 import { authPlugin, authRoutes } from './auth.js';
 import { peopleRoutes } from './people.js';
@@ -33,8 +34,14 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Twilio's auth token (verifies delivery callbacks) and Duban's public URL (DUBAN_PUBLIC_URL). */
   sms?: { authToken?: string | null; publicUrl?: string | null };
-  /** Set the Secure flag on the session cookie (behind HTTPS). */
+  /** Set the Secure flag on the session cookie (on whenever DUBAN_PUBLIC_URL is https). */
   secureCookies?: boolean;
+  /** Fastify's trustProxy (DUBAN_TRUST_PROXY): which proxies' X-Forwarded-For sets the client IP. */
+  trustProxy?: boolean | number | string;
+}
+
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
 }
 
 /** Each feature is a plugin with its schema beside its routes; this file only wires them. */
@@ -43,9 +50,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // A hop count means: trust that many proxies nearest to us (proxy-addr counts hops from the socket).
+    frameworkErrors: frameworkProblem,
+    trustProxy: typeof deps.trustProxy === 'number' ? trustHops(deps.trustProxy) : (deps.trustProxy ?? false),
+    // strictNumbers: `page=Infinity` or `1e309` is not an integer (ajv would otherwise accept a non-finite number).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true } },
   });
   registerProblemHandlers(app);
+  registerInputGuards(app);
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
