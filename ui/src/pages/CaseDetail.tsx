@@ -117,7 +117,7 @@ export function CaseDetailPage({ id }: { id: string }) {
       <Row gutter={[12, 12]} className="gap">
         <Col xs={24} lg={sup || canInspect ? 12 : 24}>
           <Card size="small" title={t('case.timeline')} data-testid="case-timeline">
-            <Timeline items={timelineItems(inst.history, names, c, people)} />
+            <Timeline items={timelineItems(inst.history, { ...taskNames(inst), ...names }, c, people)} />
           </Card>
         </Col>
         {(sup || canInspect) && (
@@ -226,6 +226,11 @@ function SupervisionCard({ sup, canAct, onAction }: { sup: Supervision; canAct: 
       )}
     </Card>
   );
+}
+
+/** Step names known before the diagram has loaded: the tasks carry them. */
+function taskNames(inst: Instance): Record<string, string> {
+  return Object.fromEntries(inst.tasks.filter((x) => x.name).map((x) => [x.elementId, x.name!]));
 }
 
 const VALUE_KEYS = ['pass', 'fail', 'approve', 'reject', 'accept', 'refuse', 'supplement', 'return', 'back', 'special', 'true', 'false'] as const;

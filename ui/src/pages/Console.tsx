@@ -24,7 +24,7 @@ export default function ConsolePage({ tab, id }: { tab?: string; id?: string }) 
         activeKey={active}
         onChange={(k) => navigate(`/console/${k}`)}
         destroyOnHidden
-        items={TABS.map((k) => ({ key: k, label: <span data-testid={`console-tab-${k}`}>{t(`console.${k}` as Key)}</span>, children: <TabBody tab={k} /> }))}
+        items={TABS.map((k) => ({ key: k, label: <span data-testid={`console-tab-${k}`}>{t(`console.${k}` as Key)}</span>, children: <div data-testid={`console-pane-${k}`}><TabBody tab={k} /></div> }))}
       />
     </Card>
   );
@@ -224,7 +224,7 @@ function InstanceView({ id }: { id: string }) {
       >
         <Descriptions size="small" column={{ xs: 1, sm: 2, lg: 3 }}>
           <Descriptions.Item label={t('inst.process')}>{inst.processKey}</Descriptions.Item>
-          <Descriptions.Item label={t('inst.version')}>v{versionOf(inst.definitionId)}</Descriptions.Item>
+          <Descriptions.Item label={t('inst.version')}>{`v${versionOf(inst.definitionId)}`}</Descriptions.Item>
           <Descriptions.Item label={t('inst.started')}>{fmtDateTime(inst.startedAt)}</Descriptions.Item>
           {inst.endedAt && <Descriptions.Item label={t('inst.ended')}>{fmtDateTime(inst.endedAt)}</Descriptions.Item>}
           <Descriptions.Item label={t('inst.tokens')}><Space wrap size={4}>{inst.activeElements.map((a) => <Tag color="processing" key={a}>{name(a)}</Tag>)}</Space></Descriptions.Item>

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { App, Button, Card, Form, Input, Modal, Select, Space, Switch, Table, Tabs, Tag } from 'antd';
+import { App, Button, Card, Form, Input, Modal, Select, Space, Switch, Table, Tabs, Tag, Typography } from 'antd';
 import { get, patch, post, qs, type Department, type Page, errText } from '../api';
 import { getLang, t } from '../i18n';
 
@@ -100,7 +100,7 @@ export function UsersPage() {
                   pagination={{ current: page, pageSize: 20, total: data?.total ?? 0, onChange: setPage, showSizeChanger: false }}
                   onRow={(r) => ({ 'data-testid': 'user-row', 'data-username': r.username } as never)}
                   columns={[
-                    { title: t('users.username'), dataIndex: 'username' },
+                    { title: t('users.username'), dataIndex: 'username', render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
                     { title: t('users.displayName'), dataIndex: 'displayName' },
                     { title: t('users.roles'), dataIndex: 'roles', render: (rs: string[]) => rs.map((r) => <Tag key={r} color={r === 'admin' ? 'red' : r === 'inspector' ? 'purple' : r === 'leader' ? 'gold' : 'blue'}>{t(`role.${r}` as never)}</Tag>) },
                     { title: t('users.department'), dataIndex: 'departmentId', render: (v) => deptName(v) },
