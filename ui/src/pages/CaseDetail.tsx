@@ -194,6 +194,7 @@ export function CaseDetailPage({ id }: { id: string }) {
 }
 
 function SupervisionCard({ sup, canAct, onAction }: { sup: Supervision; canAct: boolean; onAction(a: 'urge' | 'followup' | 'close'): void }) {
+  const people = useUserNames();
   return (
     <Card size="small" title={<Space>{t('sup.panel')}<Tag color={sup.status === 'open' ? 'red' : 'green'} data-testid="supervision-status">{t(sup.status === 'open' ? 'sup.status.open' : 'sup.status.closed')}</Tag></Space>}
       data-testid="supervision-card"
@@ -217,7 +218,7 @@ function SupervisionCard({ sup, canAct, onAction }: { sup: Supervision; canAct: 
           <ul className="notices" data-testid="urging-notices">
             {(sup.urgingNotices ?? []).map((u, i) => (
               <li key={i} data-testid="urging-notice">
-                <Typography.Text type="secondary">{fmtDateTime(u.issuedAt)} · {u.issuedBy}</Typography.Text>
+                <Typography.Text type="secondary">{fmtDateTime(u.issuedAt)} · {people(u.issuedBy)}</Typography.Text>
                 <div>{u.content}</div>
               </li>
             ))}
