@@ -9,6 +9,7 @@ import 'bpmn-js-element-templates/dist/assets/element-templates.css';
 import { dubanTemplates } from '../designer/templates';
 import { ChineseTranslateModule } from '../designer/translate';
 import { problemLabel } from '../designer/problems';
+import { useUserNames } from '../names';
 import FeelEditor from '@bpmn-io/feel-editor';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import { selfAndAllChildren } from 'diagram-js/lib/util/Elements';
@@ -35,9 +36,11 @@ const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
 /** Fit the diagram, then leave room on the left so the palette does not cover the start event (1366 px screens). */
 function fitBesidePalette(canvas: any) {
   canvas.zoom('fit-viewport');
-  const vb = canvas.viewbox();
-  const pad = 64 / vb.scale;
-  canvas.viewbox({ x: vb.x - pad, y: vb.y, width: vb.width + pad, height: vb.height });
+  const scale = canvas.zoom();
+  if (!Number.isFinite(scale) || scale <= 0) return;
+  // Zoom out a little around the top-left corner, then move the drawing right by the palette's width (screen pixels).
+  canvas.zoom(scale * 0.9, { x: 0, y: 0 });
+  canvas.scroll({ dx: 72, dy: 0 });
 }
 
 const WORKING_DAYS = /^\s*=\s*workingDays\(\s*(\d+)\s*\)\s*$/;
@@ -64,6 +67,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
   const lintTimer = useRef<number | undefined>(undefined);
   const lintSeq = useRef(0);
   const [formKeys, setFormKeys] = useState<string[]>([]);
+  const people = useUserNames();
   useEffect(() => {
     get<Page<{ key: string }>>(`/api/forms${qs({ pageSize: 200, sort: 'key', order: 'asc' })}`).then((p) => setFormKeys(p.items.map((f) => f.key)), () => undefined);
   }, []);
@@ -125,6 +129,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     setReady(false);
     await modeler.importXML(xml);
     fitBesidePalette(modeler.get('canvas'));
+    requestAnimationFrame(() => fitBesidePalette(modeler.get('canvas'))); // again once the layout has settled
     setCurrent(def);
     setSelected(null);
     setReady(true);
@@ -232,8 +237,8 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
             renderItem={(d) => (
               <List.Item key={d.id} className={d.id === current?.id ? 'version-current' : ''} data-testid="version-row" data-id={d.id}>
                 <a onClick={() => navigate(`/designer/${encodeURIComponent(d.id)}`)}>
-                  <div><b>{d.key}</b> <Tag>v{d.version}</Tag></div>
-                  <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtDateTime(d.deployedAt)} · {d.deployedBy}</Typography.Text>
+                  <div><Typography.Text code strong>{d.key}</Typography.Text> <Tag>{`v${d.version}`}</Tag>{d.suspendedAt && <Tag>{t('def.suspended')}</Tag>}</div>
+                  <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtDateTime(d.deployedAt)} · {people(d.deployedBy)}</Typography.Text>
                   {d.note && <div className="version-note" data-testid="version-note">{noteText(d.note)}</div>}
                 </a>
               </List.Item>

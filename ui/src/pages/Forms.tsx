@@ -120,7 +120,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
       <Col xs={24} lg={17}>
         <Card
           size="small"
-          title={current ? <Space>{current.key}{current.version ? <Tag>v{current.version}</Tag> : <Tag color="blue">{t('forms.new')}</Tag>}{dirty && <Tag color="orange" data-testid="form-dirty">{t('forms.unsaved')}</Tag>}</Space> : t('forms.title')}
+          title={current ? <Space>{current.key}{current.version ? <Tag>{`v${current.version}`}</Tag> : <Tag color="blue">{t('forms.new')}</Tag>}{dirty && <Tag color="orange" data-testid="form-dirty">{t('forms.unsaved')}</Tag>}</Space> : t('forms.title')}
           extra={current && (
             <Space wrap>
               {versions.length > 1 && (
