@@ -35,12 +35,12 @@ const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
 
 /** Fit the diagram, then leave room on the left so the palette does not cover the start event (1366 px screens). */
 function fitBesidePalette(canvas: any) {
-  canvas.zoom('fit-viewport');
-  const scale = canvas.zoom();
-  if (!Number.isFinite(scale) || scale <= 0) return;
-  // Zoom out a little around the top-left corner, then move the drawing right by the palette's width (screen pixels).
-  canvas.zoom(scale * 0.9, { x: 0, y: 0 });
-  canvas.scroll({ dx: 72, dy: 0 });
+  const { inner, outer } = canvas.viewbox();
+  if (!inner?.width || !outer?.width) return canvas.zoom('fit-viewport');
+  const left = 80; // px kept free for the palette
+  const scale = Math.min(1, (outer.width - left - 16) / inner.width, (outer.height - 32) / inner.height);
+  if (!(scale > 0)) return canvas.zoom('fit-viewport');
+  canvas.viewbox({ x: inner.x - left / scale, y: inner.y - 16 / scale, width: outer.width / scale, height: outer.height / scale });
 }
 
 const WORKING_DAYS = /^\s*=\s*workingDays\(\s*(\d+)\s*\)\s*$/;
