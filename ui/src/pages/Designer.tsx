@@ -43,6 +43,20 @@ function fitBesidePalette(canvas: any) {
   canvas.viewbox({ x: inner.x - left / scale, y: inner.y - 16 / scale, width: outer.width / scale, height: outer.height / scale });
 }
 
+/** If a start event still sits under the palette, move the drawing right until it is clear. */
+function clearPalette(modeler: any) {
+  const canvas = modeler.get('canvas');
+  const container: HTMLElement = canvas.getContainer();
+  const palette = container.querySelector('.djs-palette');
+  if (!palette) return;
+  const edge = palette.getBoundingClientRect().right - container.getBoundingClientRect().left + 12;
+  const vb = canvas.viewbox();
+  const starts = modeler.get('elementRegistry').filter((e: any) => e.type === 'bpmn:StartEvent' && !e.labelTarget);
+  if (!starts.length) return;
+  const minX = Math.min(...starts.map((e: any) => (e.x - vb.x) * vb.scale));
+  if (minX < edge) canvas.scroll({ dx: edge - minX, dy: 0 });
+}
+
 const WORKING_DAYS = /^\s*=\s*workingDays\(\s*(\d+)\s*\)\s*$/;
 
 type Shape = any;
@@ -129,7 +143,8 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     setReady(false);
     await modeler.importXML(xml);
     fitBesidePalette(modeler.get('canvas'));
-    requestAnimationFrame(() => fitBesidePalette(modeler.get('canvas'))); // again once the layout has settled
+    clearPalette(modeler);
+    requestAnimationFrame(() => { fitBesidePalette(modeler.get('canvas')); clearPalette(modeler); }); // again once the layout has settled
     setCurrent(def);
     setSelected(null);
     setReady(true);
