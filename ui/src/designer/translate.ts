@@ -114,6 +114,8 @@ const PANEL: Record<string, string> = {
   'Data Object Reference': '数据对象引用',
   'Data Store Reference': '数据存储引用',
   'Collaboration': '协作',
+  'Before': '之前', 'After': '之后',
+  'The follow up date as an EL expression (e.g. ${someDate}) or an ISO date (e.g. 2015-06-26T09:54:00).': '跟进时间:表达式(如 ${someDate})或 ISO 日期(如 2015-06-26T09:54:00)。',
 };
 
 const TABLE: Record<string, string> = { ...(zn as Record<string, string>), ...PANEL };
@@ -125,3 +127,8 @@ function translate(template: string, replacements?: Record<string, string>): str
 
 /** A didi module that replaces diagram-js's `translate` service. */
 export const ChineseTranslateModule = { translate: ['value', translate] };
+
+/** A BPMN type (bpmn:UserTask) as the panel names it ("User Task"), in the UI's language. */
+export function translateType(type: string): string {
+  return translate(type.replace(/^bpmn:/, '').replace(/(\B[A-Z])/g, ' $1'));
+}

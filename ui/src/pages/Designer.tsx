@@ -7,7 +7,7 @@ import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platfo
 import { ElementTemplatesPropertiesProviderModule } from 'bpmn-js-element-templates';
 import 'bpmn-js-element-templates/dist/assets/element-templates.css';
 import { dubanTemplates } from '../designer/templates';
-import { ChineseTranslateModule } from '../designer/translate';
+import { ChineseTranslateModule, translateType } from '../designer/translate';
 import { problemLabel } from '../designer/problems';
 import { useUserNames } from '../names';
 import FeelEditor from '@bpmn-io/feel-editor';
@@ -324,7 +324,7 @@ function DubanPanel({ modeler, element, tick, formKeys }: { modeler: any; elemen
   return (
     <Card size="small" title={t('designer.panel')} data-testid="duban-panel" data-element-id={bo.id}>
       <Form layout="vertical" size="small" key={`${bo.id}`}>
-        <Form.Item label={t('designer.type')}><Tag>{bo.$type.replace('bpmn:', '')}</Tag><Typography.Text code data-testid="panel-id">{bo.id}</Typography.Text></Form.Item>
+        <Form.Item label={t('designer.type')}><Tag>{translateType(bo.$type)}</Tag><Typography.Text code data-testid="panel-id">{bo.id}</Typography.Text></Form.Item>
         {!element.waypoints && (
           <Form.Item label={t('designer.name')}>
             <LazyInput value={bo.name ?? ''} onCommit={(v) => set({ name: v || undefined })} testid="panel-name" />
