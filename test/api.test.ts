@@ -381,6 +381,67 @@ describe('key projects', () => {
   });
 });
 
+describe('operations console and departments', () => {
+  test('admins suspend a version: starting by key uses the newest active one, or refuses (409) when none is; audited', async () => {
+    const first = await deployCase();
+    const v2 = await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: CASE_XML.replace('name="审查"', 'name="审查(二)"'), note: 'v2' } });
+    assert.equal(v2.statusCode, 201, v2.body);
+    const second = v2.json();
+    assert.equal((await as(app, leader, { method: 'POST', url: `/api/process-definitions/${second.id}/suspend` })).statusCode, 403);
+    const sus = await as(app, admin, { method: 'POST', url: `/api/process-definitions/${second.id}/suspend` });
+    assert.equal(sus.statusCode, 200, sus.body);
+    assert.ok(sus.json().suspendedAt);
+    assert.equal((await as(app, admin, { method: 'POST', url: `/api/process-definitions/${second.id}/suspend` })).statusCode, 409, 'already suspended');
+    const started = await startCase(market, 'market', 'SUSP-1');
+    assert.equal(started.statusCode, 201, started.body);
+    assert.equal(started.json().definitionId, first.id, 'falls back to the newest active version');
+    const byVersion = await as(app, market, { method: 'GET', url: `/api/process-instances?definitionId=${encodeURIComponent(first.id)}&businessKey=SUSP-1` });
+    assert.equal(byVersion.json().total, 1);
+    assert.equal((await as(app, admin, { method: 'POST', url: `/api/process-definitions/${first.id}/suspend` })).statusCode, 200);
+    assert.equal((await startCase(market, 'market', 'SUSP-2')).statusCode, 409, 'every version suspended');
+    for (const id of [first.id, second.id]) assert.equal((await as(app, admin, { method: 'POST', url: `/api/process-definitions/${id}/activate` })).statusCode, 200);
+    assert.equal((await as(app, admin, { method: 'POST', url: `/api/process-definitions/${second.id}/activate` })).statusCode, 409, 'already active');
+    assert.equal((await as(app, admin, { method: 'POST', url: '/api/process-definitions/nope:9/suspend' })).statusCode, 404);
+    const listed = await as(app, admin, { method: 'GET', url: '/api/process-definitions?key=api_case' });
+    assert.ok(listed.json().items.every((d: { suspendedAt: string | null }) => d.suspendedAt === null));
+    assert.ok(await db('audit_log').where({ action: 'definition.suspended', entity_id: second.id }).first());
+    assert.ok(await db('audit_log').where({ action: 'definition.activated', entity_id: second.id }).first());
+  });
+
+  test('timers due soon and the SMS backlog, for admins', async () => {
+    const started = await startCase(market, 'market', 'TIMERS-1');
+    const [row] = await db('timers').insert({ instance_id: started.json().id, execution_id: 'x-1', element_id: 'soon', due_at: db.raw(`now() + interval '2 hours'`) }).returning('id');
+    await db('timers').insert({ instance_id: started.json().id, execution_id: 'x-2', element_id: 'later', due_at: db.raw(`now() + interval '3 days'`) });
+    const soon = await as(app, admin, { method: 'GET', url: '/api/timers?withinHours=24' });
+    assert.equal(soon.statusCode, 200, soon.body);
+    const ids = soon.json().items.map((x: { id: number }) => x.id);
+    assert.ok(ids.includes(Number(row.id)));
+    assert.ok(!soon.json().items.some((x: { elementId: string }) => x.elementId === 'later'));
+    assert.equal((await as(app, inspector, { method: 'GET', url: '/api/timers' })).statusCode, 403);
+    assert.equal((await as(app, admin, { method: 'GET', url: '/api/timers?withinHours=0' })).statusCode, 400);
+    await db('timers').whereIn('execution_id', ['x-1', 'x-2']).delete();
+    await db('outbox').insert([
+      { service: 'sms', dedup_key: 'backlog-1', payload: JSON.stringify({ to: '+8613800000009', template: 'overdue', vars: {} }), status: 'pending', last_error: 'deferred: daily limit', next_attempt_at: db.raw(`now() + interval '1 day'`) },
+      { service: 'sms', dedup_key: 'backlog-2', payload: JSON.stringify({ to: '+8613800000009', template: 'overdue', vars: {} }), status: 'failed', last_error: 'rejected' },
+    ]);
+    const backlog = await as(app, inspector, { method: 'GET', url: '/api/sms/backlog' });
+    assert.equal(backlog.statusCode, 200, backlog.body);
+    assert.ok(backlog.json().deferred >= 1 && backlog.json().failed >= 1 && backlog.json().pending >= backlog.json().deferred);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/sms/backlog' })).statusCode, 403);
+    await db('outbox').whereIn('dedup_key', ['backlog-1', 'backlog-2']).delete();
+  });
+
+  test('admins edit a department (its id stays); audited', async () => {
+    const res = await as(app, admin, { method: 'PATCH', url: '/api/departments/market', payload: { name: '市场监督管理局', phone: '+8613900000001' } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().name, '市场监督管理局');
+    assert.equal((await as(app, market, { method: 'PATCH', url: '/api/departments/market', payload: { name: 'x' } })).statusCode, 403);
+    assert.equal((await as(app, admin, { method: 'PATCH', url: '/api/departments/nowhere', payload: { name: 'x' } })).statusCode, 404);
+    assert.equal((await as(app, admin, { method: 'PATCH', url: '/api/departments/market', payload: {} })).statusCode, 400);
+    assert.ok(await db('audit_log').where({ action: 'department.updated', entity_id: 'market' }).first());
+  });
+});
+
 describe('audit, metrics and docs', () => {
   test('the audit trail is listed, verified, and append-only for the application', async () => {
     const list = await as(app, admin, { method: 'GET', url: '/api/audit?action=task.completed' });

@@ -259,7 +259,6 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   await page.getByTestId('user-password').fill('duty-inspector-2026');
   await page.getByTestId('user-roles').click();
   await option('纪检监察');
-  await option('窗口/部门经办人'); // the default role, deselected
   await page.locator('.ant-modal-title:visible').click(); // closes the dropdown (Escape would close the dialog)
   await page.getByTestId('user-save').click();
   await page.locator('[data-testid="user-row"][data-username="duty.inspector"]').waitFor();

@@ -3,7 +3,7 @@ import type { Db } from '../db/database.js';
 import { createHash } from 'node:crypto';
 import { loadCompiled, type CompileOptions, type DefinitionMeta, type Problem } from './compile.js';
 import { compileChecked } from './deploy-check.js';
-import { InvalidDefinitionError, NotFoundError } from './errors.js';
+import { ConflictError, InvalidDefinitionError, NotFoundError } from './errors.js';
 import type { CompiledDefinition } from './run.js';
 
 export interface DeployResult {
@@ -96,10 +96,21 @@ export class DefinitionStore {
     return hit;
   }
 
+  /** The newest version that is not suspended: new cases start on it. */
   async latest(key: string): Promise<CompiledDefinition> {
-    const row = await this.db('process_definitions').where({ key }).orderBy('version', 'desc').first('id');
-    if (!row) throw new NotFoundError('process definition', key);
+    const row = await this.db('process_definitions').where({ key }).whereNull('suspended_at').orderBy('version', 'desc').first('id');
+    if (!row) {
+      if (await this.db('process_definitions').where({ key }).first('id')) throw new ConflictError(`every version of process ${key} is suspended`);
+      throw new NotFoundError('process definition', key);
+    }
     return this.get(row.id);
+  }
+
+  /** Starting on a named version: refused while that version is suspended. */
+  async startable(id: string): Promise<CompiledDefinition> {
+    const row = await this.db('process_definitions').where({ id }).first('suspended_at');
+    if (row?.suspended_at) throw new ConflictError(`process definition ${id} is suspended`);
+    return this.get(id);
   }
 
   async xml(id: string): Promise<string> {

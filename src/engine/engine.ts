@@ -94,7 +94,7 @@ export class WorkflowEngine {
   }
 
   async start(key: string, opts: StartOptions = {}): Promise<InstanceSummary> {
-    const def = opts.definitionId ? await this.definitions.get(opts.definitionId) : await this.definitions.latest(key);
+    const def = opts.definitionId ? await this.definitions.startable(opts.definitionId) : await this.definitions.latest(key);
     const id = opts.id ?? randomUUID();
     const businessKey = opts.businessKey ?? null;
     const summary = await withRetry(() => this.db.transaction(async (trx) => {

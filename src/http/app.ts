@@ -27,6 +27,7 @@ import { formRoutes } from './forms.js';
 import { letterRoutes } from './letters.js';
 import { projectRoutes } from './projects.js';
 import { DeclarationStore } from '../domain/processes/declarations.js';
+import { consoleRoutes } from './console.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -101,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(formRoutes, { forms });
   await app.register(letterRoutes, { db, letters });
   await app.register(projectRoutes, { db, projects: deps.runtime.projects });
+  await app.register(consoleRoutes, { db });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) {

@@ -32,6 +32,7 @@ export async function instanceRoutes(app: FastifyInstance, opts: { db: Db; engin
       querystring: pagingQuery(['startedAt', 'endedAt', 'businessKey'], {
         status: Type.Optional(Type.Union(['running', 'completed', 'failed', 'cancelled'].map((s) => Type.Literal(s)))),
         processKey: Type.Optional(Type.String({ maxLength: 100 })),
+        definitionId: Type.Optional(Type.String({ maxLength: 110 })),
         businessKey: Type.Optional(Type.String({ maxLength: 100 })),
         departmentId: Type.Optional(Type.String({ maxLength: 40 })),
       }),
@@ -40,10 +41,11 @@ export async function instanceRoutes(app: FastifyInstance, opts: { db: Db; engin
     config: { access: { roles: [...READ.roles], scope: READ.scope } },
   }, async (req) => {
     const p = principalOf(req);
-    const q = req.query as { status?: string; processKey?: string; businessKey?: string; departmentId?: string };
+    const q = req.query as { status?: string; processKey?: string; definitionId?: string; businessKey?: string; departmentId?: string };
     const query = scopeInstances(db('process_instances as i').select('i.*'), p);
     if (q.status) query.where('i.status', q.status);
     if (q.processKey) query.where('i.process_key', q.processKey);
+    if (q.definitionId) query.where('i.definition_id', q.definitionId);
     if (q.businessKey) query.where('i.business_key', q.businessKey);
     if (q.departmentId) query.where('i.department_id', q.departmentId);
     return paginate(query, req.query as object, { startedAt: 'i.started_at', endedAt: 'i.ended_at', businessKey: 'i.business_key', id: 'i.id' }, 'startedAt', toSummary);

@@ -7,7 +7,7 @@ import { ROLES, SCOPES, type Role, type Scope } from '../auth/principal.js';
 import { createUser, phoneOrRefuse, publicUser, updateUser, type UserRow } from '../auth/users.js';
 import { createApiToken, revokeApiToken, TOKEN_MAX_DAYS } from '../auth/sessions.js';
 import { appendAudit } from '../audit/audit.js';
-import { ConflictError } from '../engine/errors.js';
+import { ConflictError, NotFoundError } from '../engine/errors.js';
 
 const RoleT = Type.Union(ROLES.map((r) => Type.Literal(r)));
 const ScopeT = Type.Union(SCOPES.map((s) => Type.Literal(s)));
@@ -53,6 +53,33 @@ export async function peopleRoutes(app: FastifyInstance, opts: { db: Db }) {
       return { id: row.id, name: row.name, nameEn: row.name_en, phone: row.phone };
     });
     return reply.code(201).send(dept);
+  });
+
+  app.patch('/api/departments/:id', {
+    schema: {
+      tags: ['people'], summary: 'Rename a department or change its English name or phone (its id stays)',
+      params: Type.Object({ id: Type.String({ pattern: '^[a-z][a-z0-9-]{1,39}$' }) }),
+      body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), nameEn: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])),
+        phone: Type.Optional(Type.Union([Phone, Type.Null()])) }, { additionalProperties: false, minProperties: 1 }),
+      response: { 200: Department },
+    },
+    config: { access: ADMIN },
+  }, async (req) => {
+    const p = principalOf(req);
+    const { id } = req.params as { id: string };
+    const body = req.body as { name?: string; nameEn?: string | null; phone?: string | null };
+    return db.transaction(async (trx) => {
+      const before = await trx('departments').where({ id }).forUpdate().first();
+      if (!before) throw new NotFoundError('department', id);
+      const change: Record<string, unknown> = {};
+      if (body.name !== undefined) change.name = body.name;
+      if (body.nameEn !== undefined) change.name_en = body.nameEn || null;
+      if (body.phone !== undefined) change.phone = body.phone || null;
+      const [row] = await trx('departments').where({ id }).update(change).returning('*');
+      await appendAudit(trx, { actor: p.username, action: 'department.updated', entityType: 'department', entityId: id,
+        before: { name: before.name, name_en: before.name_en, phone: before.phone }, after: { name: row.name, name_en: row.name_en, phone: row.phone } });
+      return { id: row.id, name: row.name, nameEn: row.name_en, phone: row.phone };
+    });
   });
 
   app.get('/api/users', {

@@ -6,12 +6,14 @@ import { forbidden, principalOf } from './auth.js';
 import { pageOf, paginate, pagingQuery } from './paging.js';
 import { hasRole } from '../auth/principal.js';
 import { assertDeclared, mayStart, type DeclarationStore } from '../domain/processes/declarations.js';
-import { NotFoundError } from '../engine/errors.js';
+import { ConflictError, NotFoundError } from '../engine/errors.js';
+import { appendAudit } from '../audit/audit.js';
 
 const Problem = Type.Object({ elementId: Type.Union([Type.String(), Type.Null()]), message: Type.String(), source: Type.String(), severity: Type.String() });
 const Definition = Type.Object({
   id: Type.String(), key: Type.String(), version: Type.Integer(), name: Type.Union([Type.String(), Type.Null()]),
   note: Type.Union([Type.String(), Type.Null()]), deployedBy: Type.Union([Type.String(), Type.Null()]), deployedAt: Type.String(),
+  suspendedAt: Type.Union([Type.String(), Type.Null()]),
 });
 const Instance = Type.Object({
   id: Type.String(), definitionId: Type.String(), processKey: Type.String(), businessKey: Type.Union([Type.String(), Type.Null()]),
@@ -25,6 +27,7 @@ function toDefinition(r: Record<string, unknown>) {
   return {
     id: String(r.id), key: String(r.key), version: Number(r.version), name: (r.name as string) ?? null, note: (r.note as string) ?? null,
     deployedBy: (r.deployed_by as string) ?? null, deployedAt: (r.deployed_at as Date).toISOString(),
+    suspendedAt: r.suspended_at ? (r.suspended_at as Date).toISOString() : null,
   };
 }
 
@@ -66,7 +69,7 @@ export async function processRoutes(app: FastifyInstance, opts: { db: Db; engine
     config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader'], scope: 'read' } },
   }, async (req) => {
     const q = req.query as { key?: string; latest?: boolean };
-    const query = db('process_definitions as d').select('d.id', 'd.key', 'd.version', 'd.name', 'd.note', 'd.deployed_by', 'd.deployed_at');
+    const query = db('process_definitions as d').select('d.id', 'd.key', 'd.version', 'd.name', 'd.note', 'd.deployed_by', 'd.deployed_at', 'd.suspended_at');
     if (q.key) query.where('d.key', q.key);
     if (q.latest) query.whereRaw('d.version = (SELECT max(version) FROM process_definitions x WHERE x.key = d.key)');
     return paginate(query, req.query as object, { deployedAt: 'd.deployed_at', key: 'd.key', version: 'd.version', id: 'd.id' }, 'deployedAt', toDefinition);
@@ -81,6 +84,31 @@ export async function processRoutes(app: FastifyInstance, opts: { db: Db; engine
     if (!row) throw new NotFoundError('process definition', id);
     return { ...toDefinition(row), xml: row.xml };
   });
+
+  // Suspending a version stops new cases on it (starting by key falls back to the newest active version); running cases go on.
+  for (const action of ['suspend', 'activate'] as const) {
+    app.post(`/api/process-definitions/:id/${action}`, {
+      schema: {
+        tags: ['processes'], summary: action === 'suspend' ? 'Suspend a version: no new case starts on it' : 'Activate a suspended version again',
+        params: DefIdParams, response: { 200: Definition },
+      },
+      config: { access: { roles: ['admin'], scope: 'deploy' } },
+    }, async (req) => {
+      const p = principalOf(req);
+      const { id } = req.params as { id: string };
+      return db.transaction(async (trx) => {
+        const row = await trx('process_definitions').where({ id }).forUpdate().first('id', 'key', 'version', 'name', 'note', 'deployed_by', 'deployed_at', 'suspended_at');
+        if (!row) throw new NotFoundError('process definition', id);
+        if ((action === 'suspend') === Boolean(row.suspended_at)) throw new ConflictError(`process definition ${id} is already ${action === 'suspend' ? 'suspended' : 'active'}`);
+        const [updated] = await trx('process_definitions').where({ id })
+          .update(action === 'suspend' ? { suspended_at: trx.raw('now()'), suspended_by: p.username } : { suspended_at: null, suspended_by: null })
+          .returning(['id', 'key', 'version', 'name', 'note', 'deployed_by', 'deployed_at', 'suspended_at']);
+        await appendAudit(trx, { actor: p.username, action: `definition.${action === 'suspend' ? 'suspended' : 'activated'}`, entityType: 'process_definition', entityId: id,
+          before: { suspendedAt: row.suspended_at }, after: { suspendedAt: updated.suspended_at } });
+        return toDefinition(updated);
+      });
+    });
+  }
 
   app.post('/api/process-definitions/:key/start', {
     schema: {

@@ -34,6 +34,7 @@ export class FakeTwilio {
   readonly requests: FakeTwilioRequest[] = [];
   readonly messages: FakeMessage[] = [];
   private failures: Failure[] = [];
+  private rules: { match: (form: Record<string, string>) => boolean; failure: Failure }[] = [];
   private server?: Server;
   url = '';
 
@@ -57,6 +58,16 @@ export class FakeTwilio {
     for (let i = 0; i < n; i++) this.failures.push(failure);
   }
 
+  /** Fail every message request whose form matches (e.g. its Body names a case) until `clearFailures()`. */
+  failWhere(match: (form: Record<string, string>) => boolean, failure: Failure): void {
+    this.rules.push({ match, failure });
+  }
+
+  clearFailures(): void {
+    this.rules = [];
+    this.failures = [];
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -75,7 +86,7 @@ export class FakeTwilio {
     if (!m || req.method !== 'POST') return error(404, 20404, `The requested resource ${path} was not found`);
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
     if (req.headers.authorization !== expected || m[1] !== this.accountSid) return error(401, 20003, 'Authenticate');
-    const failure = this.failures.shift();
+    const failure = this.rules.find((r) => r.match(form))?.failure ?? this.failures.shift();
     if (failure) {
       if (failure.status >= 500 && failure.code === undefined) return send(failure.status, { message: 'Internal Server Error', status: failure.status });
       return error(failure.status, failure.code ?? 20500, failure.message ?? `fake failure ${failure.code ?? ''}`.trim());

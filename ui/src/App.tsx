@@ -1,10 +1,12 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
 import { App as AntApp, Button, ConfigProvider, Layout, Menu, Space, Spin, Typography } from 'antd';
+import { NoAccess, NotFound } from './components/NoAccess';
 import zhCN from 'antd/locale/zh_CN';
 import enUS from 'antd/locale/en_US';
 import { get, onUnauthorized, post, setCsrf, type Department, type Me } from './api';
 import { getLang, setLang, t, useLang } from './i18n';
 import { navigate, useRoute } from './router';
+import { resetNames } from './names';
 import { SessionContext, homeOf, type Session } from './session';
 import { LoginPage } from './pages/Login';
 import { TasksPage } from './pages/Tasks';
@@ -23,6 +25,7 @@ const DesignerPage = lazy(() => import('./pages/Designer'));
 const DashboardPage = lazy(() => import('./pages/Dashboard'));
 const FormsPage = lazy(() => import('./pages/Forms'));
 const ProjectDetailPage = lazy(() => import('./pages/ProjectDetail'));
+const ConsolePage = lazy(() => import('./pages/Console'));
 
 const SESSION_HINT = 'duban.session';
 
@@ -38,7 +41,15 @@ const NAV: { key: string; label: Parameters<typeof t>[0]; roles: string[] }[] = 
   { key: 'calendar', label: 'nav.calendar', roles: ['admin'] },
   { key: 'users', label: 'nav.users', roles: ['admin'] },
   { key: 'roster', label: 'nav.roster', roles: ['admin', 'inspector', 'leader'] },
+  { key: 'console', label: 'nav.console', roles: ['admin'] },
 ];
+
+/** Who may open each page: the menu shows only these, and typing another page's address shows "no access". */
+function mayOpen(page: string, roles: string[]): boolean | null {
+  const entry = NAV.find((n) => n.key === page);
+  if (!entry) return null;
+  return entry.roles.some((r) => roles.includes(r));
+}
 
 export function App() {
   const lang = useLang();
@@ -60,6 +71,7 @@ function Shell() {
 
   const signedIn = useCallback(async (user: Me) => {
     if (user.csrfToken) setCsrf(user.csrfToken);
+    resetNames();
     localStorage.setItem(SESSION_HINT, '1');
     setDepartments(await get<Department[]>('/api/departments'));
     setMe(user);
@@ -67,6 +79,7 @@ function Shell() {
 
   const logout = useCallback(() => {
     post('/api/auth/logout').catch(() => undefined);
+    resetNames();
     localStorage.removeItem(SESSION_HINT);
     setMe(null);
     navigate('/login');
@@ -119,7 +132,7 @@ function Shell() {
         </Layout.Header>
         <Layout.Content className="content">
           <Suspense fallback={<div className="center"><Spin /></div>}>
-            <Page page={page} route={route.path} />
+            {mayOpen(page, session.me.roles) === false ? <NoAccess kind="page" /> : <Page page={page} route={route.path} />}
           </Suspense>
         </Layout.Content>
       </Layout>
@@ -145,6 +158,7 @@ function Page({ page, route }: { page: string; route: string[] }) {
     case 'users': return <UsersPage />;
     case 'roster': return <RosterPage />;
     case 'projects': return route[1] ? <ProjectDetailPage key={route[1]} id={route[1]} /> : <ProjectsPage />;
-    default: return <Typography.Text>404</Typography.Text>;
+    case 'console': return <ConsolePage tab={route[1]} id={route[2]} />;
+    default: return <NotFound />;
   }
 }

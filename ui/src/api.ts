@@ -1,4 +1,6 @@
-/** One fetch wrapper: same-origin cookie session, the CSRF header on writes, problem+json errors. */
+import { getLang, t, type Key } from './i18n';
+
+/** One fetch wrapper: same-origin cookie session, the CSRF header on writes, problem+json errors in the UI's language. */
 let csrfToken = '';
 
 export function setCsrf(token: string): void {
@@ -6,9 +8,37 @@ export function setCsrf(token: string): void {
 }
 
 export class ApiError extends Error {
-  constructor(public status: number, public title: string, public detail: string | undefined, public body: unknown) {
-    super(detail ? `${title}: ${detail}` : title);
+  constructor(public status: number, public title: string, public detail: string | undefined, public body: unknown, public path = '') {
+    super(problemText(status, title, detail, path));
   }
+}
+
+const STATUS_KEYS: Record<number, Key> = {
+  400: 'error.400', 401: 'error.401', 403: 'error.403', 404: 'error.404', 409: 'error.409', 413: 'error.413',
+  422: 'error.422', 429: 'error.429', 500: 'error.500', 502: 'error.503', 503: 'error.503',
+};
+
+// A text is shown to a Chinese reader only when it is Chinese: a word of Latin letters outside codes and identifiers means the server answered in English.
+const ENGLISH_WORD = /(^|[^A-Za-z0-9_.:/-])[A-Za-z]{3,}(?=$|[^A-Za-z0-9_.:/-])/;
+export function readsChinese(text: string): boolean {
+  return /[\u4e00-\u9fff]/.test(text) && !ENGLISH_WORD.test(text.replace(/\$\{[^}]*\}|`[^`]*`|"[^"]*"|“[^”]*”/g, ''));
+}
+
+/** The toast for a failed request: the server's own words when they are in the UI's language, else a sentence by status. */
+export function problemText(status: number, title: string, detail: string | undefined, path = ''): string {
+  const own = [title, detail].filter(Boolean).join(':');
+  if (getLang() === 'en') return detail ? `${title}: ${detail}` : title;
+  if (detail && readsChinese(detail)) return readsChinese(title) ? `${title}:${detail}` : detail;
+  if (readsChinese(title)) return title;
+  if (status === 401 && path.startsWith('/api/auth/login')) return t('error.login');
+  return STATUS_KEYS[status] ? t(STATUS_KEYS[status]) : t('error.other', { status: String(status || own) });
+}
+
+/** Any error as a sentence for a toast (never "Error: …" nor an English stack). */
+export function errText(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (getLang() === 'en') return e instanceof Error ? e.message : String(e);
+  return t('error.network');
 }
 
 type Listener = () => void;
@@ -19,7 +49,7 @@ export function onUnauthorized(l: Listener): () => void {
 }
 
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', 'accept-language': getLang() === 'en' ? 'en' : 'zh-CN' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
@@ -34,7 +64,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   if (!res.ok) {
     if (res.status === 401 && !path.startsWith('/api/auth/login')) unauthorized.forEach((l) => l());
     const p = (json ?? {}) as { title?: string; detail?: string; message?: string };
-    throw new ApiError(res.status, p.title ?? res.statusText, p.detail ?? p.message, json);
+    throw new ApiError(res.status, p.title ?? res.statusText, p.detail ?? p.message, json, path);
   }
   return json as T;
 }
@@ -62,6 +92,7 @@ export interface Task {
   id: string; instanceId: string; elementId: string; name: string | null; processKey: string; businessKey: string | null; departmentId: string | null;
   assignee: string | null; candidateGroups: string[]; formKey: string | null; dueAt: string | null; status: string; createdAt: string; overdue: boolean;
   caseNumber: string | null; itemName: string | null; light: Light | null; remaining: Remaining | null;
+  applicantName?: string | null; assigneeName?: string | null;
 }
 export interface Case {
   id: string; number: string; itemCode: string; itemName: string; departmentId: string; applicantName: string; receivedAt: string; promisedAt: string;
@@ -86,7 +117,7 @@ export interface Supervision {
   urgingNotices?: { content: string; replyBy: string | null; createdAt?: string; issuedAt?: string; issuedBy?: string; [k: string]: unknown }[];
 }
 export interface StatsRow { key: string; label: string; received: number; completed: number; onTime: number; overdueNow: number; overdueRate: number; avgWorkingDays: number | null; escalations: number }
-export interface Definition { id: string; key: string; version: number; name: string | null; note: string | null; deployedBy: string; deployedAt: string; xml?: string }
+export interface Definition { id: string; key: string; version: number; name: string | null; note: string | null; deployedBy: string; deployedAt: string; suspendedAt?: string | null; xml?: string }
 export interface Problem { elementId: string | null; message: string; source: string; severity: 'error' | 'warning' }
 export interface Item {
   code: string; name: string; departmentId: string; caseType: number; statutoryDays: number | null; promisedDays: number; limitUnit: string;

@@ -21,3 +21,11 @@ export function fmtRemaining(r: Remaining | null | undefined): string {
 export function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
+
+/** Version notes written by Duban itself ("shipped: approval-item.bpmn") read as words; an admin's own note is shown as written. */
+export function noteText(note: string | null | undefined): string {
+  if (!note) return '';
+  const m = /^shipped(?::\s*(.*))?$/i.exec(note);
+  if (!m) return note;
+  return m[1] ? `${t('def.shipped')}(${m[1]})` : t('def.shipped');
+}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { App, Form, Input, Modal, Radio, Select } from 'antd';
-import { ApiError, get, post, qs, type Case, type Item, type Page } from '../api';
+import { get, post, qs, type Case, type Item, type Page, errText } from '../api';
 import { t } from '../i18n';
 import { navigate } from '../router';
 
@@ -26,7 +26,7 @@ export function IntakeDialog({ open, departmentId, onClose }: { open: boolean; d
           onClose();
           navigate(`/cases/${c.id}`);
         } catch (e) {
-          message.error(e instanceof ApiError ? e.message : String(e));
+          message.error(errText(e));
         } finally {
           setBusy(false);
         }

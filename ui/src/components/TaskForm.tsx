@@ -1,7 +1,7 @@
 import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import { Alert, App, Modal, Spin, Typography } from 'antd';
 import type { Form } from '@bpmn-io/form-js-viewer';
-import { ApiError, post } from '../api';
+import { post, errText } from '../api';
 import { t } from '../i18n';
 import type { FormSchema } from '../forms/FormView';
 import { formForTask } from '../forms/schemas';
@@ -27,7 +27,7 @@ export function TaskFormModal({ task, username, onClose }: { task: FormTask | nu
     setError(null);
     if (!task) return;
     let live = true;
-    formForTask(task.formKey).then((f) => live && setLoaded(f), (e) => live && setError(e instanceof ApiError ? e.message : String(e)));
+    formForTask(task.formKey).then((f) => live && setLoaded(f), (e) => live && setError(errText(e)));
     return () => { live = false; };
   }, [task]);
 
@@ -43,7 +43,7 @@ export function TaskFormModal({ task, username, onClose }: { task: FormTask | nu
       message.success(t('tasks.completed'));
       onClose(true);
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      message.error(errText(e));
     } finally {
       setBusy(false);
     }

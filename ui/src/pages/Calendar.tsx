@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { App, Button, Card, DatePicker, Form, Input, InputNumber, Popconfirm, Select, Space, Switch, Table, Tag } from 'antd';
-import { ApiError, del, get, put } from '../api';
+import { del, get, put, errText } from '../api';
 import { t } from '../i18n';
 
 interface Day { day: string; working: boolean; source: string; name: string | null; note: string | null; updatedBy: string | null }
@@ -15,7 +15,7 @@ export function CalendarPage() {
   const [form] = Form.useForm();
   const load = useCallback(async () => setData(await get<Year>(`/api/calendar?year=${year}`)), [year]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
   // Every change recomputes the deadlines of open cases; say how many moved.
   const run = async (fn: () => Promise<{ recomputedCases?: number } | undefined>) => {
@@ -24,7 +24,7 @@ export function CalendarPage() {
       message.success(r?.recomputedCases ? t('cal.recomputed', { n: r.recomputedCases }) : t('common.success'));
       await load();
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      message.error(errText(e));
     }
   };
   const days = (data?.days ?? []).filter((d) => !special || d.source !== 'weekend');
@@ -38,10 +38,13 @@ export function CalendarPage() {
         )}</Space>}>
       <Form form={form} layout="inline" style={{ marginBottom: 12, rowGap: 8 }} initialValues={{ kind: 'holiday' }}
         onFinish={(v) => run(() => put(`/api/calendar/days/${v.day.format('YYYY-MM-DD')}`, { kind: v.kind, note: v.note || undefined }))}>
-        <Form.Item name="day" rules={[{ required: true }]}><DatePicker placeholder={t('cal.day')} data-testid="cal-day" /></Form.Item>
+        <Form.Item name="day" rules={[{ required: true, message: t('form.required', { label: t('cal.day') }) }]}>
+          <DatePicker placeholder={t('cal.day')} data-testid="cal-day" />
+        </Form.Item>
         <Form.Item name="kind"><Select style={{ width: 150 }} options={[{ value: 'holiday', label: t('cal.holiday') }, { value: 'workday', label: t('cal.workday') }]} /></Form.Item>
         <Form.Item name="note"><Input placeholder={t('cal.note')} /></Form.Item>
-        <Button type="primary" htmlType="submit" data-testid="cal-add">{t('cal.override')}</Button>
+        {/* Not a submit button: Enter in the date box only confirms the typed date; the override is added by this button. */}
+        <Button type="primary" onClick={() => form.submit()} data-testid="cal-add">{t('cal.override')}</Button>
         <Space style={{ marginLeft: 16 }}><Switch checked={special} onChange={setSpecial} />{t('cal.filter.special')}</Space>
       </Form>
       <Table<Day> rowKey="day" size="small" dataSource={days} pagination={{ pageSize: 31 }}

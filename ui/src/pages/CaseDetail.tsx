@@ -1,12 +1,16 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { PauseCircleOutlined, PlayCircleOutlined } from '@ant-design/icons';
 import { App, Button, Card, Col, DatePicker, Descriptions, Form, Input, Modal, Row, Select, Space, Table, Tag, Timeline, Typography } from 'antd';
-import { ApiError, get, post, qs, type CaseDetail, type Definition, type HistoryEntry, type Instance, type Page, type Supervision, type Task } from '../api';
+import { ApiError, get, post, qs, type CaseDetail, type Definition, type HistoryEntry, type Instance, type Page, type Supervision, type Task, errText } from '../api';
 import { t } from '../i18n';
 import { deptName, hasRole, useSession } from '../session';
 import { LightTag } from '../components/LightTag';
 import { Diagram } from '../components/Diagram';
 import { TaskFormModal, type FormTask } from '../components/TaskForm';
 import { fmtDateTime, fmtRemaining } from '../format';
+import { NoAccess } from '../components/NoAccess';
+import { smsKind, SmsStatusTag, ProviderStatusTag } from '../components/SmsTags';
+import { useUserNames } from '../names';
 
 const xmlCache = new Map<string, string>();
 
@@ -21,6 +25,8 @@ export function CaseDetailPage({ id }: { id: string }) {
   const [names, setNames] = useState<Record<string, string>>({});
   const [dialog, setDialog] = useState<null | 'suspend' | 'resume' | 'urge' | 'followup' | 'close'>(null);
   const [formTask, setFormTask] = useState<FormTask | null>(null);
+  const [denied, setDenied] = useState(false);
+  const people = useUserNames();
   const canInspect = hasRole(me, 'admin', 'inspector', 'leader');
   const canAct = hasRole(me, 'clerk', 'admin');
 
@@ -37,7 +43,11 @@ export function CaseDetailPage({ id }: { id: string }) {
   }, [id, me, canInspect]);
 
   useEffect(() => {
-    load().catch((e) => message.error(e instanceof ApiError ? e.message : String(e)));
+    load().catch((e) => {
+      // Another department's case is a 404 to a clerk (its existence is not revealed): say so instead of loading forever.
+      if (e instanceof ApiError && (e.status === 404 || e.status === 403)) setDenied(true);
+      else message.error(errText(e));
+    });
   }, [load, message]);
 
   const done = useMemo(() => [...new Set((inst?.history ?? []).filter((h) => h.kind === 'element.end' && h.elementId).map((h) => h.elementId!))], [inst]);
@@ -48,6 +58,7 @@ export function CaseDetailPage({ id }: { id: string }) {
     return c?.light === 'red' && late.length === 0 ? active.filter((a) => a !== 'supervise') : late;
   }, [inst, c, active]);
 
+  if (denied) return <NoAccess kind="case" />;
   if (!c || !inst) return <Card loading />;
 
   const act = async (fn: () => Promise<unknown>) => {
@@ -57,7 +68,7 @@ export function CaseDetailPage({ id }: { id: string }) {
       setDialog(null);
       await load();
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      message.error(errText(e));
       throw e;
     }
   };
@@ -106,7 +117,7 @@ export function CaseDetailPage({ id }: { id: string }) {
       <Row gutter={[12, 12]} className="gap">
         <Col xs={24} lg={sup || canInspect ? 12 : 24}>
           <Card size="small" title={t('case.timeline')} data-testid="case-timeline">
-            <Timeline items={timelineItems(inst.history, names, c)} />
+            <Timeline items={timelineItems(inst.history, { ...taskNames(inst), ...names }, c, people)} />
           </Card>
         </Col>
         {(sup || canInspect) && (
@@ -122,9 +133,9 @@ export function CaseDetailPage({ id }: { id: string }) {
                   scroll={{ x: true }}
                   columns={[
                     { title: t('case.sms.to'), dataIndex: 'to' },
-                    { title: t('case.sms.template'), dataIndex: 'template' },
-                    { title: t('case.sms.status'), dataIndex: 'status', render: (v) => <Tag color={v === 'sent' ? 'green' : v === 'failed' ? 'red' : 'default'}>{v}</Tag> },
-                    { title: t('case.sms.provider'), dataIndex: 'providerStatus', render: (v) => v && <Tag color={v === 'delivered' ? 'green' : v === 'failed' || v === 'undelivered' ? 'red' : 'blue'}>{v}</Tag> },
+                    { title: t('case.sms.template'), dataIndex: 'template', render: (v: string) => smsKind(v) },
+                    { title: t('case.sms.status'), dataIndex: 'status', render: (v: string) => <SmsStatusTag status={v} /> },
+                    { title: t('case.sms.provider'), dataIndex: 'providerStatus', render: (v: string | null) => <ProviderStatusTag status={v} /> },
                     { title: t('case.sms.sentAt'), dataIndex: 'sentAt', render: (v) => fmtDateTime(v) },
                   ]}
                 />
@@ -139,8 +150,8 @@ export function CaseDetailPage({ id }: { id: string }) {
           <Table size="small" rowKey="startedAt" pagination={false} dataSource={c.suspensions} columns={[
             { title: t('case.suspend.kind'), dataIndex: 'kind', render: (v) => t(v === 'special' ? 'case.suspend.special' : 'case.suspend.supplement') },
             { title: t('case.suspend.reason'), dataIndex: 'reason' },
-            { title: '⏸', dataIndex: 'startedAt', render: (v) => fmtDateTime(v) },
-            { title: '▶', dataIndex: 'endedAt', render: (v) => fmtDateTime(v) },
+            { title: <Space size={4}><PauseCircleOutlined />{t('case.suspend.started')}</Space>, dataIndex: 'startedAt', render: (v) => fmtDateTime(v) },
+            { title: <Space size={4}><PlayCircleOutlined />{t('case.suspend.ended')}</Space>, dataIndex: 'endedAt', render: (v) => fmtDateTime(v) },
           ]} />
         </Card>
       )}
@@ -183,6 +194,7 @@ export function CaseDetailPage({ id }: { id: string }) {
 }
 
 function SupervisionCard({ sup, canAct, onAction }: { sup: Supervision; canAct: boolean; onAction(a: 'urge' | 'followup' | 'close'): void }) {
+  const people = useUserNames();
   return (
     <Card size="small" title={<Space>{t('sup.panel')}<Tag color={sup.status === 'open' ? 'red' : 'green'} data-testid="supervision-status">{t(sup.status === 'open' ? 'sup.status.open' : 'sup.status.closed')}</Tag></Space>}
       data-testid="supervision-card"
@@ -206,7 +218,7 @@ function SupervisionCard({ sup, canAct, onAction }: { sup: Supervision; canAct: 
           <ul className="notices" data-testid="urging-notices">
             {(sup.urgingNotices ?? []).map((u, i) => (
               <li key={i} data-testid="urging-notice">
-                <Typography.Text type="secondary">{fmtDateTime(u.issuedAt)} · {u.issuedBy}</Typography.Text>
+                <Typography.Text type="secondary">{fmtDateTime(u.issuedAt)} · {people(u.issuedBy)}</Typography.Text>
                 <div>{u.content}</div>
               </li>
             ))}
@@ -215,6 +227,19 @@ function SupervisionCard({ sup, canAct, onAction }: { sup: Supervision; canAct: 
       )}
     </Card>
   );
+}
+
+/** Step names known before the diagram has loaded: the tasks carry them. */
+function taskNames(inst: Instance): Record<string, string> {
+  return Object.fromEntries(inst.tasks.filter((x) => x.name).map((x) => [x.elementId, x.name!]));
+}
+
+const VALUE_KEYS = ['pass', 'fail', 'approve', 'reject', 'accept', 'refuse', 'supplement', 'return', 'back', 'special', 'true', 'false'] as const;
+
+/** Decision codes stored by forms (reviewResult: "pass") read as words in the history. */
+function valueLabel(v: unknown): string {
+  const s = String(v);
+  return (VALUE_KEYS as readonly string[]).includes(s) ? t(`value.${s}` as never) : s;
 }
 
 function FormDialog({ title, testid, initial, onOk, onCancel, children }: {
@@ -241,11 +266,11 @@ function FormDialog({ title, testid, initial, onOk, onCancel, children }: {
   );
 }
 
-function timelineItems(history: HistoryEntry[], names: Record<string, string>, c: CaseDetail) {
+function timelineItems(history: HistoryEntry[], names: Record<string, string>, c: CaseDetail, people: (u: string | null) => string) {
   const items: { at: string; color: string; title: string; content?: string }[] = [];
   const name = (id: string | null) => (id ? names[id] ?? id : '');
   for (const h of history) {
-    const by = h.actor && h.actor !== 'system' ? ` · ${t('timeline.by', { who: h.actor })}` : '';
+    const by = h.actor && h.actor !== 'system' ? ` · ${t('timeline.by', { who: people(h.actor) })}` : '';
     switch (h.kind) {
       case 'instance.started': items.push({ at: h.at, color: 'blue', title: t('timeline.started') }); break;
       case 'instance.completed': items.push({ at: h.at, color: 'green', title: t('timeline.completed') }); break;
@@ -254,7 +279,7 @@ function timelineItems(history: HistoryEntry[], names: Record<string, string>, c
         break;
       case 'task.completed': {
         const out = (h.data?.output ?? {}) as Record<string, unknown>;
-        const text = Object.values(out).filter((v) => typeof v === 'string').join(' · ');
+        const text = Object.values(out).filter((v) => typeof v === 'string' || typeof v === 'boolean').map(valueLabel).join(' · ');
         items.push({ at: h.at, color: 'green', title: `${t('timeline.leave')} ${name(h.elementId)}${by}`, content: text || undefined });
         break;
       }
@@ -267,6 +292,12 @@ function timelineItems(history: HistoryEntry[], names: Record<string, string>, c
         break;
       case 'instance.suspended': items.push({ at: h.at, color: 'gray', title: t('timeline.suspended') }); break;
       case 'instance.resumed': items.push({ at: h.at, color: 'blue', title: t('timeline.resumed') }); break;
+      case 'instance.cancelled': items.push({ at: h.at, color: 'gray', title: `${t('timeline.cancelled')}${by}` }); break;
+      case 'instance.retimed': items.push({ at: h.at, color: 'gray', title: t('timeline.retimed') }); break;
+      case 'task.claimed': items.push({ at: h.at, color: 'gray', title: `${t('timeline.claimed')} ${name(h.elementId)}${by}` }); break;
+      case 'task.unclaimed': items.push({ at: h.at, color: 'gray', title: `${t('timeline.unclaimed')} ${name(h.elementId)}${by}` }); break;
+      case 'comment': case 'task.comment': case 'case.comment':
+        items.push({ at: h.at, color: 'blue', title: `${t('timeline.comment')}${by}`, content: String((h.data as { text?: unknown } | null)?.text ?? '') }); break;
     }
   }
   for (const s of c.suspensions) {

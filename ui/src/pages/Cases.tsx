@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { App, Card, Input, Select, Space, Table, Typography } from 'antd';
-import { get, qs, type Case, type Light, type Page } from '../api';
+import { get, qs, type Case, type Light, type Page, errText } from '../api';
 import { t } from '../i18n';
 import { deptName, hasRole, useSession } from '../session';
 import { navigate, useRoute, href } from '../router';
@@ -38,7 +38,7 @@ export function CasesPage() {
     }
   }, [light, departmentId, itemCode, q, page]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
 
   return (

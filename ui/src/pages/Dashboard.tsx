@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { App, Button, Card, Col, Row, Statistic, Table, Typography } from 'antd';
-import { get, qs, type Case, type Light, type Page, type StatsRow } from '../api';
+import { get, qs, type Case, type Light, type Page, type StatsRow, errText } from '../api';
 import { getLang, t } from '../i18n';
 import { deptName, useSession } from '../session';
 import { navigate } from '../router';
@@ -49,7 +49,7 @@ export default function DashboardPage() {
         for (const c of lightLists[i]!) (lights[c.departmentId] ??= {})[l] = ((lights[c.departmentId] ??= {})[l] ?? 0) + 1;
       });
       setData({ year, byDept: byDept.rows, byMonth: byMonth.rows, byItem: byItem.rows, lights, openSupervisions: sup.total });
-    })().catch((e) => message.error(String(e)));
+    })().catch((e) => message.error(errText(e)));
   }, [message]);
 
   const lang = getLang();

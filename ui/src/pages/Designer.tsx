@@ -7,6 +7,9 @@ import CamundaBehaviorsModule from 'camunda-bpmn-js-behaviors/lib/camunda-platfo
 import { ElementTemplatesPropertiesProviderModule } from 'bpmn-js-element-templates';
 import 'bpmn-js-element-templates/dist/assets/element-templates.css';
 import { dubanTemplates } from '../designer/templates';
+import { ChineseTranslateModule, translateType } from '../designer/translate';
+import { problemLabel } from '../designer/problems';
+import { useUserNames } from '../names';
 import FeelEditor from '@bpmn-io/feel-editor';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 import { selfAndAllChildren } from 'diagram-js/lib/util/Elements';
@@ -14,10 +17,10 @@ import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
 import 'bpmn-js/dist/assets/bpmn-font/css/bpmn.css';
 import '@bpmn-io/properties-panel/dist/assets/properties-panel.css';
-import { ApiError, get, post, qs, type Definition, type Page, type Problem } from '../api';
+import { ApiError, get, post, qs, type Definition, type Page, type Problem, errText } from '../api';
 import { t } from '../i18n';
 import { navigate } from '../router';
-import { fmtDateTime } from '../format';
+import { fmtDateTime, noteText } from '../format';
 import { VersionDiff } from './VersionDiff';
 
 const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
@@ -29,6 +32,30 @@ const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
     <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="180" y="160" width="36" height="36"/></bpmndi:BPMNShape>
   </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
 </bpmn:definitions>`;
+
+/** Fit the diagram, then leave room on the left so the palette does not cover the start event (1366 px screens). */
+function fitBesidePalette(canvas: any) {
+  const { inner, outer } = canvas.viewbox();
+  if (!inner?.width || !outer?.width) return canvas.zoom('fit-viewport');
+  const left = 80; // px kept free for the palette
+  const scale = Math.min(1, (outer.width - left - 16) / inner.width, (outer.height - 32) / inner.height);
+  if (!(scale > 0)) return canvas.zoom('fit-viewport');
+  canvas.viewbox({ x: inner.x - left / scale, y: inner.y - 16 / scale, width: outer.width / scale, height: outer.height / scale });
+}
+
+/** If a start event still sits under the palette, move the drawing right until it is clear. */
+function clearPalette(modeler: any) {
+  const canvas = modeler.get('canvas');
+  const container: HTMLElement = canvas.getContainer();
+  const palette = container.querySelector('.djs-palette');
+  if (!palette) return;
+  const edge = palette.getBoundingClientRect().right - container.getBoundingClientRect().left + 12;
+  const vb = canvas.viewbox();
+  const starts = modeler.get('elementRegistry').filter((e: any) => e.type === 'bpmn:StartEvent' && !e.labelTarget);
+  if (!starts.length) return;
+  const minX = Math.min(...starts.map((e: any) => (e.x - vb.x) * vb.scale));
+  if (minX < edge) canvas.scroll({ dx: edge - minX, dy: 0 });
+}
 
 const WORKING_DAYS = /^\s*=\s*workingDays\(\s*(\d+)\s*\)\s*$/;
 
@@ -54,6 +81,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
   const lintTimer = useRef<number | undefined>(undefined);
   const lintSeq = useRef(0);
   const [formKeys, setFormKeys] = useState<string[]>([]);
+  const people = useUserNames();
   useEffect(() => {
     get<Page<{ key: string }>>(`/api/forms${qs({ pageSize: 200, sort: 'key', order: 'asc' })}`).then((p) => setFormKeys(p.items.map((f) => f.key)), () => undefined);
   }, []);
@@ -77,7 +105,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
       setProblems({ errors: r.errors, warnings: r.warnings });
       showProblems(modeler, r.errors, r.warnings);
     } catch (e) {
-      if (seq === lintSeq.current) message.error(e instanceof ApiError ? e.message : String(e));
+      if (seq === lintSeq.current) message.error(errText(e));
     } finally {
       if (seq === lintSeq.current) setValidating(false);
     }
@@ -92,7 +120,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     const modeler = new (Modeler as any)({
       container: canvasRef.current,
       propertiesPanel: { parent: propsRef.current },
-      additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule, CamundaBehaviorsModule, ElementTemplatesPropertiesProviderModule],
+      additionalModules: [ChineseTranslateModule, BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, CamundaPlatformPropertiesProviderModule, CamundaBehaviorsModule, ElementTemplatesPropertiesProviderModule],
       elementTemplates: dubanTemplates(),
       moddleExtensions: { camunda: camundaModdle },
     });
@@ -114,7 +142,9 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
     const modeler = modelerRef.current;
     setReady(false);
     await modeler.importXML(xml);
-    modeler.get('canvas').zoom('fit-viewport');
+    fitBesidePalette(modeler.get('canvas'));
+    clearPalette(modeler);
+    requestAnimationFrame(() => { fitBesidePalette(modeler.get('canvas')); clearPalette(modeler); }); // again once the layout has settled
     setCurrent(def);
     setSelected(null);
     setReady(true);
@@ -128,7 +158,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
       if (!id) return open(EMPTY, null);
       const def = await get<Definition>(`/api/process-definitions/${encodeURIComponent(id)}`);
       await open(def.xml ?? EMPTY, def);
-    })().catch((e) => message.error(e instanceof ApiError ? e.message : String(e)));
+    })().catch((e) => message.error(errText(e)));
   }, [definitionId, loadVersions, open, message]);
 
   const insertUserTask = () => {
@@ -180,7 +210,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
         setProblems({ errors: body.errors ?? [], warnings: body.warnings ?? [] });
         showProblems(modelerRef.current, body.errors ?? [], body.warnings ?? []);
         message.error(t('designer.refused'));
-      } else message.error(e instanceof ApiError ? e.message : String(e));
+      } else message.error(errText(e));
     } finally {
       setDeploying(false);
     }
@@ -222,9 +252,9 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
             renderItem={(d) => (
               <List.Item key={d.id} className={d.id === current?.id ? 'version-current' : ''} data-testid="version-row" data-id={d.id}>
                 <a onClick={() => navigate(`/designer/${encodeURIComponent(d.id)}`)}>
-                  <div><b>{d.key}</b> <Tag>v{d.version}</Tag></div>
-                  <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtDateTime(d.deployedAt)} · {d.deployedBy}</Typography.Text>
-                  {d.note && <div className="version-note" data-testid="version-note">{d.note}</div>}
+                  <div><Typography.Text code strong>{d.key}</Typography.Text> <Tag>{`v${d.version}`}</Tag>{d.suspendedAt && <Tag>{t('def.suspended')}</Tag>}</div>
+                  <Typography.Text type="secondary" style={{ fontSize: 12 }}>{fmtDateTime(d.deployedAt)} · {people(d.deployedBy)}</Typography.Text>
+                  {d.note && <div className="version-note" data-testid="version-note">{noteText(d.note)}</div>}
                 </a>
               </List.Item>
             )}
@@ -238,7 +268,7 @@ export default function DesignerPage({ definitionId }: { definitionId?: string }
               <ul>
                 {[...problems.errors, ...problems.warnings].map((p, i) => (
                   <li key={i} className={`problem problem-${p.severity}`} data-testid="problem" data-severity={p.severity} data-element-id={p.elementId ?? ''}>
-                    <a onClick={() => select(p.elementId)}>{p.severity === 'error' ? '✖' : '⚠'} {p.elementId ? <code>{p.elementId}</code> : null} {p.message}</a>
+                    <a onClick={() => select(p.elementId)}>{p.severity === 'error' ? '✖' : '⚠'} {p.elementId ? <code>{p.elementId}</code> : null} <span title={p.message} data-testid="problem-text">{problemLabel(p)}</span></a>
                   </li>
                 ))}
               </ul>
@@ -294,7 +324,7 @@ function DubanPanel({ modeler, element, tick, formKeys }: { modeler: any; elemen
   return (
     <Card size="small" title={t('designer.panel')} data-testid="duban-panel" data-element-id={bo.id}>
       <Form layout="vertical" size="small" key={`${bo.id}`}>
-        <Form.Item label={t('designer.type')}><Tag>{bo.$type.replace('bpmn:', '')}</Tag><Typography.Text code data-testid="panel-id">{bo.id}</Typography.Text></Form.Item>
+        <Form.Item label={t('designer.type')}><Tag>{translateType(bo.$type)}</Tag><Typography.Text code data-testid="panel-id">{bo.id}</Typography.Text></Form.Item>
         {!element.waypoints && (
           <Form.Item label={t('designer.name')}>
             <LazyInput value={bo.name ?? ''} onCommit={(v) => set({ name: v || undefined })} testid="panel-name" />
@@ -527,7 +557,7 @@ function showProblems(modeler: any, errors: Problem[], warnings: Problem[]) {
     const div = document.createElement('div');
     div.className = `lint-badge ${e.errors.length ? 'lint-error' : 'lint-warning'}`;
     div.textContent = String(e.errors.length || e.warnings.length);
-    div.title = [...e.errors, ...e.warnings].map((p) => p.message).join('\n');
+    div.title = [...e.errors, ...e.warnings].map((p) => problemLabel(p)).join('\n');
     div.dataset.testid = 'lint-badge';
     div.dataset.elementId = id;
     div.dataset.severity = e.errors.length ? 'error' : 'warning';

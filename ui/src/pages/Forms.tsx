@@ -5,9 +5,10 @@ import '@bpmn-io/form-js-viewer/dist/assets/form-js.css';
 import '@bpmn-io/form-js-editor/dist/assets/form-js-editor.css';
 import '@bpmn-io/form-js-editor/dist/assets/properties-panel.css';
 import '../forms/editor.css';
-import { ApiError, get, put, qs, type Page } from '../api';
+import { ApiError, get, put, qs, type Page, errText } from '../api';
 import { t } from '../i18n';
 import { fmtDateTime } from '../format';
+import { useUserNames } from '../names';
 import type { FormSchema } from '../forms/FormView';
 import type { StoredForm } from '../forms/schemas';
 
@@ -22,6 +23,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
   const [current, setCurrent] = useState<{ key: string; version: number | null; latest: number | null } | null>(null);
   const [versions, setVersions] = useState<Summary[]>([]);
   const [note, setNote] = useState('');
+  const people = useUserNames();
   const [dirty, setDirty] = useState(false);
   const [refused, setRefused] = useState<string[] | null>(null);
   const [saving, setSaving] = useState(false);
@@ -70,7 +72,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
 
   // #/forms/<key> (the designer's "edit form" link) opens that form.
   useEffect(() => {
-    if (formKey) open(formKey).catch((e) => message.error(e instanceof ApiError ? e.message : String(e)));
+    if (formKey) open(formKey).catch((e) => message.error(errText(e)));
   }, [formKey, open, message]);
 
   const save = async () => {
@@ -84,7 +86,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
       await Promise.all([loadList(), open(current.key)]);
     } catch (e) {
       const errors = e instanceof ApiError ? (e.body as { errors?: string[] })?.errors : undefined;
-      setRefused(errors?.length ? errors : [e instanceof ApiError ? e.message : String(e)]);
+      setRefused(errors?.length ? errors : [errText(e)]);
     } finally {
       setSaving(false);
     }
@@ -106,7 +108,7 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
           <Table<Summary>
             rowKey="key" size="small" dataSource={list} pagination={false}
             rowClassName={(r) => (r.key === current?.key ? 'ant-table-row-selected' : '')}
-            onRow={(r) => ({ onClick: () => leave(() => void open(r.key).catch((e) => message.error(String(e)))), style: { cursor: 'pointer' }, 'data-testid': 'form-row', 'data-key': r.key } as never)}
+            onRow={(r) => ({ onClick: () => leave(() => void open(r.key).catch((e) => message.error(errText(e)))), style: { cursor: 'pointer' }, 'data-testid': 'form-row', 'data-key': r.key } as never)}
             columns={[
               { title: t('forms.key'), dataIndex: 'key' },
               { title: t('forms.version'), dataIndex: 'version', width: 60, render: (v) => `v${v}` },
@@ -118,13 +120,13 @@ export default function FormsPage({ formKey }: { formKey?: string }) {
       <Col xs={24} lg={17}>
         <Card
           size="small"
-          title={current ? <Space>{current.key}{current.version ? <Tag>v{current.version}</Tag> : <Tag color="blue">{t('forms.new')}</Tag>}{dirty && <Tag color="orange" data-testid="form-dirty">{t('forms.unsaved')}</Tag>}</Space> : t('forms.title')}
+          title={current ? <Space>{current.key}{current.version ? <Tag>{`v${current.version}`}</Tag> : <Tag color="blue">{t('forms.new')}</Tag>}{dirty && <Tag color="orange" data-testid="form-dirty">{t('forms.unsaved')}</Tag>}</Space> : t('forms.title')}
           extra={current && (
             <Space wrap>
               {versions.length > 1 && (
                 <Select size="small" style={{ width: 260 }} value={current.version ?? undefined} placeholder={t('forms.versions')} data-testid="form-version-select"
                   onChange={(v) => leave(() => void open(current.key, v))}
-                  options={versions.map((v) => ({ value: v.version, label: `v${v.version} · ${fmtDateTime(v.createdAt)} · ${v.createdBy}${v.version === current.latest ? ` (${t('forms.latest')})` : ''}` }))} />
+                  options={versions.map((v) => ({ value: v.version, label: `v${v.version} · ${fmtDateTime(v.createdAt)} · ${people(v.createdBy)}${v.version === current.latest ? ` (${t('forms.latest')})` : ''}` }))} />
               )}
               <Input size="small" style={{ width: 200 }} placeholder={t('forms.note')} value={note} onChange={(e) => setNote(e.target.value)} maxLength={500} data-testid="form-note" />
               <Button size="small" type="primary" loading={saving} onClick={save} data-testid="form-save">{t('forms.save')}</Button>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { App, Button, Card, Form, Input, InputNumber, Modal, Select, Switch, Table, Tag } from 'antd';
-import { ApiError, get, patch, qs, type Item, type Page } from '../api';
+import { get, patch, qs, type Item, type Page, errText } from '../api';
 import { t } from '../i18n';
 import { deptName, useSession } from '../session';
 
@@ -15,7 +15,7 @@ export function ItemsPage() {
   const [form] = Form.useForm();
   const load = useCallback(async () => setData(await get<Page<Item>>(`/api/items${qs({ q, page, pageSize: 20, sort: 'code', order: 'asc' })}`)), [q, page]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
   return (
     <Card title={t('items.title')} data-testid="items-page" extra={<Input.Search allowClear placeholder={t('items.search')} onSearch={(v) => { setQ(v); setPage(1); }} style={{ width: 220 }} />}>
@@ -47,7 +47,7 @@ export function ItemsPage() {
             setEditing(null);
             await load();
           } catch (e) {
-            message.error(e instanceof ApiError ? e.message : String(e));
+            message.error(errText(e));
           }
         }}>
         <Form form={form} layout="vertical">
@@ -55,7 +55,7 @@ export function ItemsPage() {
           <Form.Item name="statutoryDays" label={t('items.statutory')}><InputNumber min={1} /></Form.Item>
           <Form.Item name="promisedDays" label={t('items.promised')} rules={[{ required: true }]}><InputNumber min={1} /></Form.Item>
           <Form.Item label={t('items.warning')}>
-            <Form.Item name="warningKind" noStyle><Select style={{ width: 160 }} options={[{ value: 'days', label: 'days' }, { value: 'percent', label: 'percent' }]} /></Form.Item>
+            <Form.Item name="warningKind" noStyle><Select style={{ width: 160 }} options={[{ value: 'days', label: t('items.warning.kind.days') }, { value: 'percent', label: t('items.warning.kind.percent') }]} /></Form.Item>
             <Form.Item name="warningValue" noStyle><InputNumber min={0} style={{ marginLeft: 8 }} /></Form.Item>
           </Form.Item>
           <Form.Item name="processKey" label={t('items.process')} rules={[{ required: true }]}><Input /></Form.Item>

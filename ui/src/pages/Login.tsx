@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Alert, Button, Card, Form, Input, Typography } from 'antd';
-import { ApiError, post, type Me } from '../api';
+import { post, type Me, errText } from '../api';
 import { getLang, setLang, t } from '../i18n';
 
 export function LoginPage({ onLogin }: { onLogin(me: Me): Promise<void> }) {
@@ -25,7 +25,7 @@ export function LoginPage({ onLogin }: { onLogin(me: Me): Promise<void> }) {
               const me = await post<Me>('/api/auth/login', v);
               await onLogin(me);
             } catch (e) {
-              setError(e instanceof ApiError ? e.message : String(e));
+              setError(errText(e));
             } finally {
               setBusy(false);
             }

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { App, Button, Card, Select, Space, Table, Tag, Typography } from 'antd';
-import { ApiError, get, put, qs, type Page } from '../api';
+import { get, put, qs, type Page, errText } from '../api';
 import { t, type Key } from '../i18n';
 import { deptName, hasRole, useSession } from '../session';
 import type { User } from './Users';
@@ -36,13 +36,13 @@ export function RosterPage() {
   const days = useMemo(() => Array.from({ length: 7 }, (_, i) => addDays(week, i)), [week]);
   const load = useCallback(async () => setEntries(await get<RosterEntry[]>(`/api/roster${qs({ from: days[0], to: days[6] })}`)), [days]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
   useEffect(() => {
     if (!canEdit) return;
     get<Page<User>>('/api/users?role=inspector&pageSize=200&sort=username&order=asc')
       .then((p) => setInspectors(p.items.filter((u) => u.active)))
-      .catch((e) => message.error(String(e)));
+      .catch((e) => message.error(errText(e)));
   }, [canEdit, message]);
 
   const save = async (day: string) => {
@@ -59,7 +59,7 @@ export function RosterPage() {
       setEditing(null);
       await load();
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      message.error(errText(e));
     } finally {
       setSaving(false);
     }

@@ -1,6 +1,12 @@
 import { useCallback, useEffect, useState } from 'react';
-import { App, Button, Card, Grid, List, Segmented, Space, Table, Tag, Typography } from 'antd';
-import { ApiError, get, post, qs, type Page, type Task } from '../api';
+import { App, Button, Card, DatePicker, Grid, List, Segmented, Select, Space, Table, Tag, Typography } from 'antd';
+import type { SorterResult } from 'antd/es/table/interface';
+import dayjs from 'dayjs';
+import { FilterBar } from '../components/FilterBar';
+import type { Filter } from '../savedFilters';
+import { useUserNames } from '../names';
+import type { Item } from '../api';
+import { get, post, qs, type Page, type Task, errText } from '../api';
 import { t } from '../i18n';
 import { useSession } from '../session';
 import { LightTag } from '../components/LightTag';
@@ -11,9 +17,18 @@ import { href } from '../router';
 
 type Scope = 'department' | 'mine' | 'unassigned';
 
+/** Columns the list can be sorted by: the API's `sort` values. */
+const SORTABLE = ['light', 'caseNumber', 'itemName', 'name', 'dueAt', 'assignee'] as const;
+const LIGHTS = ['green', 'yellow', 'red', 'suspended'] as const;
+
 export function TasksPage() {
   const { me } = useSession();
+  const people = useUserNames();
   const [scope, setScope] = useState<Scope>('department');
+  const [filter, setFilter] = useState<Filter>({});
+  const [sort, setSort] = useState<{ sort: string; order: 'asc' | 'desc' }>({ sort: 'dueAt', order: 'asc' });
+  const [items, setItems] = useState<Item[]>([]);
+  const [colleagues, setColleagues] = useState<{ username: string; displayName: string }[]>([]);
   const [page, setPage] = useState(1);
   const [data, setData] = useState<Page<Task> | null>(null);
   const [loading, setLoading] = useState(false);
@@ -26,13 +41,22 @@ export function TasksPage() {
   const load = useCallback(async () => {
     setLoading(true);
     try {
-      setData(await get<Page<Task>>(`/api/tasks${qs({ assignment: scope, page, pageSize: 20, sort: 'dueAt', order: 'asc' })}`));
+      // Search and filters: q (case no., applicant, item), itemCode, light, dueFrom/dueTo (YYYY-MM-DD, Beijing days), assignee (username).
+      setData(await get<Page<Task>>(`/api/tasks${qs({ assignment: scope, page, pageSize: 20, ...filter, ...sort })}`));
     } finally {
       setLoading(false);
     }
-  }, [scope, page]);
+  }, [scope, page, filter, sort]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    get<Page<Item>>(`/api/items${qs({ departmentId: me.departmentId ?? undefined, pageSize: 200, active: true })}`).then((p) => setItems(p.items), () => undefined);
+    get<Page<{ username: string; displayName: string; departmentId: string | null }>>(`/api/users${qs({ departmentId: me.departmentId ?? undefined, pageSize: 200 })}`)
+      .then((p) => setColleagues(p.items), () => undefined);
+  }, [me.departmentId]);
+  const changeFilter = (f: Filter) => { setFilter(f); setPage(1); };
+  const set = (k: string, v: string | undefined) => changeFilter({ ...filter, [k]: v || undefined });
+  const sortOrder = (key: string) => (sort.sort === key ? (sort.order === 'asc' ? 'ascend' as const : 'descend' as const) : null);
+  useEffect(() => {
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
 
   const claim = async (task: Task, undo = false) => {
@@ -41,7 +65,7 @@ export function TasksPage() {
       message.success(undo ? t('common.success') : t('tasks.claimed'));
       await load();
     } catch (e) {
-      message.error(e instanceof ApiError ? e.message : String(e));
+      message.error(errText(e));
     }
   };
 
@@ -66,6 +90,18 @@ export function TasksPage() {
         options={(['department', 'mine', 'unassigned'] as Scope[]).map((s) => ({ value: s, label: <span data-testid={`scope-${s}`}>{t(`tasks.scope.${s}`)}</span> }))}
         style={{ marginBottom: 12 }}
       />
+      <FilterBar list="tasks" username={me.username} filter={filter} onChange={changeFilter} placeholder={t('tasks.search')}>
+        <Select allowClear showSearch optionFilterProp="label" placeholder={t('tasks.filter.item')} style={{ width: 200 }} value={filter.itemCode} data-testid="tasks-item"
+          onChange={(v) => set('itemCode', v)} options={items.map((i) => ({ value: i.code, label: i.name }))} />
+        <Select allowClear placeholder={t('tasks.filter.light')} style={{ width: 110 }} value={filter.light} data-testid="tasks-light"
+          onChange={(v) => set('light', v)} options={LIGHTS.map((l) => ({ value: l, label: t(`light.${l}`) }))} />
+        <DatePicker.RangePicker
+          value={filter.dueFrom && filter.dueTo ? [dayjs(filter.dueFrom), dayjs(filter.dueTo)] : null}
+          placeholder={[t('tasks.filter.due'), t('tasks.filter.due')]} data-testid="tasks-due"
+          onChange={(r) => changeFilter({ ...filter, dueFrom: r?.[0]?.format('YYYY-MM-DD'), dueTo: r?.[1]?.format('YYYY-MM-DD') })} />
+        <Select allowClear showSearch optionFilterProp="label" placeholder={t('tasks.filter.assignee')} style={{ width: 140 }} value={filter.assignee} data-testid="tasks-assignee"
+          onChange={(v) => set('assignee', v)} options={colleagues.map((u) => ({ value: u.username, label: u.displayName }))} />
+      </FilterBar>
       {phone ? (
         <List
           loading={loading}
@@ -93,14 +129,21 @@ export function TasksPage() {
           dataSource={data?.items ?? []}
           pagination={{ current: page, pageSize: 20, total: data?.total ?? 0, onChange: setPage, showSizeChanger: false }}
           onRow={(task) => ({ 'data-testid': 'task-row', 'data-task-id': task.id, 'data-department': task.departmentId ?? '' } as never)}
+          onChange={(_p, _f, sorter) => {
+            const s = (Array.isArray(sorter) ? sorter[0] : sorter) as SorterResult<Task> | undefined;
+            const key = String(s?.columnKey ?? '');
+            setSort(s?.order && (SORTABLE as readonly string[]).includes(key) ? { sort: key, order: s.order === 'ascend' ? 'asc' : 'desc' } : { sort: 'dueAt', order: 'asc' });
+            setPage(1);
+          }}
           columns={[
-            { title: t('tasks.light'), dataIndex: 'light', width: 110, render: (_, task) => <LightTag light={task.light} /> },
-            { title: t('tasks.case'), dataIndex: 'caseNumber', render: (v, task) => <a href={href(`/cases/${task.instanceId}`)}>{v ?? task.businessKey}</a> },
-            { title: t('tasks.item'), dataIndex: 'itemName' },
-            { title: t('tasks.step'), dataIndex: 'name', render: (v) => <Tag>{v}</Tag> },
-            { title: t('tasks.due'), dataIndex: 'dueAt', render: (v) => fmtDateTime(v) },
+            { title: t('tasks.light'), key: 'light', dataIndex: 'light', width: 110, sorter: true, sortOrder: sortOrder('light'), render: (_, task) => <LightTag light={task.light} /> },
+            { title: t('tasks.case'), key: 'caseNumber', dataIndex: 'caseNumber', sorter: true, sortOrder: sortOrder('caseNumber'), render: (v, task) => <a href={href(`/cases/${task.instanceId}`)}>{v ?? task.businessKey}</a> },
+            ...(data?.items.some((x) => x.applicantName !== undefined) ? [{ title: t('case.applicant'), key: 'applicantName', dataIndex: 'applicantName' }] : []),
+            { title: t('tasks.item'), key: 'itemName', dataIndex: 'itemName', sorter: true, sortOrder: sortOrder('itemName') },
+            { title: t('tasks.step'), key: 'name', dataIndex: 'name', sorter: true, sortOrder: sortOrder('name'), render: (v) => <Tag>{v}</Tag> },
+            { title: t('tasks.due'), key: 'dueAt', dataIndex: 'dueAt', sorter: true, sortOrder: sortOrder('dueAt'), render: (v) => fmtDateTime(v) },
             { title: t('tasks.remaining'), dataIndex: 'remaining', render: (_, task) => <Typography.Text type={task.remaining?.overdue ? 'danger' : undefined}>{fmtRemaining(task.remaining)}</Typography.Text> },
-            { title: t('tasks.assignee'), dataIndex: 'assignee' },
+            { title: t('tasks.assignee'), key: 'assignee', dataIndex: 'assignee', sorter: true, sortOrder: sortOrder('assignee'), render: (v, task) => task.assigneeName ?? people(v) },
             { title: t('common.actions'), key: 'a', render: (_, task) => actions(task) },
           ]}
         />

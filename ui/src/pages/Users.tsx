@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
-import { App, Button, Card, Form, Input, Modal, Select, Space, Switch, Table, Tabs, Tag } from 'antd';
-import { ApiError, get, patch, post, qs, type Department, type Page } from '../api';
+import { App, Button, Card, Form, Input, Modal, Select, Space, Switch, Table, Tabs, Tag, Typography } from 'antd';
+import { get, patch, post, qs, type Department, type Page, errText } from '../api';
 import { getLang, t } from '../i18n';
 
 export interface User { id: string; username: string; displayName: string; departmentId: string | null; roles: string[]; phone: string | null; active: boolean }
@@ -20,17 +20,18 @@ export function UsersPage() {
   const [data, setData] = useState<Page<User> | null>(null);
   const [editing, setEditing] = useState<User | 'new' | null>(null);
   const [deptOpen, setDeptOpen] = useState(false);
+  const [deptEditing, setDeptEditing] = useState<Department | null>(null);
   const [form] = Form.useForm();
   const [deptForm] = Form.useForm();
   const loadDepts = useCallback(async () => setDepartments(await get<Department[]>('/api/departments')), []);
   const load = useCallback(async () => setData(await get<Page<User>>(`/api/users${qs({ page, pageSize: 20, sort: 'username', order: 'asc' })}`)), [page]);
   useEffect(() => {
-    load().catch((e) => message.error(String(e)));
+    load().catch((e) => message.error(errText(e)));
   }, [load, message]);
   useEffect(() => {
-    loadDepts().catch((e) => message.error(String(e)));
+    loadDepts().catch((e) => message.error(errText(e)));
   }, [loadDepts, message]);
-  const fail = (e: unknown) => message.error(e instanceof ApiError ? e.message : String(e));
+  const fail = (e: unknown) => message.error(errText(e));
   const deptName = (id: string | null) => {
     const d = departments.find((x) => x.id === id);
     return d ? deptLabel(d) : (id ?? '');
@@ -41,7 +42,7 @@ export function UsersPage() {
   const openEdit = (u: User | 'new') => {
     form.resetFields();
     if (u !== 'new') form.setFieldsValue({ displayName: u.displayName, departmentId: u.departmentId ?? undefined, roles: u.roles, phone: u.phone ?? '', active: u.active });
-    else form.setFieldsValue({ roles: ['clerk'], active: true });
+    else form.setFieldsValue({ roles: [], active: true }); // no role is preselected: the admin chooses
     setEditing(u);
   };
 
@@ -69,9 +70,11 @@ export function UsersPage() {
   const saveDept = async () => {
     const v = await deptForm.validateFields();
     try {
-      await post('/api/departments', { id: v.id, name: v.name, nameEn: v.nameEn || undefined, phone: v.phone || undefined });
+      if (deptEditing) await patch(`/api/departments/${encodeURIComponent(deptEditing.id)}`, { name: v.name, nameEn: v.nameEn || null, phone: v.phone || null });
+      else await post('/api/departments', { id: v.id, name: v.name, nameEn: v.nameEn || undefined, phone: v.phone || undefined });
       message.success(t('common.success'));
       setDeptOpen(false);
+      setDeptEditing(null);
       deptForm.resetFields();
       await loadDepts();
     } catch (e) {
@@ -97,7 +100,7 @@ export function UsersPage() {
                   pagination={{ current: page, pageSize: 20, total: data?.total ?? 0, onChange: setPage, showSizeChanger: false }}
                   onRow={(r) => ({ 'data-testid': 'user-row', 'data-username': r.username } as never)}
                   columns={[
-                    { title: t('users.username'), dataIndex: 'username' },
+                    { title: t('users.username'), dataIndex: 'username', render: (v: string) => <Typography.Text code>{v}</Typography.Text> },
                     { title: t('users.displayName'), dataIndex: 'displayName' },
                     { title: t('users.roles'), dataIndex: 'roles', render: (rs: string[]) => rs.map((r) => <Tag key={r} color={r === 'admin' ? 'red' : r === 'inspector' ? 'purple' : r === 'leader' ? 'gold' : 'blue'}>{t(`role.${r}` as never)}</Tag>) },
                     { title: t('users.department'), dataIndex: 'departmentId', render: (v) => deptName(v) },
@@ -114,7 +117,7 @@ export function UsersPage() {
             children: (
               <>
                 <Space style={{ marginBottom: 12 }}>
-                  <Button type="primary" onClick={() => setDeptOpen(true)} data-testid="dept-new">{t('users.dept.new')}</Button>
+                  <Button type="primary" onClick={() => { setDeptEditing(null); deptForm.resetFields(); setDeptOpen(true); }} data-testid="dept-new">{t('users.dept.new')}</Button>
                 </Space>
                 <Table<Department>
                   rowKey="id" size="small" dataSource={departments} pagination={false}
@@ -124,6 +127,15 @@ export function UsersPage() {
                     { title: t('users.dept.name'), dataIndex: 'name' },
                     { title: t('users.dept.nameEn'), dataIndex: 'nameEn' },
                     { title: t('users.phone'), dataIndex: 'phone' },
+                    {
+                      title: t('common.actions'), key: 'a', render: (_, d) => (
+                        <Button size="small" data-testid={`dept-edit-${d.id}`} onClick={() => {
+                          setDeptEditing(d);
+                          deptForm.setFieldsValue({ id: d.id, name: d.name, nameEn: d.nameEn ?? '', phone: d.phone ?? '' });
+                          setDeptOpen(true);
+                        }}>{t('common.edit')}</Button>
+                      ),
+                    },
                   ]}
                 />
               </>
@@ -149,10 +161,10 @@ export function UsersPage() {
           {!isNew && <Form.Item name="active" label={t('users.active')} valuePropName="checked"><Switch data-testid="user-active" /></Form.Item>}
         </Form>
       </Modal>
-      <Modal open={deptOpen} title={t('users.dept.new')} onCancel={() => setDeptOpen(false)} onOk={saveDept} okText={t('common.save')} cancelText={t('common.cancel')} forceRender
+      <Modal open={deptOpen} title={deptEditing ? t('users.dept.edit', { name: deptEditing.name }) : t('users.dept.new')} onCancel={() => { setDeptOpen(false); setDeptEditing(null); }} onOk={saveDept} okText={t('common.save')} cancelText={t('common.cancel')} forceRender
         okButtonProps={{ 'data-testid': 'dept-save' } as never}>
         <Form form={deptForm} layout="vertical">
-          <Form.Item name="id" label={t('users.dept.id')} rules={[{ required: true, pattern: /^[a-z][a-z0-9-]{1,39}$/, message: t('users.dept.id.rule') }]}><Input data-testid="dept-id" /></Form.Item>
+          <Form.Item name="id" label={t('users.dept.id')} rules={[{ required: true, pattern: /^[a-z][a-z0-9-]{1,39}$/, message: t('users.dept.id.rule') }]}><Input data-testid="dept-id" disabled={!!deptEditing} /></Form.Item>
           <Form.Item name="name" label={t('users.dept.name')} rules={[{ required: true, message: t('form.required', { label: t('users.dept.name') }) }]}><Input data-testid="dept-name" /></Form.Item>
           <Form.Item name="nameEn" label={t('users.dept.nameEn')}><Input data-testid="dept-name-en" /></Form.Item>
           <Form.Item name="phone" label={t('users.phone')} rules={[{ pattern: PHONE, message: t('users.phone.rule') }]}><Input data-testid="dept-phone" /></Form.Item>

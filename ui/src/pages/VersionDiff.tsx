@@ -4,8 +4,9 @@ import { App, Empty, List, Modal, Select, Space, Spin, Tag, Typography } from 'a
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 import { diff } from 'bpmn-js-differ';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
-import { ApiError, get, type Definition } from '../api';
+import { get, type Definition, errText } from '../api';
 import { t } from '../i18n';
+import { noteText } from '../format';
 
 type Kind = 'added' | 'removed' | 'changed' | 'layout';
 interface Change { id: string; type: string; name: string | null; kind: Kind; attrs: string[] }
@@ -80,13 +81,13 @@ export function VersionDiff({ open, onClose, versions, current }: { open: boolea
       for (const c of list) if (c.kind !== 'removed' && registry.get(c.id)) canvas.addMarker(c.id, `diff-${c.kind}`);
       canvas.zoom('fit-viewport');
       setChanges(list);
-    })().catch((e) => message.error(e instanceof ApiError ? e.message : String(e))).finally(() => !gone && setLoading(false));
+    })().catch((e) => message.error(errText(e))).finally(() => !gone && setLoading(false));
     return () => {
       gone = true;
     };
   }, [open, viewer, left, right, message]);
 
-  const options = same.map((v) => ({ value: v.id, label: `v${v.version}${v.note ? ` · ${v.note}` : ''}` }));
+  const options = same.map((v) => ({ value: v.id, label: `v${v.version}${v.note ? ` · ${noteText(v.note)}` : ''}` }));
   return (
     <Modal open={open} onCancel={onClose} footer={null} width="90vw" title={t('diff.title', { key: key ?? '' })} destroyOnHidden>
       <Space wrap style={{ marginBottom: 8 }}>
