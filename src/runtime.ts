@@ -9,6 +9,8 @@ import { registerFollowUpService, registerSupervisionServices, SupervisionServic
 import { CaseService } from './domain/cases/cases.js';
 import { FormStore } from './forms/forms.js';
 import { LetterService, registerLetterServices } from './domain/letters/letters.js';
+import { RatingIntake } from './domain/ratings/intake.js';
+import { registerRatingServices } from './domain/ratings/loop.js';
 
 /** Everything a server process (or a test) runs on one database, wired in one place. */
 export interface Runtime {
@@ -20,6 +22,7 @@ export interface Runtime {
   supervisions: SupervisionService;
   forms: FormStore;
   letters: LetterService;
+  ratings: RatingIntake;
 }
 
 export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, 'db'> = {}): Promise<Runtime> {
@@ -31,6 +34,7 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   // The letter-reply watch starts a process from the outbox, so it needs the engine built below.
   let engineRef: WorkflowEngine | undefined;
   registerLetterServices(services, () => engineRef!);
+  registerRatingServices(services, () => engineRef!, calendars);
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
@@ -42,5 +46,5 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
     },
   });
   engineRef = engine;
-  return { db, services, engine, calendars, letters: new LetterService(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
+  return { db, services, engine, calendars, letters: new LetterService(db, calendars), ratings: new RatingIntake(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
 }

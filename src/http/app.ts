@@ -24,6 +24,7 @@ import { statsRoutes } from './stats.js';
 import { smsRoutes } from './sms.js';
 import { formRoutes } from './forms.js';
 import { letterRoutes } from './letters.js';
+import { ratingRoutes } from './ratings.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -39,7 +40,7 @@ export interface AppDeps {
 
 /** Each feature is a plugin with its schema beside its routes; this file only wires them. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { db, engine, calendars, cases, supervisions, forms, letters } = deps.runtime;
+  const { db, engine, calendars, cases, supervisions, forms, letters, ratings } = deps.runtime;
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
@@ -83,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(statsRoutes, { db, calendars });
   await app.register(formRoutes, { forms });
   await app.register(letterRoutes, { db, letters });
+  await app.register(ratingRoutes, { db, ratings });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) {

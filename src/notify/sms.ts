@@ -31,6 +31,8 @@ export const SMS_TEMPLATES: Record<string, string> = {
   urge: '督办通知:{item}(业务编号:{number})已超期,请于{deadline}前办结并回告。',
   followup: '督办件{supervision}({item},业务编号:{number})已到跟进时间,请及时登录系统跟踪督察。',
   letterOverdue: '{letter}的回复时限已到,{recipient}尚未书面回复,请及时跟踪督办。',
+  ratingWarning: '“好差评”差评处置提醒:{item}(业务编号:{number})须于{deadline}前完成回访和整改。',
+  ratingOverdue: '“好差评”差评处置已超期:{item}(业务编号:{number}),请及时登录系统跟踪督察。',
   ratingFeedback: '您对{item}(业务编号:{number})的评价已处理:{result}。感谢您的监督。',
 };
 
