@@ -104,12 +104,14 @@ export async function up(knex: Knex): Promise<void> {
       case_number  text,
       times        text,
       raw          jsonb NOT NULL,
+      raw_hash     text NOT NULL,                  -- the same bad row imported twice is listed once
       reasons      text[] NOT NULL,
       created_at   timestamptz NOT NULL DEFAULT now(),
       resolved_at  timestamptz,
       rating_id    uuid REFERENCES ratings(id)
     );
     CREATE INDEX rating_rejects_open_idx ON rating_rejects (created_at) WHERE resolved_at IS NULL;
+    CREATE UNIQUE INDEX rating_rejects_once_idx ON rating_rejects (source, raw_hash) WHERE resolved_at IS NULL;
     CREATE INDEX rating_rejects_key_idx ON rating_rejects (case_number, times) WHERE resolved_at IS NULL;
   `);
 }

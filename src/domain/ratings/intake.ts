@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../../db/database.js';
 import type { CalendarCache, WorkingCalendar } from '../../calendar/calendar.js';
@@ -225,9 +225,11 @@ export class RatingIntake {
         (n as unknown as { reasons: string[] }).reasons = ['只能录入本部门办件的评价'];
       }
       if ('reasons' in n) {
-        results.push({ row, status: 'rejected', reasons: n.reasons, caseNumber: str(raw.caseNumber) || null });
-        rejects.push({ import_id: importId, source: source.name, row_number: row, case_number: str(raw.caseNumber).slice(0, 100) || null,
-          times: str(raw.times).slice(0, 10) || null, raw: JSON.stringify(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, str(v)]))), reasons: n.reasons });
+        results.push({ row, status: 'rejected', reasons: n.reasons, caseNumber: str(raw.caseNumber).replace(/\u0000/g, '\uFFFD') || null });
+        const rawText = JSON.stringify(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, str(v).replace(/\u0000/g, '\uFFFD')]).sort(([a], [b]) => (a < b ? -1 : 1))));
+        const clean = (v: unknown, n: number) => str(v).replace(/\u0000/g, '\uFFFD').slice(0, n) || null;
+        rejects.push({ import_id: importId, source: source.name, row_number: row, case_number: clean(raw.caseNumber, 100),
+          times: clean(raw.times, 10), raw: rawText, raw_hash: createHash('sha256').update(rawText).digest('hex'), reasons: n.reasons });
         return;
       }
       const key = `${n.record.case_number}\u0001${n.record.times}`;
@@ -261,7 +263,7 @@ export class RatingIntake {
       await trx.raw(`UPDATE rating_rejects j SET resolved_at = now(), rating_id = r.id FROM ratings r
         WHERE j.resolved_at IS NULL AND r.import_id = ? AND j.case_number = r.case_number AND j.times = r.times::text`, [importId]);
     }
-    if (rejects.length) await trx('rating_rejects').insert(rejects);
+    if (rejects.length) await trx('rating_rejects').insert(rejects).onConflict().ignore();
     return results;
   }
 
