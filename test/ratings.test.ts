@@ -231,6 +231,7 @@ describe('acceptance 5: two sources with opposite code orders; the rates equal a
     assert.equal((await push({ source: 'gbt39046', ratings: rows }, noScope.json().token)).statusCode, 403);
     assert.equal((await as(app, market, { method: 'POST', url: '/api/ratings/batch', payload: { source: 'gbt39046', ratings: rows } })).statusCode, 403);
     const nul = await push({ source: 'gbt39046', ratings: [{ ...rows[0], caseNumber: 'NUL\u0000' }] });
+    assert.equal(nul.statusCode, 200, nul.body);
     assert.equal(nul.json().results[0].status, 'rejected');
   });
 
@@ -408,5 +409,27 @@ describe('acceptance 4: appeals', () => {
     assert.equal(after.progress.invalid, before.progress.invalid + 1);
     await openTask(market, refusedId, 'handle');
     assert.equal((await db('ratings').where({ id: refusedId }).first()).status, 'valid');
+  });
+});
+
+describe('versions: the loop is an ordinary deployed process', () => {
+  test('a step added and deployed runs for the next bad rating; a loop already running finishes on its version', async () => {
+    const running = await badRating((await intakeCase()).number);
+    const v1 = (await db('process_instances').where({ id: running }).first()).definition_id;
+    const xml = readFileSync('processes/rating-loop.bpmn', 'utf8').replace(
+      '<bpmn:sequenceFlow id="f_accept_handling" sourceRef="accept_rating" targetRef="handling"/>',
+      '<bpmn:userTask id="office_review" name="审批局初审" camunda:candidateGroups="${departmentId}"/>'
+      + '<bpmn:sequenceFlow id="f_accept_handling" sourceRef="accept_rating" targetRef="office_review"/>'
+      + '<bpmn:sequenceFlow id="f_review_handling" sourceRef="office_review" targetRef="handling"/>');
+    const dep = await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml, note: '增加审批局初审' } });
+    assert.equal(dep.statusCode, 201, dep.body);
+    const fresh = await badRating((await intakeCase()).number);
+    const v2 = (await db('process_instances').where({ id: fresh }).first()).definition_id;
+    assert.notEqual(v2, v1);
+    assert.equal(v2, dep.json().id);
+    await openTask(market, fresh, 'office_review');
+    await complete(market, running, 'callback', { calledBack: true, callbackNote: '已回访', appeal: false });
+    await openTask(market, running, 'handle');
+    assert.equal((await db('tasks').where({ instance_id: running, element_id: 'office_review' })).length, 0, 'the running loop did not get the new step');
   });
 });

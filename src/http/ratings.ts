@@ -143,10 +143,10 @@ export async function ratingRoutes(app: FastifyInstance, opts: { db: Db; ratings
   }, async (req) => {
     const p = principalOf(req);
     const restrict = hasRole(p, 'admin') ? null : p.departmentId ?? '-';
-    const summary = await ratings.ingest([{ channel: '政务大厅其他终端', ...(req.body as RawRating) }], { source: 'manual', via: 'manual', actor: p.username, restrictDepartment: restrict });
-    const r = summary.results[0]!;
-    if (r.status === 'rejected') throw new BadRequestError(r.reasons.join(';'), { reasons: r.reasons });
-    return summary;
+    const row: RawRating = { channel: '政务大厅其他终端', ...(req.body as RawRating) };
+    const reasons = await ratings.check(row, 'manual', restrict);
+    if (reasons.length) throw new BadRequestError(reasons.join(';'), { reasons });
+    return ratings.ingest([row], { source: 'manual', via: 'manual', actor: p.username, restrictDepartment: restrict });
   });
 
   const base = () => db('ratings as r').leftJoin('items as it', 'it.code', 'r.item_code').leftJoin('letters as l', 'l.id', 'r.letter_id')

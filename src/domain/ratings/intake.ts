@@ -268,8 +268,10 @@ export class RatingIntake {
   }
 
   private async lookups(trx: Trx, rows: RawRating[], source: RatingSource): Promise<Lookups> {
-    const numbers = [...new Set(rows.map((r) => str(r.caseNumber)).filter((s) => s && s.length <= 50))];
-    const codes = [...new Set(rows.map((r) => str(r.itemCode)).filter((s) => s && s.length <= 60))];
+    // PostgreSQL text cannot hold NUL: such rows are refused by normalize, never looked up.
+    const usable = (s: string, max: number) => !!s && s.length <= max && !NUL.test(s);
+    const numbers = [...new Set(rows.map((r) => str(r.caseNumber)).filter((s) => usable(s, 50)))];
+    const codes = [...new Set(rows.map((r) => str(r.itemCode)).filter((s) => usable(s, 60)))];
     const cases = numbers.length ? await trx('cases').whereIn('number', numbers).select('number', 'id', 'department_id', 'item_code', 'completed_at') : [];
     const items = codes.length ? await trx('items').whereIn('code', codes).select('code', 'department_id') : [];
     const departments = await trx('departments').pluck('id');
@@ -277,6 +279,16 @@ export class RatingIntake {
       source, settings: await readSettings(trx), calendar: await this.calendars.get(), now: new Date(),
       cases: new Map(cases.map((c) => [c.number, c])), items: new Map(items.map((i) => [i.code, i.department_id])), departments: new Set(departments),
     };
+  }
+
+  /** The reasons a row would be refused, without writing anything (counter entry refuses with a 400). */
+  async check(raw: RawRating, sourceName: string, restrictDepartment?: string | null): Promise<string[]> {
+    const source = await readSource(this.db, sourceName);
+    return this.db.transaction(async (trx) => {
+      const n = normalize(raw, await this.lookups(trx, [raw], source));
+      if ('reasons' in n) return n.reasons;
+      return restrictDepartment && n.record.department_id !== restrictDepartment ? ['只能录入本部门办件的评价'] : [];
+    });
   }
 
   /** Correct a rejected row and take it in again; the reject is resolved when it goes in (or is a duplicate). */
