@@ -15,6 +15,7 @@ import { ItemsPage } from './pages/Items';
 import { CalendarPage } from './pages/Calendar';
 import { UsersPage } from './pages/Users';
 import { RosterPage } from './pages/Roster';
+import { RatingsPage, RatingImportPage } from './pages/Ratings';
 
 // Split bundles: the modeler and the form editor only for admins, ECharts only for the dashboard.
 const DesignerPage = lazy(() => import('./pages/Designer'));
@@ -28,6 +29,7 @@ const NAV: { key: string; label: Parameters<typeof t>[0]; roles: string[] }[] = 
   { key: 'supervisions', label: 'nav.supervisions', roles: ['inspector', 'leader', 'admin'] },
   { key: 'dashboard', label: 'nav.dashboard', roles: ['leader', 'admin', 'inspector'] },
   { key: 'cases', label: 'nav.cases', roles: ['clerk', 'inspector', 'leader', 'admin'] },
+  { key: 'ratings', label: 'nav.ratings', roles: ['clerk', 'inspector', 'leader', 'admin'] },
   { key: 'designer', label: 'nav.designer', roles: ['admin'] },
   { key: 'forms', label: 'nav.forms', roles: ['admin'] },
   { key: 'items', label: 'nav.items', roles: ['admin'] },
@@ -131,6 +133,7 @@ function Page({ page, route }: { page: string; route: string[] }) {
     case 'tasks': return <TasksPage />;
     case 'cases': return route[1] ? <CaseDetailPage key={route[1]} id={route[1]} /> : <CasesPage />;
     case 'supervisions': return <SupervisionsPage />;
+    case 'ratings': return route[1] === 'import' ? <RatingImportPage /> : <RatingsPage />;
     case 'dashboard': return <DashboardPage />;
     case 'designer': return <DesignerPage definitionId={route[1]} />;
     case 'forms': return <FormsPage key={route[1] ?? ''} formKey={route[1]} />;
