@@ -118,6 +118,14 @@ ratings.command('import <file>')
     });
   });
 
+ratings.command('defaults').description('give 基本满意 (系统默认评价) to cases completed the configured number of days ago without a rating (off unless set)')
+  .action(async () => {
+    await withDb(async (db) => {
+      const runtime = await createRuntime(db);
+      console.log(`默认评价 ${await runtime.ratings.applyDefaultRatings()} 件`);
+    });
+  });
+
 /** A one-line progress bar on a terminal; one line per step elsewhere (logs, tests). */
 function progressBar(out: NodeJS.WriteStream): (done: number, total: number) => void {
   return (done, total) => {

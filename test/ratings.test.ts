@@ -433,3 +433,26 @@ describe('versions: the loop is an ordinary deployed process', () => {
     assert.equal((await db('tasks').where({ instance_id: running, element_id: 'office_review' })).length, 0, 'the running loop did not get the new step');
   });
 });
+
+describe('settings: the default rating after N days (off by default)', () => {
+  test('a completed case without a rating counts as 基本满意 (系统默认评价) after the configured days, once, without a loop', async () => {
+    assert.equal(await runtime.ratings.applyDefaultRatings(), 0, 'off by default');
+    const s = (await as(app, admin, { method: 'GET', url: '/api/ratings/settings' })).json();
+    assert.equal((await as(app, admin, { method: 'PUT', url: '/api/ratings/settings', payload: { ...s, defaultRatingDays: 7 } })).statusCode, 200);
+    const c = await intakeCase();
+    for (const step of ['accept', 'review', 'decide', 'conclude']) {
+      await complete(market, c.id, step, step === 'decide' ? { decision: '准予许可', opinion: '同意' } : {});
+    }
+    assert.equal((await db('cases').where({ id: c.id }).first()).status, 'completed');
+    assert.equal(await runtime.ratings.applyDefaultRatings(), 0, 'not before 7 days');
+    await clock.advance(8 * 86_400_000);
+    assert.ok(await runtime.ratings.applyDefaultRatings() >= 1);
+    const r = await db('ratings').where({ case_number: c.number }).first();
+    assert.deepEqual([r.level, r.channel, r.is_default, r.triggered], ['基本满意', '系统默认评价', true, false]);
+    assert.equal(await runtime.ratings.applyDefaultRatings(), 0, 'once');
+    await relogin();
+    const day = new Date(new Date(r.rated_at).getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
+    const row = (await as(app, leader, { method: 'GET', url: `/api/stats/ratings?groupBy=channel&from=${day}&to=${day}` })).json().rows.find((x: { key: string }) => x.key === '系统默认评价');
+    assert.equal(row.activeRate, 0, 'a default rating is not an active one');
+  });
+});

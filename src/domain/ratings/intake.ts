@@ -281,6 +281,27 @@ export class RatingIntake {
     };
   }
 
+  /**
+   * Guangdong's rule, off by default: a case completed N days ago without a first rating counts as
+   * 基本满意 through the channel 系统默认评价. Idempotent (the pair 办件编号 + 1 exists afterwards), so
+   * every server process may run it on a schedule; a default rating never starts the loop.
+   */
+  async applyDefaultRatings(now = new Date()): Promise<number> {
+    const settings = await readSettings(this.db);
+    if (!settings.default_rating_days) return 0;
+    const cutoff = new Date(now.getTime() - settings.default_rating_days * 86_400_000);
+    return this.db.transaction(async (trx) => {
+      const { rows } = await trx.raw(`
+        INSERT INTO ratings (id, case_number, times, channel, level, real_name, rated_at, item_code, department_id, source, case_id, is_default, triggered, created_by)
+        SELECT gen_random_uuid(), c.number, 1, '系统默认评价', '基本满意', false, now(), c.item_code, c.department_id, 'manual', c.id, true, false, 'system'
+        FROM cases c
+        WHERE c.status = 'completed' AND c.completed_at <= ? AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.case_number = c.number)
+        ON CONFLICT (case_number, times) DO NOTHING RETURNING case_number`, [cutoff]);
+      if (rows.length) await appendAudit(trx, { actor: 'system', action: 'ratings.defaulted', entityType: 'rating', after: { count: rows.length, days: settings.default_rating_days, cases: rows.slice(0, 100).map((r: { case_number: string }) => r.case_number) } });
+      return rows.length as number;
+    });
+  }
+
   /** The reasons a row would be refused, without writing anything (counter entry refuses with a 400). */
   async check(raw: RawRating, sourceName: string, restrictDepartment?: string | null): Promise<string[]> {
     const source = await readSource(this.db, sourceName);
