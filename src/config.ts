@@ -1,6 +1,10 @@
 /** Configuration comes only from environment variables; README lists each one. */
 export interface Config {
   databaseUrl: string | undefined;
+  /** The owner role's connection for migrations; without it they run as DATABASE_URL. */
+  databaseOwnerUrl: string | undefined;
+  auditKey: string | undefined;
+  auditKeyFile: string | undefined;
   port: number;
   host: string;
   dataDir: string;
@@ -9,11 +13,22 @@ export interface Config {
   timerPollMs: number;
   outboxPollMs: number;
   workerConcurrency: number;
+  /** DUBAN_PUBLIC_URL: Duban's public address; https there turns on the session cookie's Secure flag. */
+  publicUrl: string | null;
+  /**
+   * DUBAN_TRUST_PROXY: behind a reverse proxy, whose X-Forwarded-For to believe (Fastify's trustProxy):
+   * `true` (any), a hop count (`1`), or addresses/CIDRs (`10.0.0.1,192.168.0.0/16`). Off by default, so a
+   * client cannot choose its own IP for the login rate limit.
+   */
+  trustProxy: boolean | number | string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseOwnerUrl: env.DATABASE_OWNER_URL || undefined,
+    auditKey: env.DUBAN_AUDIT_KEY || undefined,
+    auditKeyFile: env.DUBAN_AUDIT_KEY_FILE || undefined,
     port: intOf(env.PORT, 3000),
     host: env.HOST ?? '0.0.0.0',
     dataDir: env.DUBAN_DATA_DIR ?? '.data',
@@ -22,7 +37,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timerPollMs: intOf(env.DUBAN_TIMER_POLL_MS, 1000),
     outboxPollMs: intOf(env.DUBAN_OUTBOX_POLL_MS, 1000),
     workerConcurrency: intOf(env.DUBAN_WORKER_CONCURRENCY, 4),
+    publicUrl: env.DUBAN_PUBLIC_URL || null,
+    trustProxy: trustProxyOf(env.DUBAN_TRUST_PROXY),
   };
+}
+
+export function trustProxyOf(value: string | undefined): boolean | number | string {
+  const v = (value ?? '').trim();
+  if (!v || v === 'false' || v === '0') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v;
+}
+
+/** The session cookie is Secure whenever Duban is reached over https. */
+export function secureCookiesFor(publicUrl: string | null): boolean {
+  return !!publicUrl && /^https:/i.test(publicUrl.trim());
 }
 
 function intOf(value: string | undefined, fallback: number): number {

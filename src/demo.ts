@@ -5,6 +5,7 @@ import type { Role } from './auth/principal.js';
 import type { Runtime } from './runtime.js';
 import { DEMO_ITEMS, demoItemCode } from './domain/items/catalogue.js';
 import { residentIdCheck, usccCheck } from './domain/cases/identity.js';
+import { PROJECT_DEPARTMENTS, seedDemoProjects } from './domain/projects/demo.js';
 
 /** Departments of a district approval bureau; ids double as BPMN candidate groups. */
 export const DEMO_DEPARTMENTS: Array<{ id: string; name: string; nameEn: string }> = [
@@ -22,6 +23,7 @@ export const DEMO_DEPARTMENTS: Array<{ id: string; name: string; nameEn: string 
   { id: 'emergency', name: '应急管理局', nameEn: 'Emergency Management' },
   { id: 'inspection', name: '纪检监察室', nameEn: 'Discipline Inspection Office' },
   { id: 'office', name: '管委会办公室', nameEn: 'Leadership Office' },
+  ...PROJECT_DEPARTMENTS,
 ];
 
 export const DEMO_PASSWORD = 'duban-demo-2026';
@@ -52,6 +54,7 @@ export async function seedDemo(db: Db, runtime?: Runtime, opts: { cases?: number
     }))).onConflict('code').ignore();
   });
   if (runtime) await seedDemoCases(runtime, opts.cases ?? 300);
+  if (runtime) await seedDemoProjects(runtime.projects);
   return true;
 }
 

@@ -2,9 +2,12 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from './config.js';
-import { createDb, migrate, type Db } from './db/database.js';
+import { loadConfig, secureCookiesFor, type Config } from './config.js';
+import { createDb, migrateFor, type Db } from './db/database.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
+import { auditProtection, protectionWarning } from './db/roles.js';
+import { loadAuditKey } from './audit/key.js';
+import { useAuditKey } from './audit/audit.js';
 import { WorkflowEngine } from './engine/engine.js';
 import { TimerScheduler } from './engine/scheduler.js';
 import { OutboxDispatcher } from './engine/outbox.js';
@@ -27,18 +30,34 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Resolve the database: DATABASE_URL when given, else the embedded server under the data dir. */
-export async function openDatabase(config: Config, log: (m: string) => void): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => undefined };
-  const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
-  return { url: embedded.url, stop: embedded.stop };
+export interface OpenDatabase {
+  /** The serving role. */
+  url: string;
+  /** The owner role for migrations, when it is another one. */
+  ownerUrl: string | undefined;
+  stop: () => Promise<void>;
 }
 
-/** Deploy every BPMN file in processes/ (unchanged files keep their version). */
+/**
+ * Resolve the database: DATABASE_URL (serving) and DATABASE_OWNER_URL (migrations) when given, else
+ * the embedded server under the data dir with its owner and application roles. Also loads the
+ * audit-trail key, which every command that writes or verifies the trail needs.
+ */
+export async function openDatabase(config: Config, log: (m: string) => void): Promise<OpenDatabase> {
+  useAuditKey(loadAuditKey({ key: config.auditKey, keyFile: config.auditKeyFile, dataDir: config.dataDir }, log));
+  if (config.databaseUrl) return { url: config.databaseUrl, ownerUrl: config.databaseOwnerUrl, stop: async () => undefined };
+  const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
+  return { url: embedded.appUrl, ownerUrl: embedded.ownerUrl, stop: embedded.stop };
+}
+
+/**
+ * Deploy every BPMN file in processes/ that differs from the version last deployed from that file.
+ * An admin's later version of the same key stays the latest until the shipped file itself changes.
+ */
 export async function deployShippedProcesses(engine: WorkflowEngine, dir = path.resolve('processes'), log: (m: string) => void = () => undefined): Promise<void> {
   if (!existsSync(dir)) return;
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.bpmn')).sort()) {
-    const r = await engine.deploy(readFileSync(path.join(dir, file), 'utf8'), { note: `shipped: ${file}`, actor: 'system' });
+    const r = await engine.deploy(readFileSync(path.join(dir, file), 'utf8'), { note: `shipped: ${file}`, actor: 'system', source: `processes/${file}` });
     if (!r.unchanged) log(`deployed ${file} as ${r.id}`);
   }
 }
@@ -53,7 +72,9 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const log = opts.log ?? ((m: string) => console.log(m));
   const database = await openDatabase(config, log);
   const db = createDb(database.url);
-  await migrate(db);
+  await migrateFor(db, database.ownerUrl);
+  const protection = await auditProtection(db);
+  if (!protection.protected) log(protectionWarning(protection));
   const runtime = await createRuntime(db, { print: log });
   const { engine, services } = runtime;
   await installShipped(runtime, log);
@@ -80,7 +101,8 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
 
   const app = await buildApp({
     runtime, version: VERSION, logLevel: config.logLevel, metrics,
-    sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: process.env.DUBAN_PUBLIC_URL ?? null },
+    sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: config.publicUrl },
+    secureCookies: secureCookiesFor(config.publicUrl), trustProxy: config.trustProxy,
   });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://localhost:${config.port}`;

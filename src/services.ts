@@ -3,6 +3,7 @@ import { renderTemplate, type SmsProvider } from './notify/sms.js';
 import { createSmsProviderFromEnv } from './notify/twilio.js';
 import { SmsPolicy } from './notify/policy.js';
 import type { Db } from './db/database.js';
+import { registerFollowUpService, registerSupervisionServices } from './domain/supervision/supervision.js';
 
 export interface ServiceRegistryOptions {
   /** The SMS provider; default from the environment (Twilio with credentials, else the log provider). */
@@ -16,8 +17,9 @@ export interface ServiceRegistryOptions {
 }
 
 /**
- * The services a diagram may call, by name. Handlers only compute and enqueue; deliveries
- * (the outside world) run after commit from the outbox.
+ * The services a diagram may call, by name: the one registry of the server, the CLI and the tests
+ * (a deploy checks names against it, so the CLI must know every service the shipped diagrams use).
+ * Handlers only compute and enqueue; deliveries (the outside world) run after commit from the outbox.
  */
 export function createServiceRegistry(opts: ServiceRegistryOptions = {}): ServiceRegistry {
   const env = opts.env ?? process.env;
@@ -51,6 +53,9 @@ export function createServiceRegistry(opts: ServiceRegistryOptions = {}): Servic
     return { ...(await sms.send({ to, template, vars, text }, meta.dedupKey, { outboxId: meta.outboxId })) };
   }, 'atMostOnce');
 
+  // The domain's services (yellow light, red light and supervision, follow-up reminders).
+  registerSupervisionServices(registry);
+  registerFollowUpService(registry);
   return registry;
 }
 

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
@@ -14,10 +15,11 @@ let app: FastifyInstance;
 let hits: Set<string>;
 let admin: Session, market: Session, health: Session, inspector: Session, leader: Session;
 
+// Clerks of market and health may start it (the process declares its starters); each step declares the fields it accepts.
 const CASE_XML = bpmn('api_case', `<startEvent id="s"/>
-  <userTask id="review" name="审查" camunda:candidateGroups="\${dept}"/>
-  <userTask id="supervise" name="督办" camunda:candidateGroups="inspection"/>
-  <endEvent id="e"/>${flows('s', 'review', 'supervise', 'e')}`);
+  <userTask id="review" name="审查" camunda:candidateGroups="\${departmentId}"><extensionElements><camunda:formData><camunda:formField id="opinion" type="string"/></camunda:formData></extensionElements></userTask>
+  <userTask id="supervise" name="督办" camunda:candidateGroups="inspection"><extensionElements><camunda:formData><camunda:formField id="result" type="string"/></camunda:formData></extensionElements></userTask>
+  <endEvent id="e"/>${flows('s', 'review', 'supervise', 'e')}`).replace('isExecutable="true"', 'isExecutable="true" camunda:candidateStarterGroups="market,health"');
 
 before(async () => {
   t = await createTestDatabase();
@@ -37,7 +39,7 @@ async function deployCase() {
 }
 
 async function startCase(s: Session, dept: string, businessKey: string) {
-  return as(app, s, { method: 'POST', url: '/api/process-definitions/api_case/start', payload: { businessKey, departmentId: dept, variables: { dept } } });
+  return as(app, s, { method: 'POST', url: '/api/process-definitions/api_case/start', payload: { businessKey, departmentId: dept } });
 }
 
 describe('authentication', () => {
@@ -123,8 +125,11 @@ describe('people', () => {
 
   test('API tokens are scoped and revocable', async () => {
     const system = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'rating.platform', displayName: '好差评平台', password: 'secret-pass-2', roles: ['system'] } });
-    const created = await as(app, admin, { method: 'POST', url: '/api/tokens', payload: { name: 'rating push', userId: system.json().id, scopes: ['read'] } });
-    assert.equal(created.statusCode, 201);
+    // A token acts for the user who mints it: the other system logs in as its own user.
+    assert.equal((await as(app, admin, { method: 'POST', url: '/api/tokens', payload: { name: 'rating push', userId: system.json().id, scopes: ['read'] } })).statusCode, 403);
+    const platform = await login(app, 'rating.platform', 'secret-pass-2');
+    const created = await as(app, platform, { method: 'POST', url: '/api/tokens', payload: { name: 'rating push', scopes: ['read'] } });
+    assert.equal(created.statusCode, 201, created.body);
     const { id, token } = created.json();
     const auth = { authorization: `Bearer ${token}` };
     assert.equal((await app.inject({ method: 'GET', url: '/api/process-instances', headers: auth })).statusCode, 200);
@@ -142,7 +147,7 @@ describe('processes, cases and tasks by role and department', () => {
   test('deploy, validate, list and read definitions', async () => {
     const d = await deployCase();
     assert.equal(d.key, 'api_case');
-    const v = await as(app, admin, { method: 'POST', url: '/api/deployments/validate', payload: { xml: CASE_XML.replace('<userTask id="review"', '<scriptTask id="review"').replace('name="审查" camunda:candidateGroups="${dept}"/>', 'name="x"><script>1</script></scriptTask>') } });
+    const v = await as(app, admin, { method: 'POST', url: '/api/deployments/validate', payload: { xml: CASE_XML.replace(/<userTask id="review"[\s\S]*?<\/userTask>/, '<scriptTask id="review" name="x"><script>1</script></scriptTask>') } });
     assert.equal(v.statusCode, 200);
     assert.equal(v.json().ok, false);
     assert.equal(v.json().errors[0].elementId, 'review');
@@ -212,7 +217,8 @@ describe('processes, cases and tasks by role and department', () => {
   });
 
   test('messages correlate by business key', async () => {
-    await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('api_msg', `<startEvent id="s"/><receiveTask id="w" messageRef="m"/><endEvent id="e"/>${flows('s', 'w', 'e')}`, '<message id="m" name="material-supplied"/>') } });
+    await as(app, admin, { method: 'POST', url: '/api/deployments', payload: { xml: bpmn('api_msg', `<startEvent id="s"/><receiveTask id="w" messageRef="m"/><endEvent id="e"/>${flows('s', 'w', 'e')}`, '<message id="m" name="material-supplied"/>')
+      .replace('isExecutable="true"', 'isExecutable="true" camunda:candidateStarterGroups="role:clerk"') } });
     const s = await as(app, market, { method: 'POST', url: '/api/process-definitions/api_msg/start', payload: { businessKey: 'BK-MSG' } });
     assert.equal(s.statusCode, 201);
     const r = await as(app, market, { method: 'POST', url: '/api/messages/correlate', payload: { messageName: 'material-supplied', businessKey: 'BK-MSG' } });
@@ -261,6 +267,21 @@ describe('domain routes answer for their roles (behaviour is tested in cases.tes
     assert.equal((await as(app, admin, { method: 'PUT', url: '/api/roster/2026-11-30', payload: { entries: [] } })).statusCode, 204);
     assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/cases' })).statusCode, 200);
     assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/cases.xlsx' })).statusCode, 200);
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/lights' })).json().open, 1);
+  });
+
+  test('task search, saved filters, reassignment and comments (behaviour in approval.test.ts)', async () => {
+    const c = (await as(app, market, { method: 'GET', url: '/api/cases?q=%E6%9D%8E%E5%9B%9B' })).json().items[0];
+    const tasks = (await as(app, market, { method: 'GET', url: `/api/tasks?q=${c.number}` })).json().items;
+    assert.equal(tasks[0].caseNumber, c.number);
+    const f = await as(app, market, { method: 'POST', url: '/api/saved-filters', payload: { name: '红灯', query: { light: 'red' } } });
+    assert.equal(f.statusCode, 201, f.body);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/saved-filters' })).json().length, 1);
+    assert.equal((await as(app, market, { method: 'DELETE', url: `/api/saved-filters/${f.json().id}` })).statusCode, 204);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${tasks[0].id}/assign`, payload: { to: 'health.clerk' } })).statusCode, 400);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/tasks/${tasks[0].id}/comments`, payload: { body: '已联系申请人' } })).statusCode, 201);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/cases/${c.id}/comments`, payload: { body: '材料齐全' } })).statusCode, 201);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/cases/${c.id}/comments` })).json().length, 2);
   });
 });
 
@@ -323,8 +344,7 @@ describe('task forms', () => {
   const accept = '/api/forms/duban:accept';
   test('shipped forms are installed once; everyone who handles tasks reads them', async () => {
     const list = (await as(app, market, { method: 'GET', url: '/api/forms?pageSize=50' })).json();
-    assert.deepEqual(list.items.map((f: { key: string }) => f.key), ['duban:accept', 'duban:conclude', 'duban:decide', 'duban:rating-appeal', 'duban:rating-callback', 'duban:rating-handle',
-      'duban:rating-return-visit', 'duban:rating-supervise', 'duban:review', 'duban:supervise']);
+    assert.deepEqual(list.items.map((f: { key: string }) => f.key), readdirSync('processes/forms').filter((f) => f.endsWith('.form')).sort().map((f) => `duban:${f.slice(0, -5)}`));
     const decide = (await as(app, inspector, { method: 'GET', url: '/api/forms/duban:decide' })).json();
     assert.equal(decide.version, 1);
     assert.deepEqual(decide.fields, ['decision', 'opinion']);
@@ -338,13 +358,13 @@ describe('task forms', () => {
     const schema = { ...v1.schema, components: [...v1.schema.components, { id: 'Field_materials', type: 'checklist', key: 'materials', label: '已收材料', values: [{ label: '申请书', value: 'application' }] }] };
     const saved = await as(app, admin, { method: 'PUT', url: accept, payload: { schema, note: '增加材料清单' } });
     assert.equal(saved.statusCode, 200, saved.body);
-    assert.deepEqual([saved.json().version, saved.json().unchanged, saved.json().fields], [2, false, ['opinion', 'materials']]);
+    assert.deepEqual([saved.json().version, saved.json().unchanged, saved.json().fields], [2, false, ['acceptDecision', 'opinion', 'supplementDays', 'materials']]);
     const again = (await as(app, admin, { method: 'PUT', url: accept, payload: { schema: JSON.parse(JSON.stringify(schema)) } })).json();
     assert.deepEqual([again.version, again.unchanged], [2, true]);
     assert.equal((await as(app, market, { method: 'GET', url: accept })).json().version, 2);
     const versions = (await as(app, admin, { method: 'GET', url: `${accept}/versions` })).json();
     assert.deepEqual(versions.items.map((v: { version: number }) => v.version), [2, 1]);
-    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/1` })).json().fields.length, 1);
+    assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/1` })).json().fields.length, 3);
     assert.equal((await as(app, admin, { method: 'GET', url: `${accept}/versions/9` })).statusCode, 404);
     assert.equal((await as(app, admin, { method: 'GET', url: '/api/forms/duban:nothing/versions' })).statusCode, 404);
     const audit = (await as(app, admin, { method: 'GET', url: '/api/audit?action=form.saved' })).json();
@@ -373,6 +393,36 @@ describe('task forms', () => {
     // A dynamic list's rows are their own scope: the same key inside and outside is fine.
     const rows = { type: 'default', components: [{ type: 'textfield', key: 'name' }, { type: 'dynamiclist', path: 'materials', components: [{ type: 'textfield', key: 'name' }] }] };
     assert.equal((await as(app, admin, { method: 'PUT', url: '/api/forms/duban:materials', payload: { schema: rows } })).statusCode, 200);
+  });
+});
+
+describe('key projects', () => {
+  test('board, summary, settings, registration, detail, reports, problems, phone links and files answer by role', async () => {
+    const created = await as(app, admin, { method: 'POST', url: '/api/projects', payload: {
+      code: 'API-P1', name: '接口测试项目', departmentId: 'market', responsiblePerson: '张三', totalInvestment: 100, annualTarget: 50,
+      plannedStart: '2026-01-01', plannedFinish: '2030-12-31', milestones: [{ name: '开工建设', dueDate: '2030-06-30' }],
+    } });
+    assert.equal(created.statusCode, 201, created.body);
+    const id = created.json().id as string;
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/projects', payload: {} })).statusCode, 403);
+    assert.ok((await as(app, leader, { method: 'GET', url: '/api/projects' })).json().items.some((x: { id: string }) => x.id === id));
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/projects/summary' })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/projects/summary' })).statusCode, 403);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/projects/settings' })).json().redPoints, 30);
+    assert.equal((await as(app, admin, { method: 'PUT', url: '/api/projects/settings', payload: { warningDays: 5 } })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/projects/${id}` })).statusCode, 200);
+    assert.equal((await as(app, health, { method: 'GET', url: `/api/projects/${id}` })).statusCode, 404);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/projects/${id}/reports`, payload: { progress: 10, text: '进场施工' } })).statusCode, 201);
+    assert.equal((await as(app, leader, { method: 'POST', url: `/api/projects/${id}/reports`, payload: { progress: 10, text: 'x' } })).statusCode, 403);
+    const problem = await as(app, inspector, { method: 'POST', url: `/api/projects/${id}/problems`, payload: { content: '用地指标未落实', departmentId: 'resources', dueDate: '2030-01-31' } });
+    assert.equal(problem.statusCode, 201, problem.body);
+    const resolve = await as(app, market, { method: 'POST', url: `/api/projects/${id}/problems/${problem.json().problemId}/resolve`, payload: { resolution: '已协调落实' } });
+    assert.equal(resolve.statusCode, 204, resolve.body);
+    const link = await as(app, market, { method: 'POST', url: `/api/projects/${id}/links` });
+    assert.equal(link.statusCode, 201);
+    assert.equal((await app.inject({ method: 'GET', url: `/api/m/${link.json().token}` })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'POST', url: `/api/m/${link.json().token}/reports`, payload: { progress: 1, text: 'x' } })).statusCode, 400, 'the phone page sends multipart');
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/files/00000000-0000-4000-8000-000000000000' })).statusCode, 404);
   });
 });
 
@@ -419,7 +469,7 @@ describe('audit, metrics and docs', () => {
   });
 
   test('every route answers 401 without credentials (public ones excepted)', async () => {
-    const routes = listRoutes(app).filter((r) => r.url.startsWith('/api/') && !['/api/health', '/api/auth/login'].includes(r.url));
+    const routes = listRoutes(app).filter((r) => r.url.startsWith('/api/') && !['/api/health', '/api/auth/login'].includes(r.url) && !r.url.startsWith('/api/m/'));
     for (const r of routes) {
       const url = r.url.replace(':id', '00000000-0000-4000-8000-000000000000').replace(':key', 'api_case');
       const res = await app.inject({ method: r.method as 'GET', url, payload: r.method === 'GET' ? undefined : {} });

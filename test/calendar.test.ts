@@ -14,6 +14,8 @@ import {
   WorkingCalendar, OFFICIAL_YEARS, shanghaiDay, toShanghaiIso, loadCalendar, clearCalendarCache, calendarCache, CalendarCache,
 } from '../src/calendar/calendar.js';
 import { calendarFunctions } from '../src/calendar/feel.js';
+import { provisionalHolidays } from '../src/calendar/calendar.js';
+import { deadlineOf } from '../src/domain/cases/deadlines.js';
 
 const at = (s: string) => new Date(s);
 const cal = new WorkingCalendar();
@@ -84,10 +86,11 @@ describe('working calendar (pure)', () => {
     assert.throws(() => cal.addWorkingDays(at('2026-02-09T09:00:00+08:00'), 1.5), RangeError);
   });
 
-  test('an uncovered year counts Mon–Fri and is unconfirmed until an administrator enters it', () => {
-    assert.equal(cal.isWorkday('2027-01-01'), true, 'Friday, unknown to the data');
+  test('an uncovered year counts Mon–Fri less its certain statutory holidays, and is unconfirmed until an administrator enters it', () => {
+    assert.equal(cal.isWorkday('2027-01-01'), false, '元旦 is certain, even before the arrangement is published');
+    assert.deepEqual([cal.dayInfo('2027-01-01').source, cal.dayInfo('2027-01-01').name], ['provisional', '元旦']);
     const flagged = cal.addWorkingDays(at('2026-12-30T10:00:00+08:00'), 3);
-    assert.deepEqual([flagged.dueDay, flagged.confirmed], ['2027-01-04', false]);
+    assert.deepEqual([flagged.dueDay, flagged.confirmed], ['2027-01-05', false]);
     assert.equal(cal.addWorkingDays(at('2026-12-20T10:00:00+08:00'), 5).confirmed, true, 'stays within 2026');
     assert.equal(cal.addWorkingDays(at('2026-12-31T10:00:00+08:00'), 0).confirmed, true);
 
@@ -105,6 +108,34 @@ describe('working calendar (pure)', () => {
     assert.equal(confirmed.dayInfo('2027-01-09').source, 'override');
     // Overrides win over the official data too.
     assert.equal(new WorkingCalendar({ overrides: [{ day: '2026-10-08', kind: 'holiday' }] }).addWorkingDays(at('2026-09-30T10:00:00+08:00'), 1).dueDay, '2026-10-09');
+  });
+
+  test('unconfirmed years: lunar holidays are computed in Shanghai whatever the process time zone', () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      const h = provisionalHolidays(2027);
+      // 春节 2027: 除夕 02-05, 正月初一 02-06 … 初三 02-08; 清明 04-05; 端午 06-09; 中秋 09-15.
+      assert.deepEqual(['2027-02-05', '2027-02-06', '2027-02-07', '2027-02-08'].map((d) => h.get(d)), ['春节', '春节', '春节', '春节']);
+      assert.deepEqual(['2027-04-05', '2027-06-09', '2027-09-15', '2027-05-01', '2027-05-02', '2027-10-03'].map((d) => h.get(d)),
+        ['清明节', '端午节', '中秋节', '劳动节', '劳动节', '国庆节']);
+      assert.equal(process.env.TZ, 'America/New_York', 'the time zone is restored');
+      const fresh = new WorkingCalendar();
+      assert.equal(fresh.isWorkday('2027-02-08'), false);
+      assert.equal(fresh.isWorkday('2027-02-09'), true);
+      assert.equal(fresh.addWorkingDays(at('2027-02-04T10:00:00+08:00'), 1).confirmed, false, 'still flagged unconfirmed');
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
+  test('remaining office hours count 09:00–17:00 of working days only', () => {
+    const due = cal.addWorkingDays(at('2026-11-20T10:00:00+08:00'), 2).dueAt; // Fri → Tue 2026-11-24, 24:00
+    assert.equal(cal.officeHoursBetween(at('2026-11-20T10:00:00+08:00'), due), 7 + 8 + 8);
+    assert.equal(cal.officeHoursBetween(at('2026-11-24T16:30:00+08:00'), due), 0);
+    assert.equal(cal.officeHoursBetween(due, at('2026-11-20T10:00:00+08:00')), 0, 'overdue: none left');
+    assert.deepEqual(deadlineOf(due, 'workday'), { day: '2026-11-24', text: '2026-11-24 24:00', textZh: '11月24日 当日' });
   });
 
   test('a clock stop from 2026-09-28 to 2026-10-09 lasts 4 working days', () => {
@@ -274,9 +305,9 @@ describe('calendar routes', () => {
     const admin = await login('admin');
     const before2027 = (await as(admin, { method: 'GET', url: '/api/calendar?year=2027' })).json();
     assert.deepEqual([before2027.official, before2027.confirmed], [false, false]);
-    assert.equal(before2027.days.some((d: { day: string }) => d.day === '2027-01-01'), false, 'a Friday, counted as a working day');
+    assert.equal(before2027.days.find((d: { day: string }) => d.day === '2027-01-01')?.source, 'provisional', '元旦, counted provisionally');
     const pending = (await loadCalendar(t.db)).addWorkingDays(at('2026-12-30T10:00:00+08:00'), 3);
-    assert.deepEqual([pending.dueDay, pending.confirmed], ['2027-01-04', false]);
+    assert.deepEqual([pending.dueDay, pending.confirmed], ['2027-01-05', false]);
 
     assert.equal((await as(admin, { method: 'PUT', url: '/api/calendar/days/2027-02-30', payload: { kind: 'holiday' } })).statusCode, 400);
     assert.equal((await as(admin, { method: 'PUT', url: '/api/calendar/days/2027-01-01', payload: { kind: 'weekend' } })).statusCode, 400);

@@ -43,6 +43,12 @@ after(async () => {
   await t.drop();
 });
 
+function xlsxRows(ws: ExcelJS.Worksheet): unknown[] {
+  const out: unknown[] = [];
+  ws.eachRow((row, n) => { if (n > 3) out.push(row.values); });
+  return out;
+}
+
 function intake(s: Session, body: Record<string, unknown>) {
   return as(app, s, { method: 'POST', url: '/api/cases', payload: { applicantName: '张三', applicantType: 1, idType: 'resident_id', idNumber: PERSON, phone: '+8613800001111', ...body } });
 }
@@ -165,6 +171,11 @@ describe('lights and the supervision loop', () => {
 
     const queue = await as(app, inspector, { method: 'GET', url: '/api/supervisions?status=open' });
     assert.ok(queue.json().items.some((s: { caseNumber: string }) => s.caseNumber === c.number));
+    // The escalation queue is searched by case number or applicant and sorted by any column it shows.
+    const found = (await as(app, inspector, { method: 'GET', url: `/api/supervisions?q=${c.number}` })).json().items as Array<{ caseNumber: string }>;
+    assert.deepEqual(found.map((s) => s.caseNumber), [c.number]);
+    assert.ok((await as(app, inspector, { method: 'GET', url: `/api/supervisions?q=${encodeURIComponent('张三')}&itemCode=T-5DAY&sort=caseNumber&order=desc` })).json().items.some((s: { caseNumber: string }) => s.caseNumber === c.number));
+    assert.equal((await as(app, inspector, { method: 'GET', url: '/api/supervisions?q=%25' })).json().total, 0);
     assert.equal((await as(app, inspector, { method: 'POST', url: `/api/supervisions/${sup.id}/close`, payload: { result: '已办结' } })).statusCode, 409, 'not before the case is done');
     const urge = await as(app, inspector, { method: 'POST', url: `/api/supervisions/${sup.id}/urge`, payload: { content: '请于今日内办结并回告', replyBy: new Date(Date.now() + 86_400_000).toISOString() } });
     assert.equal(urge.statusCode, 201, urge.body);
@@ -310,8 +321,22 @@ describe('catalogue, roster and statistics', () => {
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(xlsx.rawPayload as unknown as ArrayBuffer);
     const ws = wb.worksheets[0]!;
-    assert.match(String(ws.getRow(1).getCell(1).value), /分组/);
-    assert.ok(ws.rowCount >= 2);
+    // A title, the period ([from, to): to=2027-12-31 ends on the 30th) and the date it was made, the header, the rows and a totals row.
+    assert.equal(String(ws.getRow(1).getCell(1).value), '办件统计(按事项)');
+    assert.match(String(ws.getRow(2).getCell(1).value), /^统计期间:2026-01-01 至 2027-12-30 +制表时间:\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+    assert.match(String(ws.getRow(3).getCell(1).value), /分组/);
+    const rows = xlsxRows(ws);
+    const byItem = (await as(app, leader, { method: 'GET', url: '/api/stats/cases?groupBy=item&from=2026-01-01&to=2027-12-31' })).json().rows as Array<{ received: number }>;
+    assert.equal(rows.length, byItem.length + 1);
+    const total = ws.getRow(ws.rowCount);
+    assert.match(String(total.getCell(1).value), /合计/);
+    assert.equal(Number(total.getCell(2).value), byItem.reduce((a, r) => a + r.received, 0));
+    // The dashboard's light counts come from SQL and agree with the case list.
+    const lights = (await as(app, leader, { method: 'GET', url: '/api/stats/lights' })).json();
+    for (const light of ['green', 'yellow', 'red', 'suspended'] as const) {
+      const list = (await as(app, leader, { method: 'GET', url: `/api/cases?light=${light}&pageSize=1` })).json();
+      assert.equal(lights[light], list.total, light);
+    }
     assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/cases?from=2027-01-01&to=2026-01-01' })).statusCode, 400);
   });
 });

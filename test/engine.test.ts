@@ -1,6 +1,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase } from './support/db.js';
+import { VirtualClock } from './support/clock.js';
 import { bpmn, flows } from './support/bpmn.js';
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry, BpmnServiceError } from '../src/engine/services.js';
@@ -14,6 +15,7 @@ let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Db;
 let engine: WorkflowEngine;
 let scheduler: TimerScheduler;
+let clock: VirtualClock;
 let outbox: OutboxDispatcher;
 const delivered: Array<{ payload: Record<string, unknown>; dedupKey: string }> = [];
 let failDeliveries = 0;
@@ -36,8 +38,9 @@ const services = new ServiceRegistry()
 const log = () => undefined;
 
 before(async () => {
-  t = await createTestDatabase();
+  t = await createTestDatabase('duban_t', { virtualClock: true });
   db = t.db;
+  clock = new VirtualClock(db);
   engine = new WorkflowEngine(db, services);
   scheduler = new TimerScheduler(db, engine, { pollMs: 50, concurrency: 1, log });
   outbox = new OutboxDispatcher(db, services, { pollMs: 50, concurrency: 1, log, backoffMs: 1 });
@@ -325,13 +328,13 @@ describe('at-most-once deliveries', () => {
       .registerDelivery('text', async (payload) => {
         if (deferOnce) {
           deferOnce = false;
-          throw new DeferDelivery(new Date(Date.now() + 10), 'quiet hours');
+          throw new DeferDelivery(new Date(Date.now() + 60_000), 'quiet hours');
         }
         sent.push(String(payload.to));
         return { providerId: `SM${sent.length}`, status: 'queued' };
       }, 'atMostOnce');
     const eng = new WorkflowEngine(db, svc);
-    const box = new OutboxDispatcher(db, svc, { pollMs: 50, concurrency: 1, log, sendingLeaseMs: 1 });
+    const box = new OutboxDispatcher(db, svc, { pollMs: 50, concurrency: 1, log, sendingLeaseMs: 30_000 });
     await eng.deploy(bpmn('p_amo', `<startEvent id="s"/><serviceTask id="t" camunda:type="external" camunda:topic="sms"/><endEvent id="e"/>${flows('s', 't', 'e')}`));
     await box.drain();
     const a = await eng.start('p_amo', { businessKey: '+8613800000001' });
@@ -339,7 +342,9 @@ describe('at-most-once deliveries', () => {
     const deferred = await db('outbox').where({ instance_id: a.id }).first();
     assert.equal(deferred.status, 'pending');
     assert.equal(deferred.attempts, 0, 'a deferral is not an attempt');
-    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await box.drain(), 0, 'a deferred message waits for its time');
+    assert.equal((await db('outbox').where({ instance_id: a.id }).first()).status, 'pending');
+    await clock.advance(60_001);
     await box.drain();
     const ok = await db('outbox').where({ instance_id: a.id }).first();
     assert.equal(ok.status, 'sent');
@@ -347,8 +352,8 @@ describe('at-most-once deliveries', () => {
 
     // Simulate a process that died after marking the attempt and calling the provider.
     const b = await eng.start('p_amo', { businessKey: '+8613800000002' });
-    await db('outbox').where({ instance_id: b.id }).update({ status: 'sending', attempts: 1, sending_since: db.raw(`now() - interval '1 minute'`) });
-    await new Promise((r) => setTimeout(r, 5));
+    await db('outbox').where({ instance_id: b.id }).update({ status: 'sending', attempts: 1, sending_since: db.raw(`now()`) });
+    await clock.advance(30_001); // past the sending lease
     await box.drain();
     const lost = await db('outbox').where({ instance_id: b.id }).first();
     assert.equal(lost.status, 'failed');

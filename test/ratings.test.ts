@@ -25,6 +25,7 @@ let scheduler: TimerScheduler;
 let outbox: OutboxDispatcher;
 let admin: Session, market: Session, health: Session, inspector: Session, leader: Session;
 let token: string;
+let platform: Session;
 let marketItem: string;
 const sent: Array<{ to: string; text: string }> = [];
 const sms: SmsProvider = { name: 'test', send: async (m, key) => { sent.push({ to: m.to, text: m.text }); return { provider: 'test', providerId: key, text: m.text, status: 'delivered' }; } };
@@ -42,7 +43,9 @@ before(async () => {
   marketItem = (await db('items').where({ department_id: 'market' }).orderBy('code').first('code')).code;
   const sys = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'rating.platform', displayName: '好差评平台', password: 'platform-pass-1', roles: ['system'] } });
   assert.equal(sys.statusCode, 201, sys.body);
-  const tok = await as(app, admin, { method: 'POST', url: '/api/tokens', payload: { name: '好差评推送', userId: sys.json().id, scopes: ['ratings:write'] } });
+  // The rating platform logs in as its own system user and mints its token (a token acts only for its issuer).
+  platform = await login(app, 'rating.platform', 'platform-pass-1');
+  const tok = await as(app, platform, { method: 'POST', url: '/api/tokens', payload: { name: '好差评推送', scopes: ['ratings:write'] } });
   assert.equal(tok.statusCode, 201, tok.body);
   token = tok.json().token;
 });
@@ -227,12 +230,14 @@ describe('acceptance 5: two sources with opposite code orders; the rates equal a
     const many = Array.from({ length: 5001 }, (_, i) => ({ ...rows[0], caseNumber: `BIG-${i}` }));
     assert.equal((await push({ source: 'gbt39046', ratings: many })).statusCode, 400);
     assert.equal((await push({ source: 'nope', ratings: rows })).statusCode, 400);
-    const noScope = await as(app, admin, { method: 'POST', url: '/api/tokens', payload: { name: 'read only', userId: (await db('users').where({ username: 'rating.platform' }).first()).id, scopes: ['read'] } });
+    const noScope = await as(app, platform, { method: 'POST', url: '/api/tokens', payload: { name: 'read only', scopes: ['read'] } });
     assert.equal((await push({ source: 'gbt39046', ratings: rows }, noScope.json().token)).statusCode, 403);
     assert.equal((await as(app, market, { method: 'POST', url: '/api/ratings/batch', payload: { source: 'gbt39046', ratings: rows } })).statusCode, 403);
     const nul = await push({ source: 'gbt39046', ratings: [{ ...rows[0], caseNumber: 'NUL\u0000' }] });
-    assert.equal(nul.statusCode, 200, nul.body);
-    assert.equal(nul.json().results[0].status, 'rejected');
+    // NUL never reaches the database: the HTTP layer refuses the request as ill-formed text.
+    assert.equal(nul.statusCode, 400, nul.body);
+    assert.match(String(nul.headers['content-type']), /problem\+json/);
+    assert.equal(await db('ratings').where('case_number', 'like', 'NUL%').first(), undefined);
   });
 
   test('a clerk enters a rating given at the counter, for their own department only', async () => {

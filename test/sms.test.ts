@@ -263,7 +263,8 @@ describe('sending rules defer, never drop', () => {
     assert.equal(parseQuietHours(''), null);
     assert.throws(() => parseQuietHours('22-7'));
     assert.throws(() => parseQuietHours('25:00-07:00'));
-    assert.deepEqual(smsPolicySettingsFromEnv({}), { dailyLimit: 50, quietHours: null, duplicatesPerMinute: 2 });
+    assert.deepEqual(smsPolicySettingsFromEnv({}), { dailyLimit: 50, quietHours: { start: 22 * 60, end: 8 * 60 }, duplicatesPerMinute: 2 }, 'quiet 22:00-08:00 by default');
+    assert.equal(smsPolicySettingsFromEnv({ DUBAN_SMS_QUIET_HOURS: 'off' }).quietHours, null);
     assert.deepEqual(smsPolicySettingsFromEnv({ DUBAN_SMS_DAILY_LIMIT: '10', DUBAN_SMS_QUIET_HOURS: '22:00-07:00' }).dailyLimit, 10);
     assert.throws(() => smsPolicySettingsFromEnv({ DUBAN_SMS_DAILY_LIMIT: '0' }));
   });

@@ -114,9 +114,9 @@ before(async () => {
   await until('the server (demo seed)', async () => {
     if (server!.exitCode !== null) throw new Error(`server exited ${server!.exitCode}:\n${serverLog}`);
     return fetch(`${base}/api/health`).then((r) => r.ok, () => false);
-  }, 150_000);
+  }, 400_000); // 300 demo cases through the full approval procedure: minutes on a loaded 2-core machine
   chromium = await launchChromium();
-}, { timeout: 200_000 });
+}, { timeout: 480_000 });
 
 after(async () => {
   for (const w of pages) await w.context.close().catch(() => undefined);
@@ -217,6 +217,9 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   const admin = await Api.of(w);
   const def = await admin.get<{ xml: string }>('/api/process-definitions/approval-item:2');
   assert.match(def.xml, /<bpmn:timeDate[^>]*>=workingDays\(2\)<\/bpmn:timeDate>/);
+  // The step limit is more than a timer: the step is due at its own limit and its department is told when it runs over.
+  assert.match(def.xml, new RegExp(`<bpmn:userTask id="${newId}"[^>]*camunda:dueDate="=workingDays\\(2\\)"`));
+  assert.match(def.xml, /<bpmn:serviceTask [^>]*camunda:topic="notifyStepOverdue"/);
   const items = await admin.get<{ items: { code: string }[] }>('/api/items?departmentId=market&pageSize=1&sort=code&order=asc');
   const first17 = '91371400MA3C4D5E6';
   const kase = await admin.post<{ id: string; number: string }>('/api/cases', {
@@ -320,7 +323,7 @@ test('admin: designer adds a user task with a 2-working-day timer, deploys with 
   await page.getByTestId('form-save').click();
   await page.locator('[data-testid="form-row"][data-key="duban:accept"]', { hasText: 'v2' }).waitFor();
   const acceptForm = await admin.get<{ version: number; fields: string[]; note: string; schema: { components: { key?: string; label?: string }[] } }>('/api/forms/duban:accept');
-  assert.deepEqual([acceptForm.version, acceptForm.fields, acceptForm.note], [2, ['opinion', 'licenceNo'], '受理时登记许可证编号']);
+  assert.deepEqual([acceptForm.version, acceptForm.fields, acceptForm.note], [2, ['acceptDecision', 'opinion', 'licenceNo', 'supplementDays'], '受理时登记许可证编号']);
   assert.equal(acceptForm.schema.components.find((c) => c.key === 'licenceNo')?.label, '许可证编号');
   await page.goto('/#/forms/duban:decide'); // the designer's "edit form" link
   await page.locator('.fjs-editor-container .fjs-element[data-id="Field_decision"]').waitFor();

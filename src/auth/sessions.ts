@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Principal, Role, Scope } from './principal.js';
 import { appendAudit } from '../audit/audit.js';
-import { NotFoundError } from '../engine/errors.js';
+import { BadRequestError, DubanError, NotFoundError } from '../engine/errors.js';
 
 const SESSION_HOURS = 12;
 
@@ -47,8 +47,21 @@ export async function deleteSession(db: Db, cookie: string): Promise<void> {
   await db('sessions').where({ id: sha256(cookie) }).delete();
 }
 
-/** API tokens: `dbn_<id>.<secret>`; scoped, revocable, stored as a hash of the secret. */
-export async function createApiToken(db: Db, opts: { name: string; userId: string; scopes: Scope[]; createdBy: string; actor: string; expiresAt?: Date | null }): Promise<{ id: string; token: string }> {
+/** The longest an API token lives; a token without an expiry gets this one. */
+export const TOKEN_MAX_DAYS = 90;
+
+/**
+ * API tokens: `dbn_<id>.<secret>`; scoped, revocable, stored as a hash of the secret. A token acts only
+ * for the user who created it (no one mints a token to act as someone else), lives at most
+ * TOKEN_MAX_DAYS, and dies with its user's password change or deactivation (users.ts).
+ */
+export async function createApiToken(db: Db, opts: { name: string; userId: string; scopes: Scope[]; createdBy: string; actor: string; expiresAt?: Date | null }): Promise<{ id: string; token: string; expiresAt: Date }> {
+  if (opts.userId !== opts.createdBy) throw new DubanError(403, 'forbidden', 'a token acts only for the user who creates it');
+  const now = Date.now();
+  const longest = now + TOKEN_MAX_DAYS * 86_400_000;
+  const expiresAt = opts.expiresAt ?? new Date(longest);
+  if (expiresAt.getTime() <= now) throw new BadRequestError('expiresAt lies in the past');
+  if (expiresAt.getTime() > longest + 60_000) throw new BadRequestError(`令牌有效期最长 ${TOKEN_MAX_DAYS} 天:a token lives at most ${TOKEN_MAX_DAYS} days`);
   const id = randomUUID();
   const secret = token();
   return db.transaction(async (trx) => {
@@ -56,19 +69,20 @@ export async function createApiToken(db: Db, opts: { name: string; userId: strin
     if (!user) throw new NotFoundError('user', opts.userId);
     await trx('api_tokens').insert({
       id, name: opts.name, secret_hash: sha256(secret), user_id: opts.userId, scopes: opts.scopes,
-      created_by: opts.createdBy, expires_at: opts.expiresAt ?? null,
+      created_by: opts.createdBy, expires_at: expiresAt,
     });
-    await appendAudit(trx, { actor: opts.actor, action: 'token.created', entityType: 'api_token', entityId: id, after: { name: opts.name, userId: opts.userId, scopes: opts.scopes } });
-    return { id, token: `dbn_${id}.${secret}` };
+    await appendAudit(trx, { actor: opts.actor, action: 'token.created', entityType: 'api_token', entityId: id, after: { name: opts.name, userId: opts.userId, scopes: opts.scopes, expiresAt: expiresAt.toISOString() } });
+    return { id, token: `dbn_${id}.${secret}`, expiresAt };
   });
 }
 
 export async function tokenPrincipal(db: Db, bearer: string): Promise<Principal | null> {
   const m = /^dbn_([0-9a-f-]{36})\.([A-Za-z0-9_-]{20,})$/.exec(bearer);
   if (!m) return null;
+  // Tokens minted for someone else before this rule are refused too (created_by = user_id).
   const row = await db('api_tokens as t').join('users as u', 'u.id', 't.user_id')
-    .where('t.id', m[1]).whereNull('t.revoked_at').andWhere('u.active', true)
-    .andWhere((q) => q.whereNull('t.expires_at').orWhere('t.expires_at', '>', db.raw('now()')))
+    .where('t.id', m[1]).whereNull('t.revoked_at').andWhere('u.active', true).andWhereRaw('t.created_by = t.user_id')
+    .andWhere('t.expires_at', '>', db.raw('now()'))
     .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 't.secret_hash', 't.scopes');
   if (!row || row.secret_hash !== sha256(m[2]!)) return null;
   await db('api_tokens').where({ id: m[1] }).update({ last_used_at: db.raw('now()') });

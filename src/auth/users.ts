@@ -5,6 +5,15 @@ import type { Db } from '../db/database.js';
 import type { Role } from './principal.js';
 import { appendAudit } from '../audit/audit.js';
 import { ConflictError, NotFoundError, BadRequestError } from '../engine/errors.js';
+import { normalizePhone } from '../notify/phone.js';
+
+/** Stored in E.164 (SMS providers refuse anything else); null stays null; refused when it cannot be normalized. */
+export function phoneOrRefuse(phone: string | null | undefined, field = '/phone'): string | null {
+  if (phone === null || phone === undefined || phone === '') return null;
+  const e164 = normalizePhone(phone);
+  if (!e164) throw new BadRequestError(`手机号无法识别:${phone}(expected a mainland number such as 13800000000 or E.164 such as +8613800000000)`, { fields: [{ field, message: 'not a phone number' }] });
+  return e164;
+}
 
 export interface UserRow {
   id: string;
@@ -56,6 +65,7 @@ export interface NewUser {
 
 export async function createUser(db: Db | Knex.Transaction, input: NewUser, actor: string | null): Promise<PublicUser> {
   if (input.password !== undefined && input.password.length < 8) throw new BadRequestError('the password must have at least 8 characters');
+  const phone = phoneOrRefuse(input.phone);
   const passwordHash = input.password ? await hashPassword(input.password) : null;
   // JSON null arrives as "" after schema coercion; both mean "no department".
   const departmentId = input.departmentId || null;
@@ -66,7 +76,7 @@ export async function createUser(db: Db | Knex.Transaction, input: NewUser, acto
     if (await trx('users').where({ username: input.username }).first('id')) throw new ConflictError(`user ${input.username} exists`);
     const row: UserRow = {
       id: randomUUID(), username: input.username, display_name: input.displayName, password_hash: passwordHash,
-      department_id: departmentId, roles: input.roles, phone: input.phone ?? null, active: true,
+      department_id: departmentId, roles: input.roles, phone, active: true,
     };
     await trx('users').insert(row);
     await appendAudit(trx, { actor, action: 'user.created', entityType: 'user', entityId: row.id, after: publicUser(row) });
@@ -86,6 +96,7 @@ export interface UserPatch {
 
 export async function updateUser(db: Db, id: string, patch: UserPatch, actor: string | null): Promise<PublicUser> {
   if (patch.password !== undefined && patch.password.length < 8) throw new BadRequestError('the password must have at least 8 characters');
+  const phone = patch.phone === undefined ? undefined : phoneOrRefuse(patch.phone);
   const passwordHash = patch.password ? await hashPassword(patch.password) : undefined;
   return db.transaction(async (trx) => {
     const before: UserRow | undefined = await trx('users').where({ id }).forUpdate().first();
@@ -98,11 +109,15 @@ export async function updateUser(db: Db, id: string, patch: UserPatch, actor: st
     if (passwordHash) changes.password_hash = passwordHash;
     if (patch.departmentId !== undefined) changes.department_id = patch.departmentId || null;
     if (patch.roles !== undefined) changes.roles = patch.roles;
-    if (patch.phone !== undefined) changes.phone = patch.phone;
+    if (phone !== undefined) changes.phone = phone;
     if (patch.active !== undefined) changes.active = patch.active;
     await trx('users').where({ id }).update(changes);
     const after: UserRow = await trx('users').where({ id }).first();
-    if (patch.active === false || passwordHash) await trx('sessions').where({ user_id: id }).delete();
+    if (patch.active === false || passwordHash) {
+      // Sessions and API tokens die with a password change or a deactivation (reactivating revives neither).
+      await trx('sessions').where({ user_id: id }).delete();
+      await trx('api_tokens').where({ user_id: id }).whereNull('revoked_at').update({ revoked_at: trx.raw('now()') });
+    }
     await appendAudit(trx, {
       actor, action: 'user.updated', entityType: 'user', entityId: id, before: publicUser(before),
       after: { ...publicUser(after), ...(passwordHash ? { passwordChanged: true } : {}) },

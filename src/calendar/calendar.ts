@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import chineseDays from 'chinese-days';
 import type { Db } from '../db/database.js';
 
 /**
@@ -23,7 +24,7 @@ const HOUR_MS = 3_600_000;
 const MAX_SCAN_DAYS = 366 * 5;
 
 export type DayKind = 'holiday' | 'workday';
-export type DaySource = 'override' | 'official' | 'weekend' | 'weekday';
+export type DaySource = 'override' | 'official' | 'provisional' | 'weekend' | 'weekday';
 
 export interface CalendarOverride {
   day: string;
@@ -44,7 +45,10 @@ export interface CalendarYear {
 export interface DayInfo {
   day: string;
   working: boolean;
-  /** override: an administrator's entry; official: chinese-days; weekend/weekday: the Mon–Fri rule. */
+  /**
+   * override: an administrator's entry; official: chinese-days; provisional: a statutory holiday of a year
+   * not yet published (fixed dates and lunar dates computed), counted but unconfirmed; weekend/weekday: Mon–Fri.
+   */
   source: DaySource;
   /** The official holiday a day belongs to (e.g. 国庆节), also for its make-up workdays. */
   name: string | null;
@@ -104,6 +108,64 @@ function officialName(value: string | undefined): string | null {
   const parts = value.split(',');
   return (parts[1] ?? parts[0] ?? '').trim() || null;
 }
+
+// ---- provisional holidays of years the official data does not cover yet ------------------------
+
+/**
+ * The statutory holidays (全国年节及纪念日放假办法, as revised 2024) that are certain before the State
+ * Council publishes a year's arrangement: 元旦 01-01, 春节 除夕 + 正月初一至初三, 清明节 (the solar term),
+ * 劳动节 05-01–05-02, 端午节 (5/5), 中秋节 (8/15), 国庆节 10-01–10-03. Lunar dates come from chinese-days,
+ * whose conversions read the local time zone: they run with TZ set to Asia/Shanghai for the moment.
+ * Make-up workdays and bridging days cannot be known in advance: a year stays unconfirmed until entered.
+ */
+const PROVISIONAL = new Map<number, Map<string, string>>();
+
+function inShanghai<T>(fn: () => T): T {
+  const saved = process.env.TZ;
+  process.env.TZ = 'Asia/Shanghai';
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+}
+
+export function provisionalHolidays(year: number): Map<string, string> {
+  let days = PROVISIONAL.get(year);
+  if (days) return days;
+  const out = new Map<string, string>();
+  const y = String(year).padStart(4, '0');
+  out.set(`${y}-01-01`, '元旦');
+  for (const d of ['05-01', '05-02']) out.set(`${y}-${d}`, '劳动节');
+  for (const d of ['10-01', '10-02', '10-03']) out.set(`${y}-${d}`, '国庆节');
+  if (year >= 1901 && year <= 2099) {
+    inShanghai(() => {
+      const newYear = chineseDays.getSolarDateFromLunar(`${y}-01-01`).date;
+      const i = indexOf(newYear);
+      for (let k = -1; k <= 2; k++) out.set(dayOf(i + k), '春节');
+      out.set(chineseDays.getSolarTermDate(year, 4, 'pure_brightness'), '清明节');
+      out.set(chineseDays.getSolarDateFromLunar(`${y}-05-05`).date, '端午节');
+      out.set(chineseDays.getSolarDateFromLunar(`${y}-08-15`).date, '中秋节');
+    });
+  }
+  days = new Map([...out].filter(([d]) => d.startsWith(`${y}-`)));
+  PROVISIONAL.set(year, days);
+  return days;
+}
+
+// ---- office hours ------------------------------------------------------------------------------
+
+/** Office hours in Shanghai (DUBAN_OFFICE_HOURS, default 09:00-17:00), for "remaining office hours". */
+export function parseOfficeHours(value: string | undefined): { start: number; end: number } {
+  const m = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec((value ?? '09:00-17:00').trim());
+  if (!m) throw new Error(`DUBAN_OFFICE_HOURS must look like 09:00-17:00, not "${value}"`);
+  const start = (Number(m[1]) * 60 + Number(m[2])) * 60_000;
+  const end = (Number(m[3]) * 60 + Number(m[4])) * 60_000;
+  if (!(start < end && end <= DAY_MS)) throw new Error('DUBAN_OFFICE_HOURS: the start must come before the end, within one day');
+  return { start, end };
+}
+const OFFICE_HOURS = parseOfficeHours(process.env.DUBAN_OFFICE_HOURS);
 
 // ---- day arithmetic (days are indexes: whole days since 1970-01-01, dated in Shanghai) --------
 
@@ -224,6 +286,8 @@ export class WorkingCalendar {
     const base = { day, name, note: null, updatedBy: null, updatedAt: null };
     if (officialWorkday) return { ...base, working: true, source: 'official' };
     if (officialHoliday) return { ...base, working: false, source: 'official' };
+    const provisional = covered ? undefined : provisionalHolidays(yearOf(index)).get(day);
+    if (provisional) return { ...base, name: provisional, working: false, source: 'provisional' };
     const weekday = new Date(index * DAY_MS).getUTCDay();
     return weekday === 0 || weekday === 6 ? { ...base, working: false, source: 'weekend' } : { ...base, working: true, source: 'weekday' };
   }
@@ -330,6 +394,25 @@ export class WorkingCalendar {
       ms += Math.min(hi, startMs(i + 1)) - Math.max(lo, startMs(i));
     }
     return { workingDays: Math.floor(ms / DAY_MS), hours: Math.floor((ms % DAY_MS) / HOUR_MS), overdue };
+  }
+
+  /**
+   * Office hours (DUBAN_OFFICE_HOURS) on working days between now and dueAt, in whole hours; 0 when overdue.
+   * "3 个工作日 / 20 办公小时" is how a clerk reads what is left.
+   */
+  officeHoursBetween(now: Date, dueAt: Date): number {
+    const n = now.getTime();
+    const d = dueAt.getTime();
+    if (Number.isNaN(n) || Number.isNaN(d)) throw new RangeError('invalid date');
+    if (n >= d) return 0;
+    let ms = 0;
+    for (let i = instantIndex(now); startMs(i) < d; i++) {
+      if (!this.working(i)) continue;
+      const from = Math.max(n, startMs(i) + OFFICE_HOURS.start);
+      const to = Math.min(d, startMs(i) + OFFICE_HOURS.end);
+      if (to > from) ms += to - from;
+    }
+    return Math.floor(ms / HOUR_MS);
   }
 
   /**

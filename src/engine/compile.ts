@@ -6,6 +6,7 @@ import Serializer, { TypeResolver, deserialize } from 'moddle-context-serializer
 import { checkExpression, isFeel } from './expressions.js';
 import type { ServiceRegistry } from './services.js';
 import { checkStructure } from './structure.js';
+import { checkDefinitionsStructure } from './structure-extra.js';
 
 const require = createRequire(import.meta.url);
 const camundaDescriptor: object = require('camunda-bpmn-moddle/resources/camunda.json');
@@ -82,7 +83,27 @@ export interface DefinitionMeta {
   messageCatchers: Record<string, { messageId: string; messageName: string }>;
   messageStarts: Array<{ elementId: string; messageId: string; messageName: string }>;
   services: Record<string, string>;
+  /**
+   * Event sub-processes by id: the scope they belong to and their start (absent in older definitions).
+   * Message, timer and signal starts are armed by Duban while the scope runs (run.ts); error and
+   * escalation starts are triggered by the engine's own delegation.
+   */
+  eventSubProcesses?: Record<string, EventSubProcessMeta>;
+  /** Boundary events: the activity each is attached to, and whether it interrupts it (absent in older definitions). */
+  boundaries?: Record<string, { attachedTo: string; interrupting: boolean; /** escalation id it catches, '*' for any */ escalation?: string }>;
 }
+
+export interface EventSubProcessMeta {
+  scopeId: string;
+  /** The scope is the process itself (not a sub-process). */
+  processLevel: boolean;
+  startId: string;
+  kind: 'message' | 'timer' | 'signal' | 'error' | 'escalation' | 'conditional' | 'none' | 'multiple';
+  interrupting: boolean;
+}
+
+/** Start kinds of an event sub-process that Duban arms itself while the process runs. */
+export const ARMED_EVENT_STARTS = new Set<EventSubProcessMeta['kind']>(['message', 'timer', 'signal']);
 
 export interface CompileResult {
   ok: boolean;
@@ -115,10 +136,10 @@ const UNSUPPORTED: Record<string, string> = {
 const ASCII_ONLY = /^[\x00-\x7F]*$/;
 
 /**
- * Item definitions and interfaces only declare data types and operations; bpmn-elements has no
+ * Item definitions, interfaces and resources only declare data types and operations; bpmn-elements has no
  * behaviour for them and would refuse the whole definition, so they load as inert placeholders.
  */
-const DECLARATIONS = { ItemDefinition: Elements.Dummy, Interface: Elements.Dummy };
+const DECLARATIONS = { ItemDefinition: Elements.Dummy, Interface: Elements.Dummy, Resource: Elements.Dummy };
 
 type LoopBehaviour = (activity: unknown, loopCharacteristics: { behaviour?: Record<string, unknown> }) => unknown;
 
@@ -149,7 +170,32 @@ interface LoopApi {
   execute(this: LoopApi, message: { content: Record<string, unknown> }): unknown;
 }
 
-const baseResolver = TypeResolver({ ...Elements, ...DECLARATIONS, StandardLoopCharacteristics } as Record<string, unknown>);
+/**
+ * The converging inclusive gateway (BPMN 2.0.2, 13.3.2) fires once, when every token that can still
+ * reach it has arrived. bpmn-elements passes each arriving token straight through (the step after
+ * the join ran once per branch). Duban gives it the parallel join's inbound handling: it waits until
+ * each incoming flow was either taken or discarded. Flows that no token will take are discarded by
+ * the engine's dead-path elimination (the split's false conditions, the untaken branch of an
+ * exclusive gateway propagate `flow.discard` down to the join), so the join fires exactly when no
+ * token can still arrive. A join on a cycle is refused at deploy (`checkInclusiveJoins`): a token
+ * looping back would never be discarded and the join would wait for itself.
+ */
+function InclusiveGateway(activityDef: Record<string, unknown>, context: unknown) {
+  const { Activity } = Elements as unknown as { Activity: new (behaviour: unknown, def: unknown, context: unknown) => unknown };
+  return new Activity(InclusiveGatewayBehaviour, { ...activityDef, isParallelGateway: true }, context);
+}
+
+function InclusiveGatewayBehaviour(this: { broker: SendActivity['broker'] }, activity: { broker: SendActivity['broker'] }) {
+  this.broker = activity.broker;
+}
+
+InclusiveGatewayBehaviour.prototype.execute = function execute(this: { broker: SendActivity['broker'] }, { content }: { content: Record<string, unknown> }) {
+  const copy: Record<string, unknown> = { ...content };
+  for (const key of ['inbound', 'outbound', 'discardSequence']) if (Array.isArray(copy[key])) copy[key] = [...(copy[key] as unknown[])];
+  this.broker.publish('execution', 'execute.completed', copy);
+};
+
+const baseResolver = TypeResolver({ ...Elements, ...DECLARATIONS, StandardLoopCharacteristics, InclusiveGateway } as Record<string, unknown>);
 
 interface ResolvedEntity {
   type?: string;
@@ -227,7 +273,9 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
   try {
     parsed = (await moddle.fromXML(xml.trim())) as unknown as typeof parsed;
   } catch (err) {
-    errors.push({ elementId: null, message: `not a BPMN 2.0 document: ${(err as Error).message}`, source: 'xml', severity: 'error' });
+    const message = (err as Error).message;
+    const duplicate = /duplicate ID <([^>]+)>/.exec(message);
+    errors.push({ elementId: duplicate?.[1] ?? null, message: duplicate ? `the id ${duplicate[1]} is used by more than one element` : `not a BPMN 2.0 document: ${message}`, source: 'xml', severity: 'error' });
     return { ok: false, errors, warnings, checksum };
   }
   const root = parsed.rootElement;
@@ -242,13 +290,31 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
       warnings.push({ elementId: null, message: w.message, source: 'xml', severity: 'warning' });
       continue;
     }
+    const duplicate = /duplicate ID <([^>]+)>/.exec(w.message);
+    if (duplicate) {
+      errors.push({ elementId: duplicate[1]!, message: `the id ${duplicate[1]} is used by more than one element`, source: 'model', severity: 'error' });
+      continue;
+    }
+    // A diagram shape that points nowhere is a layout defect; the process itself may be sound.
+    if (/^(bpmndi|di|dc):/.test(w.element?.$type ?? '')) {
+      warnings.push({ elementId: w.element?.id ?? null, message: `diagram: ${w.message}`, source: 'xml', severity: 'warning' });
+      continue;
+    }
     // An unresolved reference or unknown attribute is a broken model, not a style issue.
     errors.push({ elementId: w.element?.id ?? null, message: w.message, source: 'xml', severity: 'error' });
   }
 
   inlineEventDefinitionRefs(root);
   const meta = collectMeta(root, options, errors);
-  errors.push(...checkStructure(root));
+  for (const check of [checkStructure, checkDefinitionsStructure]) {
+    try {
+      errors.push(...check(root));
+    } catch (err) {
+      // A tree too odd for a rule is still a refusal with a reason, never a crash of the deploy.
+      errors.push({ elementId: null, message: `the model cannot be checked: ${(err as Error).message}`, source: 'model', severity: 'error' });
+    }
+  }
+  errors.push(...checkExecutable(root));
   let compiled: string | undefined;
   if (!errors.length) {
     try {
@@ -263,8 +329,19 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
     deriveFlowReferences(root);
     await lint(root, errors, warnings);
   }
-  if (errors.length || !compiled) return { ok: false, errors, warnings, checksum };
+  if (errors.length || !compiled) return { ok: false, errors: rankProblems(errors), warnings, checksum };
   return { ok: true, errors, warnings, meta, compiled, checksum };
+}
+
+const SOURCE_RANK: Record<Problem['source'], number> = { model: 0, xml: 1, engine: 2, lint: 3, security: 4 };
+
+/**
+ * The first problem should be the one a modeller must fix: a broken BPMN rule on a named element
+ * before what Duban cannot run or refuses to run, and anything that names no element last.
+ */
+function rankProblems(problems: Problem[]): Problem[] {
+  const rank = (p: Problem) => (p.elementId ? 0 : 10) + SOURCE_RANK[p.source];
+  return problems.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map((x) => x.p);
 }
 
 /** Rebuild the engine's source context from its stored JSON (no XML parsing). */
@@ -305,6 +382,8 @@ function collectMeta(root: ModdleElement, options: CompileOptions, errors: Probl
     messageCatchers: {},
     messageStarts: [],
     services: {},
+    boundaries: {},
+    eventSubProcesses: {},
   };
   if (!executable.length) {
     errors.push({ elementId: null, message: 'no executable process (set isExecutable="true" on a process)', source: 'engine', severity: 'error' });
@@ -345,6 +424,16 @@ class ElementChecker {
           candidateUsers: str(el.candidateUsers), formKey: str(el.formKey), dueDate: str(el.dueDate),
         };
         break;
+      case 'bpmn:SubProcess':
+        if (el.triggeredByEvent === true) this.noteEventSubProcess(el, owner);
+        break;
+      case 'bpmn:BoundaryEvent': {
+        const attached = el.attachedToRef as ModdleElement | undefined;
+        const esc = asArray(el.eventDefinitions).find((d) => d.$type === 'bpmn:EscalationEventDefinition');
+        const escalation = esc ? ((esc.escalationRef as ModdleElement | undefined)?.id ?? '*') : undefined;
+        if (attached?.id) this.meta.boundaries![el.id!] = { attachedTo: attached.id, interrupting: el.cancelActivity !== false, ...(escalation ? { escalation } : {}) };
+        break;
+      }
       case 'camunda:ExecutionListener':
       case 'camunda:TaskListener':
         this.error(id, 'Camunda listeners are not executed by Duban; model the step as a service task', 'security');
@@ -385,7 +474,8 @@ class ElementChecker {
   private checkService(el: ModdleElement): void {
     const id = el.id!;
     const topic = str(el.topic);
-    const implementation = str(el.implementation);
+    // ##WebService and ##unspecified are BPMN's defaults: they name no service.
+    const implementation = /^##/.test(str(el.implementation) ?? '') ? null : str(el.implementation);
     let name: string | null = null;
     if (topic) name = topic;
     else if (implementation) {
@@ -407,11 +497,40 @@ class ElementChecker {
     this.meta.services[id] = name;
   }
 
+  /**
+   * An event sub-process runs inside its scope while that scope runs. What Duban cannot run
+   * correctly is refused here, naming the element and the construct.
+   */
+  private noteEventSubProcess(el: ModdleElement, owner: ModdleElement | undefined): void {
+    const starts = asArray(el.flowElements).filter((e) => e.$type === 'bpmn:StartEvent');
+    const start = starts[0];
+    if (!start || starts.length > 1) {
+      this.error(el.id ?? null, 'an event sub-process needs exactly one start event', 'model');
+      return;
+    }
+    const defs = asArray(start.eventDefinitions);
+    const kind: EventSubProcessMeta['kind'] = defs.length > 1 ? 'multiple' : defs.length === 0 ? 'none'
+      : (defs[0]!.$type.replace(/^bpmn:|EventDefinition$/g, '').toLowerCase() as EventSubProcessMeta['kind']);
+    const scope = (el.$parent ?? owner) as ModdleElement | undefined;
+    const processLevel = scope?.$type === 'bpmn:Process';
+    const meta: EventSubProcessMeta = { scopeId: scope?.id ?? '', processLevel, startId: start.id!, kind, interrupting: start.isInterrupting !== false };
+    if (kind === 'conditional') {
+      this.error(start.id!, 'event sub-process with a conditional start event is not supported by Duban; use a message or timer start', 'engine');
+    } else if (kind === 'multiple' || kind === 'none' || !['message', 'timer', 'signal', 'error', 'escalation'].includes(kind)) {
+      this.error(start.id!, `event sub-process with a ${kind} start event is not supported by Duban`, 'engine');
+    } else if (ARMED_EVENT_STARTS.has(kind) && !processLevel) {
+      this.error(start.id!, `event sub-process with a ${kind} start event inside a sub-process is not supported by Duban; place it at the process level`, 'engine');
+    }
+    this.meta.eventSubProcesses![el.id!] = meta;
+  }
+
   private noteMessage(target: ModdleElement, def: ModdleElement): void {
     const msg = def.messageRef as ModdleElement | undefined;
     if (!msg?.id) return;
     const entry = { messageId: msg.id, messageName: str(msg.name) ?? msg.id };
-    if (target.$type === 'bpmn:StartEvent') {
+    // The message start of an event sub-process is a subscription of the running instance, never a process start.
+    const inEventSubProcess = (target.$parent as ModdleElement | undefined)?.triggeredByEvent === true;
+    if (target.$type === 'bpmn:StartEvent' && !inEventSubProcess) {
       this.meta.messageStarts.push({ elementId: target.id!, ...entry });
     } else {
       this.meta.messageCatchers[target.id!] = entry;
@@ -420,6 +539,51 @@ class ElementChecker {
 
   private error(elementId: string | null, message: string, source: Problem['source']): void {
     this.errors.push({ elementId, message, source, severity: 'error' });
+  }
+}
+
+/**
+ * Constructs that are valid BPMN but that Duban cannot execute correctly: refused at deploy, naming
+ * the element and the construct (accepting a diagram and then misbehaving is the worst outcome).
+ */
+function checkExecutable(root: ModdleElement): Problem[] {
+  const problems: Problem[] = [];
+  const refuse = (el: ModdleElement, message: string) => problems.push({ elementId: el.id ?? null, message, source: 'engine', severity: 'error' });
+  walk(root, (el) => {
+    if (!Array.isArray(el.flowElements)) return;
+    checkInclusiveJoins(el.flowElements as ModdleElement[], refuse);
+  });
+  return problems;
+}
+
+/** A converging inclusive gateway that a token can reach again from itself (a loop through the join). */
+function checkInclusiveJoins(elements: ModdleElement[], refuse: (el: ModdleElement, message: string) => void): void {
+  const flows = elements.filter((e) => e.$type === 'bpmn:SequenceFlow');
+  const next = new Map<unknown, ModdleElement[]>();
+  for (const f of flows) {
+    const list = next.get(f.sourceRef) ?? [];
+    list.push(f.targetRef as ModdleElement);
+    next.set(f.sourceRef, list);
+  }
+  for (const b of elements) {
+    if (b.$type !== 'bpmn:BoundaryEvent' || !b.attachedToRef) continue;
+    next.set(b.attachedToRef, [...(next.get(b.attachedToRef) ?? []), b]);
+  }
+  for (const gw of elements) {
+    if (gw.$type !== 'bpmn:InclusiveGateway') continue;
+    if (flows.filter((f) => f.targetRef === gw).length < 2) continue;
+    const seen = new Set<unknown>();
+    const stack = [...(next.get(gw) ?? [])];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n === gw) {
+        refuse(gw, 'converging inclusive gateway on a loop is not supported: a token coming round again would wait for itself; close the loop with an exclusive gateway');
+        break;
+      }
+      if (seen.has(n)) continue;
+      seen.add(n);
+      stack.push(...(next.get(n) ?? []));
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type { Db } from '../db/database.js';
-import { compile, loadCompiled, type CompileOptions, type DefinitionMeta, type Problem } from './compile.js';
+import { createHash } from 'node:crypto';
+import { loadCompiled, type CompileOptions, type DefinitionMeta, type Problem } from './compile.js';
+import { compileChecked } from './deploy-check.js';
 import { InvalidDefinitionError, NotFoundError } from './errors.js';
 import type { CompiledDefinition } from './run.js';
 
@@ -11,6 +13,16 @@ export interface DeployResult {
   name: string | null;
   warnings: Problem[];
   unchanged: boolean;
+}
+
+export interface DeployOptions {
+  note?: string | null;
+  actor?: string | null;
+  /**
+   * A shipped file (`processes/approval-item.bpmn`): deployed only when it differs from the version last
+   * deployed from the same source, whatever was deployed in between (an admin's newer version stays latest).
+   */
+  source?: string | null;
 }
 
 export interface DefinitionRow {
@@ -33,23 +45,30 @@ export class DefinitionStore {
 
   constructor(private readonly db: Db, private readonly compileOptions: CompileOptions) {}
 
-  async deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {},
+  async deploy(xml: string, opts: DeployOptions = {},
     onDeployed?: (trx: Knex.Transaction, result: DeployResult) => Promise<void>): Promise<DeployResult> {
-    const result = await compile(xml, this.compileOptions);
+    const source = opts.source ?? null;
+    if (source) {
+      // Cheap before compiling: a restart with unchanged shipped files parses nothing.
+      const same = await this.lastFromSource(this.db, source);
+      if (same && same.checksum === checksumOf(xml)) return { id: same.id, key: same.key, version: same.version, name: same.name, warnings: [], unchanged: true };
+    }
+    const result = await compileChecked(xml, this.compileOptions);
     if (!result.ok || !result.meta || !result.compiled) throw new InvalidDefinitionError(result.errors, result.warnings);
     const meta = result.meta;
     return this.db.transaction(async (trx) => {
       // Serialise deployments of one key so versions stay gapless.
       await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`deploy:${meta.key}`]);
       const latest = await trx('process_definitions').where({ key: meta.key }).orderBy('version', 'desc').first();
-      if (latest && latest.checksum === result.checksum) {
-        return { id: latest.id, key: meta.key, version: latest.version, name: latest.name, warnings: result.warnings, unchanged: true };
+      const previous = source ? await this.lastFromSource(trx, source) : latest;
+      if (previous && previous.checksum === result.checksum) {
+        return { id: previous.id, key: previous.key, version: previous.version, name: previous.name, warnings: result.warnings, unchanged: true };
       }
       const version = (latest?.version ?? 0) + 1;
       const id = `${meta.key}:${version}`;
       await trx('process_definitions').insert({
         id, key: meta.key, version, name: meta.name, xml, compiled: result.compiled, meta: JSON.stringify(meta),
-        note: opts.note ?? null, deployed_by: opts.actor ?? null, checksum: result.checksum,
+        note: opts.note ?? null, deployed_by: opts.actor ?? null, checksum: result.checksum, source,
       });
       const deployed = { id, key: meta.key, version, name: meta.name, warnings: result.warnings, unchanged: false };
       await onDeployed?.(trx, deployed);
@@ -57,9 +76,13 @@ export class DefinitionStore {
     });
   }
 
+  private async lastFromSource(q: Knex | Knex.Transaction, source: string): Promise<Pick<DefinitionRow, 'id' | 'key' | 'version' | 'name' | 'checksum'> | undefined> {
+    return q('process_definitions').where({ source }).orderBy('version', 'desc').first('id', 'key', 'version', 'name', 'checksum');
+  }
+
   /** Validate without deploying (the designer's "check" button). */
   async validate(xml: string) {
-    const r = await compile(xml, this.compileOptions);
+    const r = await compileChecked(xml, this.compileOptions);
     return { ok: r.ok, errors: r.errors, warnings: r.warnings, key: r.meta?.key ?? null };
   }
 
@@ -96,4 +119,9 @@ export class DefinitionStore {
       sourceContext: loadCompiled(typeof row.compiled === 'string' ? row.compiled : JSON.stringify(row.compiled)),
     };
   }
+}
+
+/** The same digest compile() records, without compiling. */
+function checksumOf(xml: string): string {
+  return createHash('sha256').update(xml).digest('hex');
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../db/database.js';
-import { DefinitionStore } from './definitions.js';
-import { ConflictError, NotFoundError, BadRequestError } from './errors.js';
+import { DefinitionStore, type DeployOptions } from './definitions.js';
+import { ConflictError, NotFoundError, BadRequestError, withRetry } from './errors.js';
 import { EngineRun, type CompiledDefinition, type RunContext, type RunSnapshot } from './run.js';
 import type { ServiceRegistry } from './services.js';
 import type { CompileOptions } from './compile.js';
@@ -44,6 +44,8 @@ export interface EngineOptions {
   audit?: (trx: Knex.Transaction, entry: AuditEntry) => Promise<void>;
   /** Runs in the cancelling transaction, so domain rows (a case) end with their instance. */
   onCancelled?: (trx: Knex.Transaction, instanceId: string, reason: string | null) => Promise<void>;
+  /** Runs in the transaction in which an instance fails (an uncaught BPMN error), so a case shows it. */
+  onFailed?: (trx: Knex.Transaction, instanceId: string, error: string) => Promise<void>;
   /** Called after each committed command, e.g. to emit metrics or domain events. */
   onCommitted?: (event: { instanceId: string; kind: string }) => void;
 }
@@ -80,7 +82,7 @@ export class WorkflowEngine {
     this.definitions = new DefinitionStore(db, { services, ...options.compile });
   }
 
-  deploy(xml: string, opts: { note?: string | null; actor?: string | null } = {}) {
+  deploy(xml: string, opts: DeployOptions = {}) {
     return this.definitions.deploy(xml, opts, async (trx, result) => {
       await this.audit(trx, { actor: opts.actor ?? null, action: 'definition.deployed', entityType: 'process_definition', entityId: result.id,
         after: { key: result.key, version: result.version, note: opts.note ?? null, warnings: result.warnings.length } });
@@ -95,7 +97,7 @@ export class WorkflowEngine {
     const def = opts.definitionId ? await this.definitions.get(opts.definitionId) : await this.definitions.latest(key);
     const id = opts.id ?? randomUUID();
     const businessKey = opts.businessKey ?? null;
-    const summary = await this.db.transaction(async (trx) => {
+    const summary = await withRetry(() => this.db.transaction(async (trx) => {
       await trx('process_instances').insert({
         id, definition_id: def.id, process_key: def.key, business_key: businessKey, status: 'running',
         state: null, variables: JSON.stringify(opts.variables ?? {}), started_by: opts.actor ?? null,
@@ -108,7 +110,7 @@ export class WorkflowEngine {
       await run.start(opts.variables ?? {});
       const row = { id, definition_id: def.id, process_key: def.key, business_key: businessKey, version: 0 } as InstanceRow;
       return this.persist(trx, row, run, opts.actor ?? null, [{ kind: 'instance.started', data: { definitionId: def.id } }]);
-    });
+    }));
     this.options.onCommitted?.({ instanceId: id, kind: 'started' });
     return summary;
   }
@@ -177,11 +179,17 @@ export class WorkflowEngine {
     });
   }
 
-  async correlate(messageName: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null } = {}): Promise<{ delivered: number; started: InstanceSummary | null }> {
+  /**
+   * `instances` narrows the waiting instances (alias `i`) to those the caller may act on;
+   * `beforeStart` may refuse starting a message-start process when none was waiting.
+   */
+  async correlate(messageName: string, opts: { businessKey?: string | null; variables?: Record<string, unknown>; actor?: string | null;
+    instances?: (q: Knex.QueryBuilder) => void; beforeStart?: (definition: { id: string; key: string }) => Promise<void> } = {}): Promise<{ delivered: number; started: InstanceSummary | null }> {
     if (!messageName) throw new BadRequestError('messageName is required');
     const q = this.db('message_subscriptions as s').join('process_instances as i', 'i.id', 's.instance_id')
       .where('s.message_name', messageName).andWhere('i.status', 'running').distinct('s.instance_id');
     if (opts.businessKey) q.andWhere('i.business_key', opts.businessKey);
+    opts.instances?.(q);
     const waiting: Array<{ instance_id: string }> = await q;
     let delivered = 0;
     for (const { instance_id } of waiting) {
@@ -197,6 +205,7 @@ export class WorkflowEngine {
     if (delivered) return { delivered, started: null };
     const starter = await this.findMessageStart(messageName);
     if (!starter) throw new NotFoundError('message subscription or message start event for', messageName);
+    await opts.beforeStart?.(starter);
     const started = await this.start(starter.key, { businessKey: opts.businessKey, variables: opts.variables, actor: opts.actor, definitionId: starter.id });
     return { delivered: 0, started };
   }
@@ -280,12 +289,12 @@ export class WorkflowEngine {
 
   private async lockRunning<T>(instanceId: string, fn: (trx: Knex.Transaction, row: InstanceRow) => Promise<T>): Promise<T> {
     if (!isUuid(instanceId)) throw new NotFoundError('process instance', instanceId);
-    return this.db.transaction(async (trx) => {
+    return withRetry(() => this.db.transaction(async (trx) => {
       const row: InstanceRow | undefined = await trx('process_instances').where({ id: instanceId }).forUpdate().first();
       if (!row) throw new NotFoundError('process instance', instanceId);
       if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`);
       return fn(trx, row);
-    });
+    }));
   }
 
   private async findMessageStart(messageName: string): Promise<{ id: string; key: string } | undefined> {
@@ -305,11 +314,12 @@ export class WorkflowEngine {
     act: (run: EngineRun, trx: Knex.Transaction) => Promise<CommandOutcome<T>>): Promise<InstanceSummary> {
     if (!isUuid(instanceId)) throw new NotFoundError('process instance', instanceId);
     let conflict: ConflictError | undefined;
-    const summary = await this.db.transaction(async (trx) => {
+    // A deadlock or serialization failure is PostgreSQL's, not the caller's: the command runs again.
+    const summary = await withRetry(() => this.db.transaction(async (trx) => {
       const out = await this.commandIn(trx, instanceId, actor, kind, act);
       conflict = out.conflict;
       return out.summary;
-    });
+    }));
     this.options.onCommitted?.({ instanceId, kind });
     if (conflict) throw conflict;
     return summary;
@@ -326,8 +336,11 @@ export class WorkflowEngine {
     // One read serves both: the due times to align the state with, and which are due now (now() is the transaction's time).
     const timers: Array<{ execution_id: string; due_at: Date; due: boolean }> = await trx('timers').where({ instance_id: instanceId })
       .orderBy('due_at').select('execution_id', 'due_at', trx.raw('due_at <= now() AS due'));
-    await run.resume(timers.length ? alignTimerState(row.state, new Map(timers.map((t) => [t.execution_id, t.due_at]))) : row.state);
-    await this.fireDueTimers(run, timers.filter((t) => t.due).map((t) => t.execution_id));
+    const due = timers.filter((t) => t.due).map((t) => t.execution_id);
+    for (const t of timers) run.timers.recordDue(t.execution_id, new Date(t.due_at));
+    await run.resume(timers.length ? alignTimerState(row.state, new Map(timers.map((t) => [t.execution_id, t.due_at])), new Set(due)) : row.state);
+    // Only now, with every branch of the instance listening again, do the due timers fire.
+    await this.fireDueTimers(run, due);
     const outcome = await act(run, trx);
     const snapshotHook = outcome.beforePersist;
     const summary = await this.persist(trx, row, run, actor, outcome.history ?? [], snapshotHook);
@@ -371,7 +384,8 @@ export class WorkflowEngine {
     if (snap.status === 'completed') history.push({ instance_id: row.id, kind: 'instance.completed', element_id: null, execution_id: null, actor, data: null });
     if (snap.status === 'failed') {
       history.push({ instance_id: row.id, kind: 'instance.failed', element_id: null, execution_id: null, actor, data: JSON.stringify({ error: snap.error }) });
-      await trx('incidents').insert({ instance_id: row.id, kind: 'runtime', message: snap.error ?? 'the process failed' });
+      await trx('incidents').insert({ instance_id: row.id, element_id: snap.errorElementId, kind: 'runtime', message: snap.error ?? 'the process failed' });
+      await this.options.onFailed?.(trx, row.id, snap.error ?? 'the process failed');
     }
     if (history.length) await trx('history').insert(history);
     return {
@@ -435,8 +449,13 @@ async function writeOutbox(trx: Knex.Transaction, instanceId: string, run: Engin
  * The timers table is the clock of record. Before recovery, make each armed timer in the engine's
  * state agree with its row: bpmn-engine re-reads the timer string and keeps the earlier of it and
  * the stored expiry, so both are set to the row's due time (a suspension may have moved it).
+ *
+ * A timer that is already due (`dueNow`) is not put in the past: bpmn-elements would fire it
+ * synchronously inside resume(), while the rest of the instance is still being restored, so a
+ * signal or message it throws would reach branches that do not listen yet. It is armed a minute
+ * ahead instead (DurableTimers keeps the row's due time) and the command fires it after resume.
  */
-export function alignTimerState(state: unknown, dueByExecution: Map<string, Date>): unknown {
+export function alignTimerState(state: unknown, dueByExecution: Map<string, Date>, dueNow: Set<string> = new Set()): unknown {
   // Edited in place: the state is this command's own copy, parsed from the row.
   const copy = state;
   const now = Date.now();
@@ -447,17 +466,22 @@ export function alignTimerState(state: unknown, dueByExecution: Map<string, Date
       return;
     }
     const o = node as Record<string, unknown>;
-    const due = typeof o.executionId === 'string' && 'expireAt' in o ? dueByExecution.get(o.executionId) : undefined;
-    if (due) {
+    const id = typeof o.executionId === 'string' && 'expireAt' in o ? o.executionId : undefined;
+    const rowDue = id ? dueByExecution.get(id) : undefined;
+    if (id && rowDue) {
+      const due = dueNow.has(id) ? new Date(now + DEFERRED_FIRE_MS) : rowDue;
       o.expireAt = due.toISOString();
       if ('timeDate' in o) o.timeDate = due.toISOString();
-      if ('timeDuration' in o) o.timeDuration = `PT${Math.max(0, Math.ceil((due.getTime() - now) / 1000) + 1)}S`;
+      if ('timeDuration' in o) o.timeDuration = `PT${Math.max(1, Math.ceil((due.getTime() - now) / 1000) + 1)}S`;
     }
     for (const v of Object.values(o)) visit(v);
   };
   visit(copy);
   return copy;
 }
+
+/** How far ahead a due timer is armed during recovery; the command fires it right after. */
+const DEFERRED_FIRE_MS = 60_000;
 
 function taskConflict(status: string): ConflictError {
   return new ConflictError(status === 'completed' ? 'the task was already completed' : 'the task was cancelled: its deadline or another event ended it', { status });

@@ -2,8 +2,16 @@ import type { Problem } from './compile.js';
 
 /** Errors that carry an HTTP status and a stable type; the HTTP layer renders them as problem+json. */
 export class DubanError extends Error {
+  /** The detail in Chinese, when the thrower words it; the HTTP layer translates the others (src/http/problem-zh.ts). */
+  zh?: string;
+
   constructor(readonly status: number, readonly type: string, message: string, readonly details?: Record<string, unknown>) {
     super(message);
+  }
+
+  withZh(zh: string): this {
+    this.zh = zh;
+    return this;
   }
 }
 
@@ -32,5 +40,23 @@ export class InvalidDefinitionError extends DubanError {
 export class BadRequestError extends DubanError {
   constructor(message: string, details?: Record<string, unknown>) {
     super(400, 'bad-request', message, details);
+  }
+}
+
+/** PostgreSQL's serialization failure and deadlock: the transaction did nothing and may simply run again. */
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+/** Run a whole transaction again (a few times) when PostgreSQL aborted it for a serialization failure or deadlock. */
+export async function withRetry<T>(fn: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetryable(err) || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 5 * i + Math.floor(Math.random() * 10)));
+    }
   }
 }

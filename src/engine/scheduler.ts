@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from './engine.js';
 import { PollingWorkers, type Notifier } from './notifier.js';
+import { isRetryable } from './errors.js';
 
 export interface SchedulerOptions {
   pollMs: number;
@@ -53,6 +54,11 @@ export class TimerScheduler {
     let claimed: ClaimedTimer | undefined;
     try {
       return await this.db.transaction(async (trx) => {
+        // Only the instance row is locked (SKIP LOCKED): every writer of an instance's timers holds
+        // that lock first. Locking the timer row too would take it before the instance; a skipped
+        // instance then leaves its timer row locked by this transaction while its own command waits
+        // to delete that row — a deadlock as soon as this transaction waits for a lock that command holds
+        // (the audit chain's), which turned a task completion into a 500.
         const { rows } = await trx.raw<{ rows: ClaimedTimer[] }>(`
           SELECT t.id, t.instance_id, t.execution_id, t.element_id, t.due_at,
                  (extract(epoch FROM clock_timestamp() - t.due_at) * 1000)::float8 AS lag_ms
@@ -60,15 +66,22 @@ export class TimerScheduler {
            WHERE t.due_at <= now() AND i.suspended_at IS NULL
            ORDER BY t.due_at
            LIMIT 1
-             FOR UPDATE OF t, i SKIP LOCKED`);
-        claimed = rows[0];
-        if (!claimed) return false;
+             FOR UPDATE OF i SKIP LOCKED`);
+        const candidate = rows[0];
+        if (!candidate) return false;
+        // Holding the instance, re-read its timer in a fresh snapshot: the command that held the
+        // instance a moment ago may have fired, moved or deleted it.
+        const still = await trx('timers').where({ id: candidate.id }).andWhere('due_at', '<=', trx.raw('now()')).forUpdate().first('id');
+        if (!still) return true;
+        claimed = candidate;
         await this.engine.fireTimer(trx, claimed);
         this.opts.onFired?.(claimed.lag_ms);
         return true;
       });
     } catch (err) {
       if (!claimed) throw err;
+      // A serialization failure or deadlock rolled the firing back: it is simply claimed again.
+      if (isRetryable(err)) return true;
       // The firing rolled back. Keep the timer, push it back and tell an admin: a failing timer must not spin.
       this.opts.log(`timer ${claimed.id} on ${claimed.instance_id} failed`, err);
       const failed = claimed;

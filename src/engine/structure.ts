@@ -60,7 +60,10 @@ export function checkStructure(root: ModdleElement): Problem[] {
     const target = ref(flow.targetRef);
     if (source) add(outgoing, source, flow);
     if (target) add(incoming, target, flow);
-    if ((source && containerOf.get(source) !== container) || (target && containerOf.get(target) !== container)) {
+    const notNode = [source, target].find((n) => n && !/Task$|SubProcess$|^bpmn:Transaction$|^bpmn:CallActivity$|Event$|Gateway$/.test(n.$type));
+    if (notNode) {
+      error(flow, `a sequence flow connects activities, events and gateways, not ${notNode.$type.replace(/^bpmn:/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} ${notNode.id ?? ''}`.trim());
+    } else if ((source && containerOf.get(source) !== container) || (target && containerOf.get(target) !== container)) {
       error(flow, 'a sequence flow must connect elements of the process or sub-process it belongs to; it cannot cross a sub-process boundary');
     }
   }

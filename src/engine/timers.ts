@@ -35,6 +35,13 @@ type Callback = (...args: unknown[]) => void;
 
 export class DurableTimers {
   private readonly refs = new Set<TimerRef>();
+  /** Due times from the timers table (the clock of record), by execution id. */
+  private readonly recorded = new Map<string, Date>();
+
+  /** The row's due time wins over the engine's own copy (recovery may arm a due timer later, to fire it after resume). */
+  recordDue(executionId: string, dueAt: Date): void {
+    this.recorded.set(executionId, dueAt);
+  }
 
   /** The engine's stop() clears these. */
   get executing(): TimerRef[] {
@@ -90,7 +97,10 @@ export class DurableTimers {
   }
 
   private add(owner: TimerOwner | null, cb: Callback, delay: number, args: unknown[]): TimerRef {
-    const expireAt = owner?.expireAt ? new Date(owner.expireAt) : new Date(Date.now() + delay);
+    const recorded = owner?.executionId ? this.recorded.get(owner.executionId) : undefined;
+    // Used once: a cycle timer that fires and re-arms gets its next due time from the engine.
+    if (recorded) this.recorded.delete(owner!.executionId);
+    const expireAt = recorded ?? (owner?.expireAt ? new Date(owner.expireAt) : new Date(Date.now() + delay));
     const ref: TimerRef = { owner, delay, dueAt: expireAt, fire: () => cb(...args) };
     this.refs.add(ref);
     return ref;

@@ -7,7 +7,8 @@ import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Runtime } from '../runtime.js';
-import { registerProblemHandlers } from './problem.js';
+import { frameworkProblem, registerProblemHandlers } from './problem.js';
+import { registerInputGuards } from './input.js';
 import { healthRoutes } from './health.js';
 import { authPlugin, authRoutes } from './auth.js';
 import { peopleRoutes } from './people.js';
@@ -25,6 +26,8 @@ import { smsRoutes } from './sms.js';
 import { formRoutes } from './forms.js';
 import { letterRoutes } from './letters.js';
 import { ratingRoutes } from './ratings.js';
+import { projectRoutes } from './projects.js';
+import { DeclarationStore } from '../domain/processes/declarations.js';
 
 export interface AppDeps {
   runtime: Runtime;
@@ -34,8 +37,14 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Twilio's auth token (verifies delivery callbacks) and Duban's public URL (DUBAN_PUBLIC_URL). */
   sms?: { authToken?: string | null; publicUrl?: string | null };
-  /** Set the Secure flag on the session cookie (behind HTTPS). */
+  /** Set the Secure flag on the session cookie (on whenever DUBAN_PUBLIC_URL is https). */
   secureCookies?: boolean;
+  /** Fastify's trustProxy (DUBAN_TRUST_PROXY): which proxies' X-Forwarded-For sets the client IP. */
+  trustProxy?: boolean | number | string;
+}
+
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops;
 }
 
 /** Each feature is a plugin with its schema beside its routes; this file only wires them. */
@@ -44,9 +53,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // The router's own refusals (an overlong or malformed path parameter) are problems like any other.
+    frameworkErrors: frameworkProblem,
+    // A hop count means: trust that many proxies nearest to us (proxy-addr counts hops from the socket).
+    trustProxy: typeof deps.trustProxy === 'number' ? trustHops(deps.trustProxy) : (deps.trustProxy ?? false),
+    // strictNumbers: `page=Infinity` or `1e309` is not an integer (ajv would otherwise accept a non-finite number).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true } },
   });
   registerProblemHandlers(app);
+  registerInputGuards(app);
   await app.register(helmet, {
     contentSecurityPolicy: {
       directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
@@ -72,10 +87,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { db, version: deps.version });
   await app.register(authRoutes, { db: db, secureCookies: deps.secureCookies ?? false });
   await app.register(peopleRoutes, { db });
-  await app.register(processRoutes, { db, engine });
+  // Who may start each process and which variables each step accepts, parsed once per version.
+  const declarations = new DeclarationStore(db, forms);
+  await app.register(processRoutes, { db, engine, declarations });
   await app.register(instanceRoutes, { db, engine });
-  await app.register(taskRoutes, { db, engine, calendars });
-  await app.register(operationRoutes, { db, engine });
+  await app.register(taskRoutes, { db, engine, calendars, declarations, supervisions });
+  await app.register(operationRoutes, { db, engine, declarations });
   await app.register(smsRoutes, { db, authToken: deps.sms?.authToken ?? null, publicUrl: deps.sms?.publicUrl ?? null });
   await app.register(calendarRoutes, { db, cases });
   await app.register(itemRoutes, { db });
@@ -85,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(formRoutes, { forms });
   await app.register(letterRoutes, { db, letters });
   await app.register(ratingRoutes, { db, ratings });
+  await app.register(projectRoutes, { db, projects: deps.runtime.projects });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');
   const staticDir = existsSync(uiDir) ? uiDir : path.resolve('ui', 'public');
   if (existsSync(staticDir)) {

@@ -88,6 +88,20 @@ const Me = Type.Object({
   roles: Type.Array(Type.String()), csrfToken: Type.Optional(Type.String()), via: Type.String(),
 });
 
+/**
+ * One spelling of a username for the login's rate-limit key and its lookup: NFKC folds compatibility
+ * characters (the Kelvin sign in `mar\u212Aet.clerk` is a K) and case is ignored, so `Leader`, `lEader`
+ * and `leader` share one budget and one account.
+ */
+export function normalizeUsername(username: string): string {
+  return username.normalize('NFKC').toLowerCase();
+}
+
+function loginKey(req: FastifyRequest): string {
+  const username = (req.body as { username?: unknown } | undefined)?.username;
+  return `${req.ip}|${typeof username === 'string' ? normalizeUsername(username) : ''}`;
+}
+
 // A real hash so unknown usernames cost the same time as wrong passwords.
 const dummyHash = hashPassword('not-a-real-password-0');
 
@@ -98,11 +112,12 @@ export async function authRoutes(app: FastifyInstance, opts: { db: Db; secureCoo
     config: {
       access: { public: true },
       // preHandler: the key needs the parsed body (the username).
-      rateLimit: { hook: 'preHandler', max: 10, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => `${req.ip}|${String((req.body as { username?: string })?.username ?? '')}` },
+      rateLimit: { hook: 'preHandler', max: 10, timeWindow: '1 minute', keyGenerator: loginKey },
     },
   }, async (req, reply) => {
-    const { username, password } = req.body as { username: string; password: string };
-    const user: UserRow | undefined = await db('users').where({ username: username.toLowerCase() }).first();
+    const { password } = req.body as { username: string; password: string };
+    const username = normalizeUsername((req.body as { username: string }).username);
+    const user: UserRow | undefined = await db('users').where({ username }).first();
     const ok = user?.active ? await verifyPassword(user.password_hash, password) : await verifyPassword(await dummyHash, password).then(() => false);
     if (!user || !ok) {
       await appendAudit(db, { actor: username, action: 'login.failed', entityType: 'user', entityId: user?.id ?? null });
@@ -124,7 +139,7 @@ export async function authRoutes(app: FastifyInstance, opts: { db: Db; secureCoo
     const value = req.cookies[SESSION_COOKIE];
     if (value) await deleteSession(db, value);
     await appendAudit(db, { actor: p.username, action: 'logout', entityType: 'user', entityId: p.userId });
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: opts.secureCookies });
     return reply.code(204).send();
   });
 

@@ -21,7 +21,7 @@ const Note = Type.String({ maxLength: 200, pattern: '^[^\\u0000]*$' });
 const DayInfoT = Type.Object({
   day: Type.String(),
   working: Type.Boolean(),
-  source: Type.Union([Type.Literal('official'), Type.Literal('override'), Type.Literal('weekend')]),
+  source: Type.Union([Type.Literal('official'), Type.Literal('override'), Type.Literal('provisional'), Type.Literal('weekend')]),
   name: Nullable(Type.String()),
   note: Nullable(Type.String()),
   updatedBy: Nullable(Type.String()),
@@ -86,7 +86,7 @@ export async function calendarRoutes(app: FastifyInstance, opts: { db: Db; cases
       note: entry?.note ?? null,
       updatedBy: entry?.updatedBy ?? null,
       updatedAt: entry?.updatedAt ? new Date(entry.updatedAt).toISOString() : null,
-      // daysOfYear leaves out ordinary weekdays, so every source here is official, override or weekend.
+      // daysOfYear leaves out ordinary weekdays, so every source here is official, override, provisional or weekend.
       days: cal.daysOfYear(year),
     };
   });

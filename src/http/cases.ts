@@ -7,8 +7,9 @@ import { IdParams, pageOf, paginate, pagingQuery, Nullable, iso } from './paging
 import { hasRole, seesAllDepartments, type Principal } from '../auth/principal.js';
 import { toView, type CaseRow, type CaseService } from '../domain/cases/cases.js';
 import { NotFoundError } from '../engine/errors.js';
+import { maskPhone } from '../notify/phone.js';
 
-const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean() });
+export const Remaining = Type.Object({ workingDays: Type.Integer(), hours: Type.Integer(), overdue: Type.Boolean(), officeHours: Type.Integer() });
 export const CaseSchema = Type.Object({
   id: Type.String(), number: Type.String(), itemCode: Type.String(), itemName: Type.String(), departmentId: Type.String(),
   applicantName: Type.String(), applicantType: Type.Integer(), idType: Type.String(), idNumber: Type.String(),
@@ -16,8 +17,13 @@ export const CaseSchema = Type.Object({
   receivedAt: Type.String(), promisedAt: Type.String(), warningAt: Type.String(), completedAt: Nullable(Type.String()),
   status: Type.String(), result: Nullable(Type.String()), light: Type.String(), remaining: Remaining,
   calendarConfirmed: Type.Boolean(), suspendedDays: Type.Integer(), escalatedAt: Nullable(Type.String()),
+  /** GB/T 39046 result code: 6 准予许可, 7 不予许可, 1 退回 (不予受理), 2 作废, 5 补正不来办结. */
+  resultCode: Nullable(Type.String()),
+  /** The deadline day (the case is due at its end): '2026-11-24', '2026-11-24 24:00', '11月24日 当日'. */
+  deadlineDay: Type.String(), deadlineText: Type.String(), deadlineTextZh: Type.String(),
+  limitUnit: Type.String(), clockStoppedAt: Nullable(Type.String()),
 });
-const LIGHTS = ['green', 'yellow', 'red', 'suspended', 'done', 'done-late', 'cancelled'] as const;
+const LIGHTS = ['green', 'yellow', 'red', 'suspended', 'done', 'done-late', 'cancelled', 'failed'] as const;
 
 function scopeCases(q: ReturnType<Db>, p: Principal) {
   return seesAllDepartments(p) ? q : q.where('c.department_id', p.departmentId ?? '');
@@ -37,7 +43,8 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
         idType: Type.Union([Type.Literal('resident_id'), Type.Literal('uscc')]),
         idNumber: Type.String({ minLength: 18, maxLength: 18 }),
         contactName: Type.Optional(Type.String({ maxLength: 50 })),
-        phone: Type.String({ pattern: '^\\+?[0-9]{6,15}$' }),
+        // Normalized to E.164 at intake (13800000000 → +8613800000000); refused when it cannot be.
+        phone: Type.String({ minLength: 1, maxLength: 40 }),
         source: Type.Optional(Type.Union(['window', 'online', 'mobile', 'self-service', 'mail'].map((s) => Type.Literal(s)))),
         receivedAt: Type.Optional(Type.String({ format: 'date-time' })),
       }, { additionalProperties: false }),
@@ -84,6 +91,7 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
       case 'done': query.where('c.status', 'completed').andWhereRaw('c.completed_at <= c.promised_at'); break;
       case 'done-late': query.where('c.status', 'completed').andWhereRaw('c.completed_at > c.promised_at'); break;
       case 'cancelled': query.where('c.status', 'cancelled'); break;
+      case 'failed': query.where('c.status', 'failed'); break;
     }
     const calendar = await calendars.get();
     const now = new Date();
@@ -92,19 +100,21 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
   });
 
   const Detail = Type.Intersect([CaseSchema, Type.Object({
-    suspensions: Type.Array(Type.Object({ kind: Type.String(), reason: Type.String(), startedAt: Type.String(), endedAt: Nullable(Type.String()), workingDays: Type.Union([Type.Integer(), Type.Null()]) })),
+    /** byProcess: stopped by a step of the process (补正, 特别程序), which restarts it when its task is completed. */
+    suspensions: Type.Array(Type.Object({ kind: Type.String(), reason: Type.String(), startedAt: Type.String(), endedAt: Nullable(Type.String()), workingDays: Type.Union([Type.Integer(), Type.Null()]), byProcess: Type.Boolean() })),
     supervision: Type.Union([Type.Object({ id: Type.String(), number: Type.String(), status: Type.String(), openedAt: Type.String(), result: Nullable(Type.String()) }), Type.Null()]),
     sms: Type.Array(Type.Object({ to: Type.String(), template: Type.String(), status: Type.String(), providerStatus: Nullable(Type.String()), createdAt: Type.String(), sentAt: Nullable(Type.String()) })),
   })]);
 
   app.get('/api/cases/:id', {
-    schema: { tags: ['cases'], summary: 'One case with its clock stops, supervision and SMS log (process detail: /api/process-instances/:id)', params: IdParams, response: { 200: Detail } },
+    schema: { tags: ['cases'], summary: 'One case with its clock stops, supervision and SMS log (numbers masked except for inspectors and admins; process detail: /api/process-instances/:id)', params: IdParams, response: { 200: Detail } },
     config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader', 'system'], scope: 'read' } },
   }, async (req) => {
     const p = principalOf(req);
     const { id } = req.params as { id: string };
     const row = await scopeCases(db('cases as c').select('c.*'), p).where('c.id', id).first();
     if (!row) throw new NotFoundError('case', id);
+    const seesPhones = hasRole(p, 'admin', 'inspector');
     const [view, suspensions, supervision, sms] = await Promise.all([
       cases.view(row),
       db('case_suspensions').where({ case_id: id }).orderBy('id'),
@@ -113,9 +123,10 @@ export async function caseRoutes(app: FastifyInstance, opts: { db: Db; cases: Ca
     ]);
     return {
       ...view,
-      suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days })),
+      suspensions: suspensions.map((s) => ({ kind: s.kind, reason: s.reason, startedAt: iso(s.started_at)!, endedAt: iso(s.ended_at), workingDays: s.working_days, byProcess: Boolean(s.by_process) })),
       supervision: supervision ? { id: supervision.id, number: supervision.number, status: supervision.status, openedAt: iso(supervision.opened_at)!, result: supervision.result } : null,
-      sms: sms.map((m) => ({ to: String(m.payload.to), template: String(m.payload.template), status: m.status, providerStatus: m.provider_status ?? null, createdAt: iso(m.created_at)!, sentAt: iso(m.sent_at) })),
+      // Inspectors' and clerks' numbers are personal data: only inspectors and admins read them whole.
+      sms: sms.map((m) => ({ to: seesPhones ? String(m.payload.to) : maskPhone(String(m.payload.to)), template: String(m.payload.template), status: m.status, providerStatus: m.provider_status ?? null, createdAt: iso(m.created_at)!, sentAt: iso(m.sent_at) })),
     };
   });
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import { sendProblem } from './problem.js';
+import { auditProtection } from '../db/roles.js';
 
 /** Liveness and database readiness; answers 503 when PostgreSQL does not. */
 export async function healthRoutes(app: FastifyInstance, opts: { db: Db; version: string }) {
@@ -15,6 +16,11 @@ export async function healthRoutes(app: FastifyInstance, opts: { db: Db; version
             timers: { type: 'object', properties: { pending: { type: 'integer' }, due: { type: 'integer' } } },
             outbox: { type: 'object', properties: { pending: { type: 'integer' }, failed: { type: 'integer' } } },
             incidents: { type: 'integer' },
+            audit: {
+              type: 'object',
+              description: 'whether the serving database role is limited to appending to the audit trail; problems name what it could do besides',
+              properties: { protected: { type: 'boolean' }, role: { type: 'string' }, problems: { type: 'array', items: { type: 'string' } } },
+            },
           },
         },
       },
@@ -28,11 +34,13 @@ export async function healthRoutes(app: FastifyInstance, opts: { db: Db; version
                (SELECT count(*) FROM outbox WHERE status = 'failed')::int AS outbox_failed,
                (SELECT count(*) FROM incidents WHERE status = 'open')::int AS incidents`);
       const r = rows[0]!;
+      const audit = await auditProtection(opts.db);
       return {
         status: 'ok', database: 'ok', version: opts.version,
         timers: { pending: r.timers_pending, due: r.timers_due },
         outbox: { pending: r.outbox_pending, failed: r.outbox_failed },
         incidents: r.incidents,
+        audit,
       };
     } catch (err) {
       reply.log.warn({ err }, 'health: database unavailable');

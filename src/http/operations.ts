@@ -2,17 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from '../engine/engine.js';
-import { principalOf } from './auth.js';
+import { forbidden, principalOf } from './auth.js';
 import { pageOf, paginate, pagingQuery, Nullable, iso } from './paging.js';
-import { scopeInstances } from './visibility.js';
+import { hasRole } from '../auth/principal.js';
+import { assertUnprotected, mayStart, type DeclarationStore } from '../domain/processes/declarations.js';
 import { retryIncident } from '../engine/outbox.js';
 import { verifyAudit } from '../audit/audit.js';
 import { ConflictError, NotFoundError } from '../engine/errors.js';
 
 
 /** Incidents, message correlation and the audit trail: the operator's side of the engine. */
-export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine }) {
-  const { db, engine } = opts;
+export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engine: WorkflowEngine; declarations: DeclarationStore }) {
+  const { db, engine, declarations } = opts;
 
   const Incident = Type.Object({
     id: Type.Integer(), instanceId: Nullable(Type.String()), elementId: Nullable(Type.String()), kind: Type.String(),
@@ -50,7 +51,7 @@ export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engi
 
   app.post('/api/messages/correlate', {
     schema: {
-      tags: ['operations'], summary: 'Deliver a message to the instances waiting for it (by name and business key), or start one',
+      tags: ['operations'], summary: 'Deliver a message to the instances waiting for it (by name and business key), or start one; clerks reach their own department only and need a business key',
       body: Type.Object({
         messageName: Type.String({ minLength: 1, maxLength: 100 }), businessKey: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
         variables: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.Unknown(), { maxProperties: 200 })),
@@ -61,12 +62,19 @@ export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engi
   }, async (req) => {
     const p = principalOf(req);
     const b = req.body as { messageName: string; businessKey?: string; variables?: Record<string, unknown> };
-    if (b.businessKey && !p.roles.includes('admin') && !p.roles.includes('system')) {
-      // Clerks may only signal their own department's cases.
-      const visible = await scopeInstances(db('process_instances as i').select('i.id'), p).where('i.business_key', b.businessKey).first();
-      if (!visible) throw new NotFoundError('case with business key', b.businessKey);
-    }
-    const r = await engine.correlate(b.messageName, { businessKey: b.businessKey ?? null, variables: b.variables ?? {}, actor: p.username });
+    const everywhere = hasRole(p, 'admin', 'system');
+    // A message without a business key reaches every waiting instance: only for admins and other systems.
+    if (!b.businessKey && !everywhere) throw forbidden('需要业务编号:without a business key, messages are for admins and system tokens only');
+    const variables = b.variables ?? {};
+    assertUnprotected(variables);
+    const r = await engine.correlate(b.messageName, {
+      businessKey: b.businessKey ?? null, variables, actor: p.username,
+      // Clerks reach only their own department's instances, whatever matches elsewhere.
+      instances: everywhere ? undefined : (q) => void q.where('i.department_id', p.departmentId ?? ''),
+      beforeStart: async (def) => {
+        if (!mayStart(p, await declarations.of(def.id))) throw forbidden(`无权启动流程 ${def.key}: the process does not list you among its starters`);
+      },
+    });
     return { delivered: r.delivered, startedInstanceId: r.started?.id ?? null };
   });
 
@@ -96,8 +104,11 @@ export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engi
 
   app.get('/api/audit/verify', {
     schema: {
-      tags: ['operations'], summary: 'Recompute the audit hash chain; names the first broken row',
-      response: { 200: Type.Object({ ok: Type.Boolean(), rows: Type.Integer(), brokenId: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()) }) },
+      tags: ['operations'], summary: 'Recompute the keyed audit chain; names every broken row (brokenId/reason: the first)',
+      response: { 200: Type.Object({
+        ok: Type.Boolean(), rows: Type.Integer(), brokenId: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()),
+        broken: Type.Optional(Type.Array(Type.Object({ id: Type.Integer(), reason: Type.String() }))),
+      }) },
     },
     config: { access: { roles: ['admin'], scope: 'admin' } },
   }, async () => verifyAudit(db));

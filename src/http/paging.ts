@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { Knex } from 'knex';
+import { BadRequestError } from '../engine/errors.js';
 
 /** Every list pages and sorts on the server; sort keys are whitelisted per list. */
 export function pagingQuery<T extends Record<string, TSchema>>(sortKeys: readonly string[], filters: T) {
@@ -27,6 +28,10 @@ export async function paginate<R>(q: Knex.QueryBuilder, params: PageParams, colu
   map: (row: Record<string, unknown>) => R): Promise<{ items: R[]; total: number; page: number; pageSize: number }> {
   const page = params.page ?? 1;
   const pageSize = params.pageSize ?? 20;
+  // A route whose own query schema forgot the bounds still never hands SQL a non-integer offset.
+  if (!Number.isSafeInteger(page) || page < 1 || !Number.isSafeInteger(pageSize) || pageSize < 1) {
+    throw new BadRequestError('page and pageSize must be positive integers');
+  }
   const countRow = await q.clone().clearSelect().clearOrder().count<{ count: string }[]>('* as count').first();
   const column = columns[params.sort ?? defaultSort] ?? columns[defaultSort]!;
   const rows = await q.orderBy(column, params.order ?? 'desc').orderBy(columns.id ?? column, 'asc').limit(pageSize).offset((page - 1) * pageSize);

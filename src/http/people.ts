@@ -1,17 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Db } from '../db/database.js';
-import { principalOf } from './auth.js';
+import { forbidden, principalOf } from './auth.js';
 import { IdParams, pageOf, paginate, pagingQuery } from './paging.js';
 import { ROLES, SCOPES, type Role, type Scope } from '../auth/principal.js';
-import { createUser, publicUser, updateUser, type UserRow } from '../auth/users.js';
-import { createApiToken, revokeApiToken } from '../auth/sessions.js';
+import { createUser, phoneOrRefuse, publicUser, updateUser, type UserRow } from '../auth/users.js';
+import { createApiToken, revokeApiToken, TOKEN_MAX_DAYS } from '../auth/sessions.js';
 import { appendAudit } from '../audit/audit.js';
 import { ConflictError } from '../engine/errors.js';
 
 const RoleT = Type.Union(ROLES.map((r) => Type.Literal(r)));
 const ScopeT = Type.Union(SCOPES.map((s) => Type.Literal(s)));
-const Phone = Type.String({ pattern: '^\\+?[0-9]{6,15}$' });
+// Normalized to E.164 by the handlers (a mainland 13800000000 becomes +8613800000000); refused when it cannot be.
+const Phone = Type.String({ minLength: 1, maxLength: 40 });
 
 const Department = Type.Object({ id: Type.String(), name: Type.String(), nameEn: Type.Union([Type.String(), Type.Null()]), phone: Type.Union([Type.String(), Type.Null()]) });
 const User = Type.Object({
@@ -46,7 +47,7 @@ export async function peopleRoutes(app: FastifyInstance, opts: { db: Db }) {
     const body = req.body as { id: string; name: string; nameEn?: string; phone?: string };
     const dept = await db.transaction(async (trx) => {
       if (await trx('departments').where({ id: body.id }).first('id')) throw new ConflictError(`department ${body.id} exists`);
-      const row = { id: body.id, name: body.name, name_en: body.nameEn ?? null, phone: body.phone ?? null };
+      const row = { id: body.id, name: body.name, name_en: body.nameEn ?? null, phone: phoneOrRefuse(body.phone) };
       await trx('departments').insert(row);
       await appendAudit(trx, { actor: p.username, action: 'department.created', entityType: 'department', entityId: body.id, after: row });
       return { id: row.id, name: row.name, nameEn: row.name_en, phone: row.phone };
@@ -107,7 +108,7 @@ export async function peopleRoutes(app: FastifyInstance, opts: { db: Db }) {
 
   const Token = Type.Object({
     id: Type.String(), name: Type.String(), userId: Type.String(), scopes: Type.Array(Type.String()),
-    createdAt: Type.String(), revokedAt: Type.Union([Type.String(), Type.Null()]), lastUsedAt: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]), revokedAt: Type.Union([Type.String(), Type.Null()]), lastUsedAt: Type.Union([Type.String(), Type.Null()]),
   });
 
   app.get('/api/tokens', {
@@ -116,25 +117,28 @@ export async function peopleRoutes(app: FastifyInstance, opts: { db: Db }) {
   }, async (req) => {
     return paginate(db('api_tokens').select('*'), req.query as object, { createdAt: 'created_at', id: 'id' }, 'createdAt', (r) => ({
       id: String(r.id), name: String(r.name), userId: String(r.user_id), scopes: r.scopes as string[],
-      createdAt: (r.created_at as Date).toISOString(), revokedAt: r.revoked_at ? (r.revoked_at as Date).toISOString() : null,
+      createdAt: (r.created_at as Date).toISOString(), expiresAt: r.expires_at ? (r.expires_at as Date).toISOString() : null, revokedAt: r.revoked_at ? (r.revoked_at as Date).toISOString() : null,
       lastUsedAt: r.last_used_at ? (r.last_used_at as Date).toISOString() : null,
     }));
   });
 
   app.post('/api/tokens', {
     schema: {
-      tags: ['people'], summary: 'Issue a scoped API token for another system; the secret is shown once',
-      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }), userId: Type.String({ format: 'uuid' }),
+      tags: ['people'], summary: `Issue a scoped API token acting for the caller (never for another user), at most ${TOKEN_MAX_DAYS} days; the secret is shown once`,
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 80 }), userId: Type.Optional(Type.String({ format: 'uuid' })),
         scopes: Type.Array(ScopeT, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true }),
         expiresAt: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ id: Type.String(), token: Type.String() }) },
+      response: { 201: Type.Object({ id: Type.String(), token: Type.String(), expiresAt: Type.String() }) },
     },
-    config: { access: ADMIN },
+    // Every role may hold a token for itself (other systems log in as their `system` user and mint one).
+    config: { access: { roles: [...ROLES], scope: 'read' } },
   }, async (req, reply) => {
     const p = principalOf(req);
-    const b = req.body as { name: string; userId: string; scopes: Scope[]; expiresAt?: string };
-    const created = await createApiToken(db, { ...b, expiresAt: b.expiresAt ? new Date(b.expiresAt) : null, createdBy: p.userId, actor: p.username });
-    return reply.code(201).send(created);
+    const b = req.body as { name: string; userId?: string; scopes: Scope[]; expiresAt?: string };
+    if (p.via !== 'session') throw forbidden('API tokens are issued to a logged-in user, not to another token');
+    if (b.userId && b.userId !== p.userId) throw forbidden('令牌只能代表签发者本人:a token acts only for the user who creates it');
+    const created = await createApiToken(db, { name: b.name, scopes: b.scopes, userId: p.userId, expiresAt: b.expiresAt ? new Date(b.expiresAt) : null, createdBy: p.userId, actor: p.username });
+    return reply.code(201).send({ ...created, expiresAt: created.expiresAt.toISOString() });
   });
 
   app.delete('/api/tokens/:id', {

@@ -5,7 +5,23 @@ import type { Db } from '../db/database.js';
 import type { CalendarCache } from '../calendar/calendar.js';
 import { principalOf } from './auth.js';
 import { seesAllDepartments } from '../auth/principal.js';
-import { caseStatistics, type GroupBy, type StatsRow } from '../domain/cases/stats.js';
+import { caseStatistics, lightCounts, type GroupBy, type StatsRow } from '../domain/cases/stats.js';
+import { shanghaiDay, toShanghaiIso } from '../calendar/calendar.js';
+
+const GROUP_LABEL: Record<GroupBy, string> = { department: '部门', item: '事项', month: '月份' };
+
+/** The totals row: sums, and the overdue rate and averages over all rows (weighted by their counts). */
+function totalsOf(rows: StatsRow[]): Record<string, string | number | null> {
+  const sum = (k: keyof StatsRow) => rows.reduce((a, r) => a + (Number(r[k]) || 0), 0);
+  const received = sum('received');
+  const late = rows.reduce((a, r) => a + Math.round(r.overdueRate * r.received), 0);
+  const days = rows.reduce((a, r) => a + (r.avgWorkingDays ?? 0) * r.completed, 0);
+  return {
+    label: '合计 Total', received, completed: sum('completed'), onTime: sum('onTime'), overdueNow: sum('overdueNow'),
+    overdueRate: received ? Math.round((late / received) * 10000) / 10000 : 0,
+    avgWorkingDays: sum('completed') ? Math.round((days / sum('completed')) * 100) / 100 : null, escalations: sum('escalations'), avgHoursToClose: null,
+  };
+}
 import { BadRequestError } from '../engine/errors.js';
 
 const Query = Type.Object({
@@ -35,25 +51,51 @@ export async function statsRoutes(app: FastifyInstance, opts: { db: Db; calendar
     const to = q.to ? new Date(`${q.to}T00:00:00+08:00`) : new Date(now.getTime() + 86_400_000);
     if (!(from < to)) throw new BadRequestError('"from" must be before "to"');
     const departmentId = seesAllDepartments(p) ? q.departmentId : p.departmentId ?? '-';
-    return { groupBy: q.groupBy ?? 'department', rows: await caseStatistics(opts.db, await opts.calendars.get(), q.groupBy ?? 'department', from, to, departmentId) };
+    return { groupBy: q.groupBy ?? 'department', from, to, rows: await caseStatistics(opts.db, await opts.calendars.get(), q.groupBy ?? 'department', from, to, departmentId) };
   }
 
   app.get('/api/stats/cases', {
     schema: { tags: ['statistics'], summary: 'Cases by department, item or month', querystring: Query, response: { 200: Type.Object({ groupBy: Type.String(), rows: Type.Array(Row) }) } },
     config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader'], scope: 'read' } },
-  }, async (req) => compute(req));
+  }, async (req) => {
+    const { groupBy, rows } = await compute(req);
+    return { groupBy, rows };
+  });
+
+  app.get('/api/stats/lights', {
+    schema: {
+      tags: ['statistics'], summary: 'Open cases by light, counted in SQL (the dashboard)', querystring: Type.Object({ departmentId: Type.Optional(Type.String({ maxLength: 40 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ green: Type.Integer(), yellow: Type.Integer(), red: Type.Integer(), suspended: Type.Integer(), open: Type.Integer() }) },
+    },
+    config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader'], scope: 'read' } },
+  }, async (req) => {
+    const p = principalOf(req);
+    const q = req.query as { departmentId?: string };
+    const departmentId = seesAllDepartments(p) ? q.departmentId : p.departmentId ?? '-';
+    return lightCounts(opts.db, departmentId);
+  });
 
   app.get('/api/stats/cases.xlsx', {
     schema: { tags: ['statistics'], summary: 'The same statistics as an Excel workbook', querystring: Query },
     config: { access: { roles: ['admin', 'clerk', 'inspector', 'leader'], scope: 'read' } },
   }, async (req, reply) => {
-    const { groupBy, rows } = await compute(req);
+    const { groupBy, rows, from, to } = await compute(req);
     const wb = new ExcelJS.Workbook();
     wb.creator = 'Duban 督办';
     const ws = wb.addWorksheet(`办件统计-${groupBy}`);
-    ws.columns = COLUMNS.map(([key, header]) => ({ header, key, width: key === 'label' ? 28 : 16 }));
-    ws.getRow(1).font = { bold: true };
+    ws.columns = COLUMNS.map(([key]) => ({ key, width: key === 'label' ? 28 : 16 }));
+    // A title, the period and when it was made, then the table and a totals row (as offices print it).
+    ws.mergeCells(1, 1, 1, COLUMNS.length);
+    ws.getCell(1, 1).value = `办件统计(按${GROUP_LABEL[groupBy]})`;
+    ws.getCell(1, 1).font = { bold: true, size: 14 };
+    ws.getCell(1, 1).alignment = { horizontal: 'center' };
+    ws.mergeCells(2, 1, 2, COLUMNS.length);
+    ws.getCell(2, 1).value = `统计期间:${shanghaiDay(from)} 至 ${shanghaiDay(new Date(to.getTime() - 1))}    制表时间:${toShanghaiIso(new Date()).slice(0, 16).replace('T', ' ')}`;
+    const header = ws.addRow(COLUMNS.map(([, h]) => h));
+    header.font = { bold: true };
     for (const r of rows) ws.addRow(r);
+    const totals = ws.addRow(totalsOf(rows));
+    totals.font = { bold: true };
     ws.getColumn('overdueRate').numFmt = '0.00%';
     const buffer = Buffer.from(await wb.xlsx.writeBuffer());
     return reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')

@@ -39,16 +39,27 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { db: Db; su
   app.get('/api/supervisions', {
     schema: {
       tags: ['supervision'], summary: 'Escalations queue (督办件), oldest first',
-      querystring: pagingQuery(['openedAt', 'followUpAt'], { status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])), departmentId: Type.Optional(Type.String({ maxLength: 40 })) }),
+      querystring: pagingQuery(['openedAt', 'followUpAt', 'number', 'caseNumber', 'itemName', 'departmentId', 'status', 'closedAt'], {
+        status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])), departmentId: Type.Optional(Type.String({ maxLength: 40 })),
+        /** Search: 监察编号 or 办件编号 (exact or prefix), applicant, item name (contains). */
+        q: Type.Optional(Type.String({ maxLength: 50, pattern: '^[^\\u0000]*$' })), itemCode: Type.Optional(Type.String({ maxLength: 40 })),
+      }),
       response: { 200: pageOf(Supervision) },
     },
     config: { access: INSPECT },
   }, async (req) => {
-    const q = req.query as { status?: string; departmentId?: string; order?: 'asc' | 'desc' };
+    const q = req.query as { status?: string; departmentId?: string; q?: string; itemCode?: string; order?: 'asc' | 'desc' };
     const query = base();
     if (q.status) query.where('s.status', q.status);
     if (q.departmentId) query.where('s.department_id', q.departmentId);
-    return paginate(query, { ...(req.query as object), order: q.order ?? 'asc' }, { openedAt: 's.opened_at', followUpAt: 's.follow_up_at', id: 's.id' }, 'openedAt', toSupervision);
+    if (q.itemCode) query.where('c.item_code', q.itemCode);
+    if (q.q) {
+      const text = q.q.trim();
+      const esc = text.replace(/[%_\\]/g, '\\$&');
+      query.where((w) => w.whereILike('s.number', `${esc}%`).orWhereILike('c.number', `${esc}%`).orWhereILike('c.applicant_name', `%${esc}%`).orWhereILike('it.name', `%${esc}%`));
+    }
+    const columns = { openedAt: 's.opened_at', followUpAt: 's.follow_up_at', number: 's.number', caseNumber: 'c.number', itemName: 'it.name', departmentId: 's.department_id', status: 's.status', closedAt: 's.closed_at', id: 's.id' };
+    return paginate(query, { ...(req.query as object), order: q.order ?? 'asc' }, columns, 'openedAt', toSupervision);
   });
 
   app.get('/api/supervisions/:id', {
@@ -134,6 +145,9 @@ export async function supervisionRoutes(app: FastifyInstance, opts: { db: Db; su
       const inspectors = ids.length ? await trx('users').whereIn('id', ids).whereRaw(`'inspector' = ANY(roles)`).pluck('id') : [];
       const notInspectors = ids.filter((i) => !inspectors.includes(i));
       if (notInspectors.length) throw new BadRequestError(`not inspectors: ${notInspectors.join(', ')}`);
+      // An inspector on duty must be reachable: alerts go by SMS.
+      const noPhone = ids.length ? await trx('users').whereIn('id', ids).whereNull('phone').pluck('username') : [];
+      if (noPhone.length) throw new BadRequestError(`值班人员须有手机号:${noPhone.join(', ')} (no phone number: cannot receive overdue alerts)`, { fields: noPhone.map((u: string) => ({ field: '/entries', message: `${u} has no phone` })) });
       const before = await trx('duty_roster').where({ day }).select('user_id', 'department_id');
       await trx('duty_roster').where({ day }).delete();
       if (entries.length) await trx('duty_roster').insert(entries.map((e) => ({ day, user_id: e.userId, department_id: e.departmentId ?? '*' }))).onConflict(['day', 'user_id', 'department_id']).ignore();

@@ -4,7 +4,8 @@ import { DeferDelivery } from '../engine/services.js';
 /**
  * Sending rules for SMS, as settings (README):
  * - `DUBAN_SMS_DAILY_LIMIT`: messages per number in any rolling 24 h (default 50, the usual gateway rule);
- * - `DUBAN_SMS_QUIET_HOURS`: e.g. `22:00-07:00`, Beijing time (UTC+8, no daylight saving); default none;
+ * - `DUBAN_SMS_QUIET_HOURS`: e.g. `22:00-07:00`, Beijing time (UTC+8, no daylight saving); default 22:00-08:00
+ *   (deadlines fall due at 24:00: the case turns red then, the SMS waits for the morning); `off` sends at any hour;
  * - identical content to the same number at most twice a minute (gateway rule, fixed).
  * A message that may not go now is deferred to the first moment it may, never dropped: `check` throws
  * DeferDelivery, which the outbox records without counting an attempt.
@@ -25,6 +26,8 @@ export interface SmsPolicySettings {
 const LOCAL_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
 
+export const DEFAULT_QUIET_HOURS = '22:00-08:00';
+
 export function parseQuietHours(value: string | undefined): SmsPolicySettings['quietHours'] {
   if (!value?.trim() || /^(none|off)$/i.test(value.trim())) return null;
   const m = /^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$/.exec(value);
@@ -43,7 +46,7 @@ export function smsPolicySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): 
   const raw = env.DUBAN_SMS_DAILY_LIMIT?.trim();
   const dailyLimit = raw ? Number(raw) : 50;
   if (!Number.isInteger(dailyLimit) || dailyLimit < 1) throw new Error(`DUBAN_SMS_DAILY_LIMIT must be a positive integer, not "${raw}"`);
-  return { dailyLimit, quietHours: parseQuietHours(env.DUBAN_SMS_QUIET_HOURS), duplicatesPerMinute: 2 };
+  return { dailyLimit, quietHours: parseQuietHours(env.DUBAN_SMS_QUIET_HOURS ?? DEFAULT_QUIET_HOURS), duplicatesPerMinute: 2 };
 }
 
 /** When the quiet hours that contain `now` end (Beijing time), or null when `now` is outside them. */

@@ -16,11 +16,14 @@ import { CalendarPage } from './pages/Calendar';
 import { UsersPage } from './pages/Users';
 import { RosterPage } from './pages/Roster';
 import { RatingsPage, RatingImportPage } from './pages/Ratings';
+import { ProjectsPage } from './pages/Projects';
+import { MobileReportPage } from './pages/MobileReport';
 
 // Split bundles: the modeler and the form editor only for admins, ECharts only for the dashboard.
 const DesignerPage = lazy(() => import('./pages/Designer'));
 const DashboardPage = lazy(() => import('./pages/Dashboard'));
 const FormsPage = lazy(() => import('./pages/Forms'));
+const ProjectDetailPage = lazy(() => import('./pages/ProjectDetail'));
 
 const SESSION_HINT = 'duban.session';
 
@@ -30,6 +33,7 @@ const NAV: { key: string; label: Parameters<typeof t>[0]; roles: string[] }[] = 
   { key: 'dashboard', label: 'nav.dashboard', roles: ['leader', 'admin', 'inspector'] },
   { key: 'cases', label: 'nav.cases', roles: ['clerk', 'inspector', 'leader', 'admin'] },
   { key: 'ratings', label: 'nav.ratings', roles: ['clerk', 'inspector', 'leader', 'admin'] },
+  { key: 'projects', label: 'nav.projects', roles: ['clerk', 'inspector', 'leader', 'admin'] },
   { key: 'designer', label: 'nav.designer', roles: ['admin'] },
   { key: 'forms', label: 'nav.forms', roles: ['admin'] },
   { key: 'items', label: 'nav.items', roles: ['admin'] },
@@ -82,6 +86,8 @@ function Shell() {
 
   const session = useMemo<Session | null>(() => (me ? { me, departments, logout } : null), [me, departments, logout]);
 
+  // 监督一点通: the phone link works without an account.
+  if (route.path[0] === 'm' && route.path[1]) return <MobileReportPage token={route.path[1]} />;
   if (checking) return <div className="center"><Spin /></div>;
   if (!session) {
     return <LoginPage onLogin={async (u) => {
@@ -141,6 +147,7 @@ function Page({ page, route }: { page: string; route: string[] }) {
     case 'calendar': return <CalendarPage />;
     case 'users': return <UsersPage />;
     case 'roster': return <RosterPage />;
+    case 'projects': return route[1] ? <ProjectDetailPage key={route[1]} id={route[1]} /> : <ProjectsPage />;
     default: return <Typography.Text>404</Typography.Text>;
   }
 }

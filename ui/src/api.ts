@@ -65,7 +65,7 @@ export function qs(params: Record<string, string | number | boolean | undefined 
 
 export interface Page<T> { items: T[]; total: number; page: number; pageSize: number }
 export interface Remaining { workingDays: number; hours: number; overdue: boolean }
-export type Light = 'green' | 'yellow' | 'red' | 'suspended' | 'done' | 'done-late' | 'cancelled';
+export type Light = 'green' | 'yellow' | 'red' | 'suspended' | 'done' | 'done-late' | 'cancelled' | 'failed';
 
 export interface Me { id: string; username: string; displayName: string; departmentId: string | null; roles: string[]; csrfToken?: string }
 export interface Department { id: string; name: string; nameEn: string; phone: string | null }

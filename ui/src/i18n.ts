@@ -1,4 +1,5 @@
 import { useSyncExternalStore } from 'react';
+import { projectsEn, projectsZh } from './i18n/projects';
 
 /** Every text of the UI goes through t(): Chinese by default, English by the switch in the header. */
 export type Lang = 'zh' | 'en';
@@ -36,7 +37,7 @@ const zh = {
   'login.failed': '登录失败',
   'login.demo': '演示账号密码:duban-demo-2026(admin、market.clerk、inspector、leader 等)',
   'role.admin': '管理员', 'role.clerk': '窗口/部门经办人', 'role.inspector': '纪检监察', 'role.leader': '领导', 'role.system': '系统',
-  'light.green': '绿灯', 'light.yellow': '黄灯', 'light.red': '红灯', 'light.suspended': '暂停计时', 'light.done': '按期办结', 'light.done-late': '超期办结', 'light.cancelled': '已撤销', 'light.all': '全部',
+  'light.green': '绿灯', 'light.yellow': '黄灯', 'light.red': '红灯', 'light.suspended': '暂停计时', 'light.done': '按期办结', 'light.done-late': '超期办结', 'light.cancelled': '已撤销', 'light.failed': '流程异常', 'light.all': '全部',
   'remaining.left': '剩余 {d} 个工作日 {h} 小时',
   'remaining.over': '超期 {d} 个工作日 {h} 小时',
   'common.refresh': '刷新', 'common.open': '打开', 'common.ok': '确定', 'common.cancel': '取消', 'common.save': '保存', 'common.delete': '删除',
@@ -79,6 +80,7 @@ const zh = {
   'designer.panel': '督办属性', 'designer.name': '名称', 'designer.candidateGroups': '候选组', 'designer.assignee': '处理人', 'designer.formKey': '表单', 'designer.editForm': '编辑表单',
   'designer.dueDate': '到期时间', 'designer.timer': '定时器', 'designer.timer.workingDays': '个工作日', 'designer.timer.mode.wd': '工作日', 'designer.timer.mode.expr': '表达式',
   'designer.timer.apply': '应用', 'designer.timer.add': '添加步骤时限', 'designer.timer.hint': '写入 =workingDays(N):第 N 个工作日结束时触发',
+  'designer.timer.notifyName': '环节超时提醒部门',
   'designer.timer.expr': '时间表达式', 'designer.timer.endName': '步骤超时', 'designer.timer.name': '{n} 个工作日时限', 'designer.noSelection': '选择画布上的元素以编辑属性',
   'designer.insertService': '在所选环节后插入服务任务', 'designer.templates': '选择服务模板', 'designer.templates.hint': '服务任务将作为外部任务 (camunda:type="external") 交给督办的服务处理',
   'template.topic': '主题', 'template.sendSms': '短信通知', 'template.sendSms.desc': '向申请人发送短信', 'template.notifyDepartment': '黄灯预警提醒部门', 'template.notifyDepartment.desc': '黄灯预警时提醒承办部门',
@@ -103,6 +105,7 @@ const zh = {
   'roster.wd.1': '周一', 'roster.wd.2': '周二', 'roster.wd.3': '周三', 'roster.wd.4': '周四', 'roster.wd.5': '周五', 'roster.wd.6': '周六', 'roster.wd.7': '周日',
   'diff.open': '比较版本', 'diff.title': '版本比较:{key}', 'diff.added': '新增', 'diff.removed': '删除', 'diff.changed': '修改', 'diff.layout': '仅布局',
   'diff.pickTwo': '请选择两个不同的版本', 'diff.none': '两个版本没有差异', 'diff.attrs': '变更属性:{list}',
+  ...projectsZh,
 };
 
 export type Key = keyof typeof zh;
@@ -125,7 +128,7 @@ const en: Record<Key, string> = {
   'login.title': 'Sign in to Duban', 'login.username': 'Username', 'login.password': 'Password', 'login.submit': 'Sign in', 'login.failed': 'Sign-in failed',
   'login.demo': 'Demo password: duban-demo-2026 (admin, market.clerk, inspector, leader, …)',
   'role.admin': 'Administrator', 'role.clerk': 'Clerk', 'role.inspector': 'Inspector', 'role.leader': 'Leader', 'role.system': 'System',
-  'light.green': 'Green', 'light.yellow': 'Yellow', 'light.red': 'Red', 'light.suspended': 'Clock stopped', 'light.done': 'Done on time', 'light.done-late': 'Done late', 'light.cancelled': 'Cancelled', 'light.all': 'All',
+  'light.green': 'Green', 'light.yellow': 'Yellow', 'light.red': 'Red', 'light.suspended': 'Clock stopped', 'light.done': 'Done on time', 'light.done-late': 'Done late', 'light.cancelled': 'Cancelled', 'light.failed': 'Process failed', 'light.all': 'All',
   'remaining.left': '{d} working days {h} h left', 'remaining.over': '{d} working days {h} h overdue',
   'common.refresh': 'Refresh', 'common.open': 'Open', 'common.ok': 'OK', 'common.cancel': 'Cancel', 'common.save': 'Save', 'common.delete': 'Delete',
   'common.edit': 'Edit', 'common.loading': 'Loading…', 'common.none': 'None', 'common.yes': 'Yes', 'common.no': 'No', 'common.back': 'Back', 'common.total': '{n} in total',
@@ -166,6 +169,7 @@ const en: Record<Key, string> = {
   'designer.panel': 'Duban properties', 'designer.name': 'Name', 'designer.candidateGroups': 'Candidate groups', 'designer.assignee': 'Assignee', 'designer.formKey': 'Form', 'designer.editForm': 'Edit form',
   'designer.dueDate': 'Due date', 'designer.timer': 'Timer', 'designer.timer.workingDays': 'working days', 'designer.timer.mode.wd': 'Working days', 'designer.timer.mode.expr': 'Expression',
   'designer.timer.apply': 'Apply', 'designer.timer.add': 'Add step time limit', 'designer.timer.hint': 'Writes =workingDays(N): fires at the end of the N-th working day',
+  'designer.timer.notifyName': 'Notify the department: step overdue',
   'designer.timer.expr': 'Time expression', 'designer.timer.endName': 'Step overdue', 'designer.timer.name': '{n} working days', 'designer.noSelection': 'Select an element to edit it',
   'designer.insertService': 'Insert service task after selection', 'designer.templates': 'Choose a service template', 'designer.templates.hint': 'The service task becomes an external task (camunda:type="external") served by Duban',
   'template.topic': 'Topic', 'template.sendSms': 'SMS notification', 'template.sendSms.desc': 'Send an SMS to the applicant', 'template.notifyDepartment': 'Yellow warning: notify department', 'template.notifyDepartment.desc': 'Notify the handling department on a yellow warning',
@@ -190,6 +194,7 @@ const en: Record<Key, string> = {
   'roster.wd.1': 'Mon', 'roster.wd.2': 'Tue', 'roster.wd.3': 'Wed', 'roster.wd.4': 'Thu', 'roster.wd.5': 'Fri', 'roster.wd.6': 'Sat', 'roster.wd.7': 'Sun',
   'diff.open': 'Compare versions', 'diff.title': 'Compare versions: {key}', 'diff.added': 'Added', 'diff.removed': 'Removed', 'diff.changed': 'Changed', 'diff.layout': 'Layout only',
   'diff.pickTwo': 'Pick two different versions', 'diff.none': 'No differences', 'diff.attrs': 'Changed: {list}',
+  ...projectsEn,
 };
 
 const dictionaries: Record<Lang, Record<Key, string>> = { zh, en };

@@ -5,7 +5,8 @@ import { readCalendar, type CalendarCache, type WarningRule, type WorkingCalenda
 import { appendAudit } from '../../audit/audit.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../engine/errors.js';
 import { identityProblem, type IdType } from './identity.js';
-import { deadlinesFor, lightOf, remainingOf, type ItemLimits, type Light } from './deadlines.js';
+import { normalizePhone } from '../../notify/phone.js';
+import { deadlineOf, deadlinesFor, lightOf, remainingOf, shiftByUnits, stoppedUnits, type ItemLimits, type Light } from './deadlines.js';
 
 export interface IntakeInput {
   itemCode: string;
@@ -40,12 +41,16 @@ export interface CaseRow {
   promised_days: number;
   limit_unit: ItemLimits['limit_unit'];
   warning_rule: WarningRule;
-  status: 'handling' | 'suspended' | 'completed' | 'cancelled';
+  status: 'handling' | 'suspended' | 'completed' | 'cancelled' | 'failed';
   suspended_days: number;
   warned_at: Date | null;
   escalated_at: Date | null;
   completed_at: Date | null;
   result: string | null;
+  /** GB/T 39046 result code (6 准予许可, 7 不予许可, 1 退回/不予受理, 2 作废, 5 补正不来办结). */
+  result_code: string | null;
+  /** While suspended: when the clock stopped. */
+  clock_stopped_at: Date | null;
   created_by: string | null;
 }
 
@@ -68,8 +73,16 @@ export interface CaseView {
   completedAt: string | null;
   status: string;
   result: string | null;
+  resultCode: string | null;
   light: Light;
-  remaining: { workingDays: number; hours: number; overdue: boolean };
+  /** Frozen while the clock is stopped; officeHours: office hours left on working days (DUBAN_OFFICE_HOURS). */
+  remaining: { workingDays: number; hours: number; overdue: boolean; officeHours: number };
+  /** The deadline as a clerk reads it: its day (end of day), "2026-11-24 24:00", "11月24日 当日". */
+  deadlineDay: string;
+  deadlineText: string;
+  deadlineTextZh: string;
+  limitUnit: string;
+  clockStoppedAt: string | null;
   calendarConfirmed: boolean;
   suspendedDays: number;
   escalatedAt: string | null;
@@ -86,6 +99,8 @@ export class CaseService {
     const item = await this.db('items').where({ code: input.itemCode }).first();
     if (!item || !item.active) throw new NotFoundError('item', input.itemCode);
     if (!actor.admin && actor.departmentId !== item.department_id) throw new ConflictError('clerks take in cases for their own department’s items only');
+    const phone = normalizePhone(input.phone);
+    if (!phone) throw new BadRequestError(`手机号无法识别:${input.phone}(expected a mainland number such as 13800000000 or E.164 such as +8613800000000)`, { fields: [{ field: '/phone', message: 'not a phone number' }] });
     const problem = identityProblem(input.idType, input.idNumber);
     if (problem) throw new BadRequestError(problem, { fields: [{ field: '/idNumber', message: problem }] });
     if ((input.applicantType === 1) !== (input.idType === 'resident_id')) {
@@ -110,7 +125,7 @@ export class CaseService {
         const row = {
           id, number, item_code: item.code, department_id: item.department_id, applicant_name: input.applicantName,
           applicant_type: input.applicantType, id_type: input.idType, id_number: input.idNumber.toUpperCase(),
-          contact_name: input.contactName ?? null, phone: input.phone, source: input.source ?? 'window',
+          contact_name: input.contactName ?? null, phone, source: input.source ?? 'window',
           received_at: receivedAt, promised_at: d.promisedAt, warning_at: d.warningAt, calendar_confirmed: d.confirmed, created_by: actor.username,
         };
         await trx('cases').insert({ ...row, ...limits, warning_rule: JSON.stringify(limits.warning_rule) });
@@ -141,7 +156,7 @@ export class CaseService {
     if (c.status !== 'handling') throw new ConflictError(`the case is ${c.status}; only a case being handled can be suspended`);
     await this.engine.suspend(id, actor, { reason, kind, caseNumber: c.number });
     await this.db.transaction(async (trx) => {
-      await trx('cases').where({ id }).update({ status: 'suspended' });
+      await trx('cases').where({ id }).update({ status: 'suspended', clock_stopped_at: trx.raw('now()') });
       await trx('case_suspensions').insert({ case_id: id, kind, reason, started_by: actor });
       await appendAudit(trx, { actor, action: 'case.suspended', entityType: 'case', entityId: c.number, before: { status: c.status }, after: { status: 'suspended', kind, reason } });
     });
@@ -155,18 +170,26 @@ export class CaseService {
   async resume(id: string, actor: string, note?: string): Promise<CaseView> {
     const c = await this.byId(id);
     if (c.status !== 'suspended') throw new ConflictError(`the case is ${c.status}, not suspended`);
+    const open = await this.db('case_suspensions').where({ case_id: id }).whereNull('ended_at').first('by_process', 'kind');
+    if (open?.by_process) {
+      throw new ConflictError(open.kind === 'supplement' ? 'the clock was stopped by the 补正 step: complete the 补正 task when the applicant supplies the material'
+        : 'the clock was stopped by the 特别程序 step: complete that task when the procedure ends');
+    }
     const calendar = await this.calendars.get();
     const now = new Date();
     let days = 0;
     await this.engine.resume(id, actor, (due, suspendedAt) => {
-      days = calendar.workingDaysBetween(suspendedAt, now);
-      return calendar.shiftByWorkingDays(due, days);
+      days = stoppedUnits(calendar, c.limit_unit, suspendedAt, now);
+      return shiftByUnits(calendar, c.limit_unit, due, days);
     }, { note: note ?? null }, async (trx, suspendedAt) => {
-      days = calendar.workingDaysBetween(suspendedAt, now);
-      const promisedAt = calendar.shiftByWorkingDays(c.promised_at, days);
-      const warningAt = calendar.shiftByWorkingDays(c.warning_at, days);
-      await trx('cases').where({ id }).update({ status: 'handling', promised_at: promisedAt, warning_at: warningAt, suspended_days: c.suspended_days + days });
+      days = stoppedUnits(calendar, c.limit_unit, suspendedAt, now);
+      const promisedAt = shiftByUnits(calendar, c.limit_unit, c.promised_at, days);
+      const warningAt = shiftByUnits(calendar, c.limit_unit, c.warning_at, days);
+      await trx('cases').where({ id }).update({ status: 'handling', promised_at: promisedAt, warning_at: warningAt, suspended_days: c.suspended_days + days, clock_stopped_at: null });
       await trx('case_suspensions').where({ case_id: id }).whereNull('ended_at').update({ ended_at: now, ended_by: actor, working_days: days });
+      // The tasks' due dates and the process's own ${deadlineAt} move with the case, so later steps are due right too.
+      await moveOpenTasks(trx, id, (due) => shiftByUnits(calendar, c.limit_unit, due, days));
+      await setDeadlineVariables(trx, id, { deadlineAt: promisedAt.toISOString(), warningAt: warningAt.toISOString() });
       await appendAudit(trx, { actor, action: 'case.resumed', entityType: 'case', entityId: c.number,
         before: { status: 'suspended', promisedAt: c.promised_at.toISOString() }, after: { status: 'handling', promisedAt: promisedAt.toISOString(), workingDays: days } });
     });
@@ -194,6 +217,8 @@ export class CaseService {
         const before = { promisedAt: current.promised_at.toISOString(), warningAt: current.warning_at.toISOString(), calendarConfirmed: current.calendar_confirmed };
         const after = { promisedAt: next.promisedAt.toISOString(), warningAt: next.warningAt.toISOString(), calendarConfirmed: next.confirmed };
         await appendAudit(trx, { actor, action: 'case.deadline.recomputed', entityType: 'case', entityId: current.number, before, after });
+        await moveOpenTasks(trx, c.id, (d) => (d.getTime() === current.promised_at.getTime() ? next.promisedAt : null));
+        await setDeadlineVariables(trx, c.id, { deadlineAt: next.promisedAt.toISOString(), warningAt: next.warningAt.toISOString() });
         // The deadline and warning timers are the ones due at the old times; a step's own timers stay.
         const due = (at: Date) => (at.getTime() === current.promised_at.getTime() ? next.promisedAt : at.getTime() === current.warning_at.getTime() ? next.warningAt : null);
         return { due, data: { reason: 'calendar', caseNumber: current.number, before, after } };
@@ -213,6 +238,40 @@ export class CaseService {
   }
 }
 
+/** Move the due dates of a case's open tasks (null: leave that one). */
+async function moveOpenTasks(trx: Knex.Transaction, instanceId: string, due: (d: Date) => Date | null): Promise<void> {
+  const tasks: Array<{ id: string; due_at: Date | null }> = await trx('tasks').where({ instance_id: instanceId, status: 'open' }).whereNotNull('due_at').select('id', 'due_at');
+  for (const t of tasks) {
+    const to = due(new Date(t.due_at!));
+    if (to && to.getTime() !== new Date(t.due_at!).getTime()) await trx('tasks').where({ id: t.id }).update({ due_at: to });
+  }
+}
+
+/**
+ * Set the process variables that carry the case's deadlines, in every scope of the stored engine state
+ * (bpmn-elements keeps a copy per sub-process), so steps created later read the moved deadline.
+ * Runs under the instance lock the engine's resume/retime holds.
+ */
+async function setDeadlineVariables(trx: Knex.Transaction, instanceId: string, vars: { deadlineAt: string; warningAt: string }): Promise<void> {
+  const row = await trx('process_instances').where({ id: instanceId }).first('state', 'variables');
+  if (!row) return;
+  const visit = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const o = node as Record<string, unknown>;
+    if (o.variables && typeof o.variables === 'object' && !Array.isArray(o.variables)) {
+      const v = o.variables as Record<string, unknown>;
+      for (const k of ['deadlineAt', 'warningAt'] as const) if (typeof v[k] === 'string') v[k] = vars[k];
+    }
+    for (const child of Object.values(o)) visit(child);
+  };
+  const state = typeof row.state === 'string' ? JSON.parse(row.state) : row.state;
+  visit(state);
+  const variables = { ...(typeof row.variables === 'string' ? JSON.parse(row.variables) : row.variables ?? {}) };
+  for (const k of ['deadlineAt', 'warningAt'] as const) if (typeof variables[k] === 'string') variables[k] = vars[k];
+  await trx('process_instances').where({ id: instanceId }).update({ state: state === null ? null : JSON.stringify(state), variables: JSON.stringify(variables) });
+}
+
 /** The deadlines a case has under `calendar`: its promised limit from intake, moved by the working days it spent suspended. */
 function deadlinesNow(calendar: WorkingCalendar, c: CaseRow): { promisedAt: Date; warningAt: Date; confirmed: boolean } {
   const d = deadlinesFor(calendar, c, c.received_at);
@@ -229,10 +288,16 @@ export function toView(row: CaseRow, itemName: string, calendar: WorkingCalendar
     applicantName: row.applicant_name, applicantType: row.applicant_type, idType: row.id_type, idNumber: mask(row.id_number),
     contactName: row.contact_name, phone: row.phone, source: row.source,
     receivedAt: row.received_at.toISOString(), promisedAt: row.promised_at.toISOString(), warningAt: row.warning_at.toISOString(),
-    completedAt: row.completed_at ? row.completed_at.toISOString() : null, status: row.status, result: row.result,
+    completedAt: row.completed_at ? row.completed_at.toISOString() : null, status: row.status, result: row.result, resultCode: row.result_code ?? null,
     light: lightOf(row, now), remaining: remainingOf(calendar, row, now), calendarConfirmed: row.calendar_confirmed,
+    ...deadlineFields(row), limitUnit: row.limit_unit, clockStoppedAt: row.clock_stopped_at ? new Date(row.clock_stopped_at).toISOString() : null,
     suspendedDays: row.suspended_days, escalatedAt: row.escalated_at ? row.escalated_at.toISOString() : null,
   };
+}
+
+function deadlineFields(row: Pick<CaseRow, 'promised_at' | 'limit_unit'>) {
+  const d = deadlineOf(new Date(row.promised_at), row.limit_unit ?? 'workday');
+  return { deadlineDay: d.day, deadlineText: d.text, deadlineTextZh: d.textZh };
 }
 
 /** Identity numbers are personal data: show the first 6 and last 4 characters only. */

@@ -78,3 +78,16 @@ function round(n: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** Open cases by light, counted by PostgreSQL: green, yellow (warned, not yet due), red (due), suspended. */
+export async function lightCounts(db: Db, departmentId?: string): Promise<{ green: number; yellow: number; red: number; suspended: number; open: number }> {
+  const q = db('cases').whereIn('status', ['handling', 'suspended']).first(
+    db.raw(`count(*) FILTER (WHERE status = 'handling' AND warning_at > now())::int AS green`),
+    db.raw(`count(*) FILTER (WHERE status = 'handling' AND warning_at <= now() AND promised_at > now())::int AS yellow`),
+    db.raw(`count(*) FILTER (WHERE status = 'handling' AND promised_at <= now())::int AS red`),
+    db.raw(`count(*) FILTER (WHERE status = 'suspended')::int AS suspended`),
+    db.raw('count(*)::int AS open'));
+  if (departmentId) q.where('department_id', departmentId);
+  const r = await q;
+  return { green: r.green, yellow: r.yellow, red: r.red, suspended: r.suspended, open: r.open };
+}

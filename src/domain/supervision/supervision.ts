@@ -2,24 +2,47 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../../db/database.js';
 import type { ServiceRegistry, ServiceContext } from '../../engine/services.js';
-import type { WorkflowEngine } from '../../engine/engine.js';
+import type { InstanceSummary, WorkflowEngine } from '../../engine/engine.js';
 import { appendAudit } from '../../audit/audit.js';
 import { shanghaiDay, toShanghaiIso } from '../../calendar/calendar.js';
 import { ConflictError, NotFoundError } from '../../engine/errors.js';
+import { deadlineOf } from '../cases/deadlines.js';
+import { finishCase } from '../cases/services.js';
 
 type Trx = Knex.Transaction;
 
 /**
  * Inspectors who receive overdue alerts for a department on a day: the duty roster when it names
- * anyone, else every active inspector with a phone (an alert must never go nowhere).
+ * anyone with a phone, else every active inspector with a phone. `unreachable` says why an alert may
+ * go nowhere: the rostered inspectors have no phone (others were alerted instead), or nobody has one.
  */
 export async function onDutyInspectors(trx: Trx | Db, departmentId: string, at: Date): Promise<Array<{ username: string; phone: string }>> {
+  return (await reachableInspectors(trx, departmentId, at)).recipients;
+}
+
+export async function reachableInspectors(trx: Trx | Db, departmentId: string, at: Date): Promise<{ day: string; recipients: Array<{ username: string; phone: string }>; unreachable: string | null }> {
   const day = shanghaiDay(at);
-  const rostered = await trx('duty_roster as r').join('users as u', 'u.id', 'r.user_id')
-    .where('r.day', day).whereIn('r.department_id', [departmentId, '*']).andWhere('u.active', true).whereNotNull('u.phone')
+  const rostered: Array<{ username: string; phone: string | null }> = await trx('duty_roster as r').join('users as u', 'u.id', 'r.user_id')
+    .where('r.day', day).whereIn('r.department_id', [departmentId, '*']).andWhere('u.active', true)
     .distinct('u.username', 'u.phone');
-  if (rostered.length) return rostered;
-  return trx('users').whereRaw(`'inspector' = ANY(roles)`).andWhere('active', true).whereNotNull('phone').select('username', 'phone').orderBy('username');
+  const withPhone = rostered.filter((r): r is { username: string; phone: string } => !!r.phone);
+  if (withPhone.length) return { day, recipients: withPhone, unreachable: null };
+  const everyone: Array<{ username: string; phone: string }> = await trx('users').whereRaw(`'inspector' = ANY(roles)`).andWhere('active', true).whereNotNull('phone').select('username', 'phone').orderBy('username');
+  const why = !everyone.length ? 'nobody was alerted'
+    : rostered.length ? `the rostered inspectors (${rostered.map((r) => r.username).join(', ')}) have no phone; every inspector with a phone was alerted instead` : null;
+  return { day, recipients: everyone, unreachable: why };
+}
+
+/**
+ * An alert must never go nowhere unnoticed: an incident admins see, once per instance and step while it is open.
+ * The escalation itself (the supervision record) still commits.
+ */
+async function reportUnreachable(trx: Trx, ctx: ServiceContext, departmentId: string, day: string, why: string, what: string): Promise<void> {
+  const message = `no inspector with a phone on duty for ${departmentId} on ${day} (${what}): ${why} / 当日无可接收短信的值班纪检监察员`;
+  const open = await trx('incidents').where({ instance_id: ctx.instanceId, element_id: ctx.elementId, kind: 'alert', status: 'open' }).first('id');
+  if (open) return;
+  await trx('incidents').insert({ instance_id: ctx.instanceId, element_id: ctx.elementId, kind: 'alert', message });
+  await appendAudit(trx, { actor: 'system', action: 'alert.unreachable', entityType: 'process_instance', entityId: ctx.instanceId, after: { departmentId, day, what, why } });
 }
 
 async function caseOf(ctx: ServiceContext) {
@@ -40,12 +63,14 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
     handler: async (ctx) => {
       const c = await caseOf(ctx);
       const trx = ctx.trx!;
+      // A case already red (a late intake, a back-dated import) gets the overdue alert, not a yellow warning.
+      if (new Date(c.promised_at).getTime() <= Date.now()) return { warned: false };
       await trx('cases').where({ id: c.id }).update({ warned_at: trx.raw('now()') });
       const recipients = await trx('users').whereRaw(`'clerk' = ANY(roles)`).andWhere({ department_id: c.department_id, active: true }).whereNotNull('phone').select('phone');
       const dept = await trx('departments').where({ id: c.department_id }).first('phone');
       const phones = [...new Set([dept?.phone, ...recipients.map((r: { phone: string }) => r.phone)].filter(Boolean))] as string[];
       for (const to of phones) {
-        ctx.enqueue('sms', { to, template: 'warning', vars: { item: c.item_name, number: c.number, deadline: shanghaiStamp(c.promised_at) } }, `${c.number}:warning:${to}`);
+        ctx.enqueue('sms', { to, template: 'warning', vars: { item: c.item_name, number: c.number, deadline: smsDeadline(c.promised_at, c.limit_unit) } }, `${c.number}:warning:${to}`);
       }
       await appendAudit(trx, { actor: 'system', action: 'case.warned', entityType: 'case', entityId: c.number, after: { light: 'yellow', recipients: phones.length } });
       return { warned: true };
@@ -69,11 +94,14 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
         await trx('cases').where({ id: c.id }).update({ escalated_at: trx.raw('now()') });
         await appendAudit(trx, { actor: 'system', action: 'case.escalated', entityType: 'supervision', entityId: number, after: { caseNumber: c.number, departmentId: c.department_id } });
       }
-      for (const inspector of await onDutyInspectors(trx, c.department_id, new Date())) {
+      if (existing) return { supervisionId: id, supervisionNumber: number, alreadyEscalated: true };
+      const duty = await reachableInspectors(trx, c.department_id, new Date());
+      if (duty.unreachable) await reportUnreachable(trx, ctx, c.department_id, duty.day, duty.unreachable, `overdue case ${c.number}`);
+      for (const inspector of duty.recipients) {
         // One overdue SMS per case, escalation and inspector, however often this step is retried.
         ctx.enqueue('sms', { to: inspector.phone, template: 'overdue', vars: { item: c.item_name, number: c.number } }, `${c.number}:overdue:${number}:${inspector.phone}`);
       }
-      return { supervisionId: id, supervisionNumber: number };
+      return { supervisionId: id, supervisionNumber: number, alreadyEscalated: false };
     },
   });
 
@@ -83,10 +111,9 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
     handler: async (ctx) => {
       const c = await caseOf(ctx);
       const trx = ctx.trx!;
-      const result = typeof ctx.variables.decision === 'string' ? ctx.variables.decision : typeof ctx.variables.result === 'string' ? ctx.variables.result : '准予许可';
-      await trx('cases').where({ id: c.id }).update({ status: 'completed', completed_at: trx.raw('now()'), result });
-      await trx('supervisions').where({ case_id: c.id, status: 'open' }).update({ case_completed_at: trx.raw('now()') });
-      await appendAudit(trx, { actor: 'system', action: 'case.completed', entityType: 'case', entityId: c.number, before: { status: c.status }, after: { status: 'completed', result } });
+      const result = ['准予许可', '不予许可'].includes(String(ctx.variables.decision)) ? String(ctx.variables.decision)
+        : typeof ctx.variables.result === 'string' ? ctx.variables.result : '准予许可';
+      if (c.status !== 'completed') await finishCase(trx, c, result);
       return { completed: true };
     },
   });
@@ -99,8 +126,10 @@ export function registerSupervisionServices(registry: ServiceRegistry): void {
       const s = await trx('supervisions').where({ case_id: ctx.instanceId, status: 'open' }).first();
       if (!s) return { supervisionClosed: false };
       const result = typeof ctx.variables.supervisionResult === 'string' ? ctx.variables.supervisionResult : '已督促办结';
-      await trx('supervisions').where({ id: s.id }).update({ status: 'closed', closed_at: trx.raw('now()'), result, closed_by: typeof ctx.variables.closedBy === 'string' ? ctx.variables.closedBy : null });
-      await appendAudit(trx, { actor: 'system', action: 'supervision.closed', entityType: 'supervision', entityId: s.number, before: { status: 'open' }, after: { status: 'closed', result } });
+      // closedBy is protected: only SupervisionService.close sets it, from the caller's session.
+      const closedBy = typeof ctx.variables.closedBy === 'string' ? ctx.variables.closedBy : null;
+      await trx('supervisions').where({ id: s.id }).update({ status: 'closed', closed_at: trx.raw('now()'), result, closed_by: closedBy });
+      await appendAudit(trx, { actor: closedBy ?? 'system', action: 'supervision.closed', entityType: 'supervision', entityId: s.number, before: { status: 'open' }, after: { status: 'closed', result } });
       return { supervisionClosed: true };
     },
   });
@@ -116,13 +145,21 @@ export function registerFollowUpService(registry: ServiceRegistry): void {
       const s = await trx('supervisions as s').join('cases as c', 'c.id', 's.case_id').join('items as it', 'it.code', 'c.item_code')
         .where('s.number', String(ctx.variables.supervisionNumber)).first('s.number', 's.department_id', 's.status', 'c.number as case_number', 'it.name as item_name');
       if (!s || s.status !== 'open') return { reminded: false };
-      for (const inspector of await onDutyInspectors(trx, s.department_id, new Date())) {
+      const duty = await reachableInspectors(trx, s.department_id, new Date());
+      if (duty.unreachable) await reportUnreachable(trx, ctx, s.department_id, duty.day, duty.unreachable, `follow-up of ${s.number}`);
+      for (const inspector of duty.recipients) {
         ctx.enqueue('sms', { to: inspector.phone, template: 'followup', vars: { supervision: s.number, item: s.item_name, number: s.case_number } },
           `${s.number}:followup:${ctx.executionId}:${inspector.phone}`);
       }
       return { reminded: true };
     },
   });
+}
+
+/** The deadline in an SMS: the deadline day ("2026年11月24日当日"), or the exact time for drill limits. */
+function smsDeadline(promisedAt: Date, unit: 'workday' | 'minute' | 'second'): string {
+  const d = deadlineOf(new Date(promisedAt), unit);
+  return unit === 'workday' ? `${d.day.slice(0, 4)}年${Number(d.day.slice(5, 7))}月${Number(d.day.slice(8, 10))}日当日` : d.text;
 }
 
 /** 'YYYY-MM-DD hh:mm' in Shanghai, for SMS texts. */
@@ -197,14 +234,27 @@ export class SupervisionService {
     });
   }
 
-  /** Close with a result once the case is done: completes the inspectors' 督办 task in the process. */
-  async close(id: string, result: string, actor: string): Promise<void> {
+  /**
+   * The supervision a task closes, when it is the 督办 task (element `supervise` or form `duban:supervise`
+   * on a case that was escalated); completing it must follow close()'s rule.
+   */
+  async ofTask(task: { instanceId: string; elementId: string; formKey: string | null }): Promise<SupervisionRow | undefined> {
+    if (task.elementId !== SUPERVISE_ELEMENT && task.formKey !== SUPERVISE_FORM) return undefined;
+    return this.db('supervisions').where({ case_id: task.instanceId }).orderBy('opened_at', 'desc').first();
+  }
+
+  /** Close with a result once the case is done: completes the inspectors' 督办 task in the process; the actor is the caller. */
+  async close(id: string, result: string, actor: string): Promise<InstanceSummary> {
     const s = await this.get(id);
     if (s.status !== 'open') throw new ConflictError('the supervision is already closed');
     const c = await this.db('cases').where({ id: s.case_id }).first('status', 'number');
     if (c.status !== 'completed') throw new ConflictError(`case ${c.number} is still being handled: urge the department first`);
-    const task = await this.db('tasks').where({ instance_id: s.case_id, status: 'open', element_id: 'supervise' }).first('id');
+    const task = await this.db('tasks').where({ instance_id: s.case_id, status: 'open' })
+      .andWhere((w) => w.where('element_id', SUPERVISE_ELEMENT).orWhere('form_key', SUPERVISE_FORM)).first('id');
     if (!task) throw new ConflictError('no open supervision task for this case');
-    await this.engine.completeTask(task.id, { supervisionResult: result, closedBy: actor }, actor);
+    return this.engine.completeTask(task.id, { supervisionResult: result, closedBy: actor }, actor);
   }
 }
+
+const SUPERVISE_ELEMENT = 'supervise';
+const SUPERVISE_FORM = 'duban:supervise';

@@ -2,7 +2,7 @@ import { Tag } from 'antd';
 import type { Light } from '../api';
 import { t } from '../i18n';
 
-const COLORS: Record<Light, string> = { green: 'success', yellow: 'warning', red: 'error', suspended: 'default', done: 'blue', 'done-late': 'purple', cancelled: 'default' };
+const COLORS: Record<Light, string> = { green: 'success', yellow: 'warning', red: 'error', suspended: 'default', done: 'blue', 'done-late': 'purple', cancelled: 'default', failed: 'error' };
 
 export function LightTag({ light }: { light: Light | null | undefined }) {
   if (!light) return null;

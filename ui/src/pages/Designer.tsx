@@ -438,7 +438,11 @@ function TimerEditor({ modeler, element, timerDef }: { modeler: any; element: Sh
   );
 }
 
-/** For a user task: add a non-interrupting boundary timer "N working days" that ends in a "step overdue" end event. */
+/**
+ * For a user task: a step limit of N working days. The task becomes due at the end of the N-th working day
+ * (so the task list gives the step its own yellow/red light), and a non-interrupting boundary timer at the
+ * same time runs 环节超时提醒 (notifyStepOverdue: SMS to the department) and ends; the case goes on.
+ */
 function StepLimit({ modeler, task }: { modeler: any; task: Shape }) {
   const [days, setDays] = useState(2);
   const attached = (task.attachers ?? []).filter((a: Shape) => (a.businessObject.eventDefinitions ?? []).some((d: any) => d.$type === 'bpmn:TimerEventDefinition'));
@@ -446,14 +450,17 @@ function StepLimit({ modeler, task }: { modeler: any; task: Shape }) {
     const elementFactory = modeler.get('elementFactory');
     const modeling = modeler.get('modeling');
     // Room below the task for the timer's path, so containers grow instead of covering what lies beneath.
-    makeSpace(modeler, 'y', 90, task.y + task.height + 5);
+    makeSpace(modeler, 'y', 150, task.y + task.height + 5);
     const shape = elementFactory.createShape({ type: 'bpmn:BoundaryEvent', eventDefinitionType: 'bpmn:TimerEventDefinition' });
     shape.businessObject.cancelActivity = false;
     const boundary = modeling.createShape(shape, { x: task.x + task.width - 20 - attached.length * 40, y: task.y + task.height }, task, { attach: true });
     const timerDef = boundary.businessObject.eventDefinitions[0];
     writeWorkingDays(modeler, boundary, timerDef, days);
     modeling.updateProperties(boundary, { name: t('designer.timer.name', { n: days }) });
-    const end = modeling.appendShape(boundary, { type: 'bpmn:EndEvent' }, { x: boundary.x + 18, y: boundary.y + 90 });
+    modeling.updateProperties(task, { 'camunda:dueDate': `=workingDays(${days})` });
+    const notify = modeling.appendShape(boundary, { type: 'bpmn:ServiceTask' }, { x: boundary.x + 18, y: boundary.y + 100 });
+    modeling.updateProperties(notify, { name: t('designer.timer.notifyName'), 'camunda:type': 'external', 'camunda:topic': 'notifyStepOverdue' });
+    const end = modeling.appendShape(notify, { type: 'bpmn:EndEvent' }, { x: notify.x + notify.width + 68, y: notify.y + notify.height / 2 });
     modeling.updateProperties(end, { name: t('designer.timer.endName') });
     modeler.get('selection').select(boundary);
   };

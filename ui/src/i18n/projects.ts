@@ -1,0 +1,36 @@
+/** Texts of the key-project screens (board, project page, 监督一点通), merged into the main dictionaries. */
+export const projectsZh = {
+  'nav.projects': '重点项目',
+  'proj.title': '重点项目可视化督查', 'proj.total': '共 {n} 个项目', 'proj.code': '项目编号', 'proj.name': '项目名称', 'proj.unit': '责任单位',
+  'proj.light': '状态', 'proj.light.green': '正常推进', 'proj.light.yellow': '进度滞后', 'proj.light.red': '严重滞后', 'proj.light.done': '已竣工',
+  'proj.progress': '形象进度', 'proj.schedule': '序时进度', 'proj.lag': '滞后', 'proj.lagPoints': '{n} 个百分点', 'proj.ahead': '超前 {n} 个百分点',
+  'proj.investment': '年度投资完成', 'proj.annualTarget': '年度计划投资', 'proj.invested': '本年完成投资', 'proj.totalInvestment': '总投资', 'proj.wan': '{n} 万元',
+  'proj.current': '当前节点', 'proj.due': '完成时限', 'proj.units': '责任单位汇总', 'proj.count': '项目数',
+  'proj.person': '责任人', 'proj.location': '建设地点', 'proj.category': '项目类别', 'proj.level': '项目级别', 'proj.plan': '计划工期', 'proj.content': '建设内容及规模',
+  'proj.reasons': '预警原因', 'proj.milestones': '项目节点(计划与实际)', 'proj.ms.name': '节点名称', 'proj.ms.planned': '计划完成', 'proj.ms.current': '回告完成时间',
+  'proj.ms.actual': '实际完成', 'proj.ms.status': '完成情况', 'proj.ms.done': '按期完成', 'proj.ms.doneLate': '逾期完成', 'proj.ms.pending': '推进中', 'proj.ms.late': '已逾期', 'proj.ms.misses': '逾期 {n} 次',
+  'proj.letters': '提醒函与督办函', 'proj.letter.print': '打印', 'proj.letter.docx': '下载 .docx', 'proj.letter.replied': '已回告', 'proj.letter.issued': '待回告',
+  'proj.reports': '进度报告', 'proj.reportedBy': '报告人', 'proj.via.mobile': '监督一点通', 'proj.via.api': '系统填报', 'proj.problems': '存在的问题', 'proj.problem.resolved': '已解决', 'proj.problem.open': '未解决',
+  'proj.diagram': '推进流程', 'proj.tasks': '待办', 'proj.link': '生成监督一点通链接', 'proj.linkReady': '链接已生成,请发送给责任人(30 天内有效):', 'proj.report': '填报进度',
+  'proj.none': '暂无',
+  'mobile.title': '监督一点通', 'mobile.progress': '形象进度(%)', 'mobile.invested': '本年完成投资(万元)', 'mobile.text': '进度说明', 'mobile.photos': '现场照片',
+  'mobile.submit': '提交进度', 'mobile.sent': '已提交,感谢配合', 'mobile.invalid': '链接无效或已过期,请联系督查人员重新发送', 'mobile.recent': '最近报告', 'mobile.textRequired': '请填写进度说明',
+} as const;
+
+export const projectsEn: Record<keyof typeof projectsZh, string> = {
+  'nav.projects': 'Key projects',
+  'proj.title': 'Key projects: visual supervision', 'proj.total': '{n} projects', 'proj.code': 'Code', 'proj.name': 'Project', 'proj.unit': 'Responsible unit',
+  'proj.light': 'Status', 'proj.light.green': 'On track', 'proj.light.yellow': 'Behind', 'proj.light.red': 'Far behind', 'proj.light.done': 'Completed',
+  'proj.progress': 'Progress', 'proj.schedule': 'Scheduled', 'proj.lag': 'Behind by', 'proj.lagPoints': '{n} points', 'proj.ahead': '{n} points ahead',
+  'proj.investment': 'Annual investment', 'proj.annualTarget': 'Annual target', 'proj.invested': 'Invested this year', 'proj.totalInvestment': 'Total investment', 'proj.wan': '{n} × 10k CNY',
+  'proj.current': 'Current milestone', 'proj.due': 'Due', 'proj.units': 'By responsible unit', 'proj.count': 'Projects',
+  'proj.person': 'Responsible person', 'proj.location': 'Location', 'proj.category': 'Category', 'proj.level': 'Level', 'proj.plan': 'Planned period', 'proj.content': 'Scope',
+  'proj.reasons': 'Why', 'proj.milestones': 'Milestones (planned and actual)', 'proj.ms.name': 'Milestone', 'proj.ms.planned': 'Planned', 'proj.ms.current': 'Promised in reply',
+  'proj.ms.actual': 'Actual', 'proj.ms.status': 'Status', 'proj.ms.done': 'Done on time', 'proj.ms.doneLate': 'Done late', 'proj.ms.pending': 'In progress', 'proj.ms.late': 'Late', 'proj.ms.misses': 'missed {n}×',
+  'proj.letters': 'Reminder and supervision letters', 'proj.letter.print': 'Print', 'proj.letter.docx': 'Download .docx', 'proj.letter.replied': 'Replied', 'proj.letter.issued': 'Awaiting reply',
+  'proj.reports': 'Progress reports', 'proj.reportedBy': 'Reported by', 'proj.via.mobile': 'Phone', 'proj.via.api': 'System', 'proj.problems': 'Problems', 'proj.problem.resolved': 'Solved', 'proj.problem.open': 'Open',
+  'proj.diagram': 'Process', 'proj.tasks': 'Tasks', 'proj.link': 'Create a phone link', 'proj.linkReady': 'Link created; send it to the responsible person (valid 30 days):', 'proj.report': 'Report progress',
+  'proj.none': 'None',
+  'mobile.title': 'Progress on the phone', 'mobile.progress': 'Progress (%)', 'mobile.invested': 'Invested this year (10k CNY)', 'mobile.text': 'What was done', 'mobile.photos': 'Site photos',
+  'mobile.submit': 'Send', 'mobile.sent': 'Sent, thank you', 'mobile.invalid': 'This link is invalid or expired; ask the inspection office for a new one', 'mobile.recent': 'Recent reports', 'mobile.textRequired': 'Please describe the progress',
+};
