@@ -51,7 +51,6 @@ export async function up(knex: Knex): Promise<void> {
       case_number             text,
       issued_by               text NOT NULL,
       issued_at               timestamptz NOT NULL DEFAULT now(),
-      reply_instance_id       uuid,
       status                  text NOT NULL DEFAULT 'issued' CHECK (status IN ('issued', 'replied')),
       reply_text              text,
       replied_by              text,

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { loadConfig } from './config.js';
@@ -13,6 +14,7 @@ import { createUser } from './auth/users.js';
 import { verifyAuditTrail, takeAnchor, parseAnchor, type AuditAnchor } from './audit/audit.js';
 import { ROLES, type Role } from './auth/principal.js';
 import { createRuntime } from './runtime.js';
+import { readRatingFile, rejectedCsv } from './domain/ratings/files.js';
 
 const program = new Command();
 program.name('duban').description('Duban (督办) — durable BPMN engine for government-service supervision').version(VERSION);
@@ -96,6 +98,44 @@ kase.command('intake')
       console.log(`${c.number}  ${c.itemName}  promised ${c.promisedAt}  light ${c.light}${c.calendarConfirmed ? '' : '  (calendar not confirmed)'}`);
     });
   });
+
+const ratings = program.command('ratings').description('好差评 ratings');
+ratings.command('import <file>')
+  .description('import a .csv or .xlsx file with GB/T 39046 column names; idempotent on (办件编号, 评价次数); rejected rows go to FILE.rejected.csv')
+  .option('--source <name>', 'rating source (its code lists): gbt39046, provincial, …', 'gbt39046')
+  .action(async (file: string, opts: { source: string }) => {
+    const rows = await readRatingFile(file, readFileSync(file));
+    await withDb(async (db) => {
+      const runtime = await createRuntime(db);
+      const bar = progressBar(process.stderr);
+      const s = await runtime.ratings.ingest(rows, { source: opts.source, via: 'file', actor: 'cli', fileName: basename(file), onProgress: bar });
+      for (const r of s.results) if (r.status === 'rejected') console.log(`  拒收 第${r.row}行 ${r.caseNumber ?? '-'}: ${r.reasons.join(';')}`);
+      console.log(`导入完成: 共 ${s.total} 行,新增 ${s.created},重复 ${s.duplicates},拒收 ${s.rejected},进入闭环 ${s.triggered}(批次 ${s.importId})`);
+      if (s.rejected) {
+        const out = `${file}.rejected.csv`;
+        writeFileSync(out, rejectedCsv(rows, s.results));
+        console.log(`拒收明细(含原因)已写入 ${out}:改正后可再次导入`);
+      }
+    });
+  });
+
+ratings.command('defaults').description('give 基本满意 (系统默认评价) to cases completed the configured number of days ago without a rating (off unless set)')
+  .action(async () => {
+    await withDb(async (db) => {
+      const runtime = await createRuntime(db);
+      console.log(`默认评价 ${await runtime.ratings.applyDefaultRatings()} 件`);
+    });
+  });
+
+/** A one-line progress bar on a terminal; one line per step elsewhere (logs, tests). */
+function progressBar(out: NodeJS.WriteStream): (done: number, total: number) => void {
+  return (done, total) => {
+    const width = 30;
+    const filled = total ? Math.round((done / total) * width) : width;
+    const line = `导入 [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${total ? Math.round((done / total) * 100) : 100}% ${done}/${total}`;
+    out.write(out.isTTY ? `\r${line}${done >= total ? '\n' : ''}` : `${line}\n`);
+  };
+}
 
 const audit = program.command('audit').description('the audit trail (HMAC-keyed hash chain)');
 audit.command('verify').description('recompute the keyed chain; exit 1 and name every broken row')

@@ -10,6 +10,8 @@ import { CaseService } from './domain/cases/cases.js';
 import { registerCaseServices } from './domain/cases/services.js';
 import { FormStore } from './forms/forms.js';
 import { LetterService, registerLetterServices } from './domain/letters/letters.js';
+import { RatingIntake } from './domain/ratings/intake.js';
+import { registerRatingServices } from './domain/ratings/loop.js';
 import { ProjectService } from './domain/projects/projects.js';
 import { registerProjectServices } from './domain/projects/services.js';
 
@@ -23,6 +25,7 @@ export interface Runtime {
   supervisions: SupervisionService;
   forms: FormStore;
   letters: LetterService;
+  ratings: RatingIntake;
   projects: ProjectService;
 }
 
@@ -33,6 +36,7 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   // The letter-reply watch starts a process from the outbox, so it needs the engine built below.
   let engineRef: WorkflowEngine | undefined;
   registerLetterServices(services, () => engineRef!);
+  registerRatingServices(services, () => engineRef!, calendars);
   let projectsRef: ProjectService | undefined;
   const publicUrl = (opts.env ?? process.env).DUBAN_PUBLIC_URL?.replace(/\/+$/, '') ?? `http://localhost:${(opts.env ?? process.env).PORT ?? 3000}`;
   registerProjectServices(services, { calendars, projects: () => projectsRef!, publicUrl });
@@ -54,5 +58,5 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   });
   engineRef = engine;
   projectsRef = new ProjectService(db, engine, calendars);
-  return { db, services, engine, calendars, projects: projectsRef, letters: new LetterService(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
+  return { db, services, engine, calendars, projects: projectsRef, letters: new LetterService(db, calendars), ratings: new RatingIntake(db, calendars), cases: new CaseService(db, engine, calendars), supervisions: new SupervisionService(db, engine), forms: new FormStore(db) };
 }

@@ -93,6 +93,11 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const outbox = new OutboxDispatcher(db, services, { pollMs: config.outboxPollMs, concurrency: 2, log: logErr, audit: true });
   scheduler.start(notifier);
   outbox.start(notifier);
+  // Default ratings (a setting, off by default) are a sweep: idempotent, so every process may run it.
+  const defaults = setInterval(() => {
+    runtime.ratings.applyDefaultRatings().catch((err: unknown) => logErr('default ratings', err));
+  }, 3_600_000);
+  defaults.unref();
 
   const app = await buildApp({
     runtime, version: VERSION, logLevel: config.logLevel, metrics,
@@ -104,6 +109,7 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
+    clearInterval(defaults);
     await app.close();
     await scheduler.stop();
     await outbox.stop();

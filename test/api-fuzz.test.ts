@@ -22,7 +22,8 @@ let knownInstance = '';
 let knownUser = '';
 
 const TABLES = ['process_definitions', 'process_instances', 'tasks', 'timers', 'outbox', 'incidents', 'history', 'departments', 'users', 'api_tokens', 'audit_log', 'message_subscriptions',
-  'items', 'cases', 'case_suspensions', 'supervisions', 'urgings', 'duty_roster', 'calendar_days', 'calendar_years', 'forms'];
+  'items', 'cases', 'case_suspensions', 'supervisions', 'urgings', 'duty_roster', 'calendar_days', 'calendar_years', 'forms',
+  'letters', 'letter_serials', 'ratings', 'rating_imports', 'rating_rejects'];
 
 async function fingerprint(): Promise<string> {
   const { rows } = await db.raw(`SELECT ${TABLES.map((tb) => `(SELECT count(*) FROM ${tb})::text`).join(` || ',' || `)} AS f`);
@@ -95,6 +96,9 @@ const NEAR_VALID: Record<string, fc.Arbitrary<unknown>> = {
   '/api/items': fc.record({ code: text(12), name: text(), departmentId: text(12), promisedDays: fc.integer({ min: -2, max: 400 }) }),
   suspend: fc.record({ kind: fc.constantFrom('supplement', 'special', 'x'), reason: text() }),
   urge: fc.record({ content: text() }),
+  '/api/letters': fc.record({ kind: fc.constantFrom('recommendation', 'reminder', 'x'), subject: text(), recipientDepartmentId: text(12), source: text(), problems: text(), recommendations: text() }),
+  '/api/ratings': fc.record({ caseNumber: text(20), times: fc.constantFrom(1, 2, 3, '1'), channel: fc.constantFrom('PC端', '6', 'x'), level: fc.constantFrom('满意', '不满意', '一般', 'x'), ratedAt: fc.constantFrom('20261120100000', '2026-13-01', ''), departmentId: text(12) }),
+  batch: fc.record({ source: fc.constantFrom('gbt39046', 'provincial', 'x'), ratings: fc.array(fc.record({ caseNumber: text(20), times: fc.constantFrom(1, 2, 3), channel: fc.constantFrom('PC端', '6', 'x'), levelCode: fc.constantFrom('1', '5', '9'), text: text(), ratedAt: fc.constantFrom('20261120100000', 'x'), departmentId: text(12) }), { maxLength: 3 }) }),
   assign: fc.record({ to: fc.oneof(text(12), fc.constant('market.clerk')), mode: fc.option(fc.constantFrom('reassign', 'delegate', 'x'), { nil: undefined }) }),
   comments: fc.record({ body: text() }),
   '/api/saved-filters': fc.record({ name: text(12), query: fc.dictionary(fc.constantFrom('light', 'q', 'a.b', '__proto__', 'itemCode'), fc.oneof(text(12), fc.integer(), fc.boolean()), { maxKeys: 3 }) }),
@@ -149,6 +153,12 @@ const WRITE_ROUTES: Array<{ method: 'POST' | 'PATCH' | 'DELETE'; url: (id: strin
   { method: 'DELETE', url: (id) => `/api/calendar/days/${encodeURIComponent(id)}` },
   { method: 'PUT' as 'POST', url: (id) => `/api/calendar/years/${encodeURIComponent(id)}` },
   { method: 'PUT' as 'POST', url: (id) => `/api/forms/${encodeURIComponent(id)}` },
+  { method: 'POST', url: () => '/api/letters' },
+  { method: 'POST', url: (id) => `/api/letters/${encodeURIComponent(id)}/reply` },
+  { method: 'POST', url: () => '/api/ratings' },
+  { method: 'POST', url: () => '/api/ratings/batch' },
+  { method: 'PUT' as 'POST', url: () => '/api/ratings/settings' },
+  { method: 'PUT' as 'POST', url: (id) => `/api/ratings/rejects/${encodeURIComponent(id)}` },
 ];
 
 const CJK = /[\u4e00-\u9fff]/;

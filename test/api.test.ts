@@ -285,6 +285,51 @@ describe('domain routes answer for their roles (behaviour is tested in cases.tes
   });
 });
 
+describe('letters and ratings answer for their roles (behaviour is tested in letters.test.ts and ratings.test.ts)', () => {
+  test('letters: issue, read, .docx, print, reply; ratings: sources, settings, push, import, counter entry, rejects, statistics', async () => {
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/letter-kinds' })).json().length, 4);
+    const body = { kind: 'urging', subject: '测试督办', recipientDepartmentId: 'market', source: '测试来源', problems: '测试问题', recommendations: '测试建议' };
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/letters', payload: body })).statusCode, 403);
+    const l = await as(app, inspector, { method: 'POST', url: '/api/letters', payload: body });
+    assert.equal(l.statusCode, 201, l.body);
+    const id = l.json().id;
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/letters' })).json().total, 1);
+    assert.equal((await as(app, health, { method: 'GET', url: `/api/letters/${id}` })).statusCode, 404);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/letters/${id}` })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/letters/${id}/docx` })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/letters/${id}/print` })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'POST', url: `/api/letters/${id}/reply`, payload: { text: '已办结' } })).statusCode, 200);
+
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/rating-sources' })).json().length, 3);
+    const settings = (await as(app, market, { method: 'GET', url: '/api/ratings/settings' })).json();
+    assert.deepEqual(settings, { triggerLevel: '基本满意', handlingDays: 5, defaultRatingDays: null, lateWindowDays: 5 });
+    assert.equal((await as(app, market, { method: 'PUT', url: '/api/ratings/settings', payload: settings })).statusCode, 403);
+    assert.equal((await as(app, admin, { method: 'PUT', url: '/api/ratings/settings', payload: settings })).statusCode, 200);
+    const row = { caseNumber: 'API-R-1', times: 1, channel: 'PC端', level: '满意', ratedAt: '20261120100000', departmentId: 'market' };
+    const batch = await as(app, admin, { method: 'POST', url: '/api/ratings/batch', payload: { source: 'gbt39046', ratings: [row, { ...row, caseNumber: 'API-R-2', times: 3 }] } });
+    assert.equal(batch.json().created, 1, batch.body);
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/ratings/batch', payload: { source: 'gbt39046', ratings: [row] } })).statusCode, 403);
+    const file = '办件编号,评价次数,评价渠道,满意度,评价时间,部门\nAPI-R-3,1,PC端,满意,20261120100000,market\n';
+    const imp = await as(app, admin, { method: 'POST', url: '/api/ratings/import?source=gbt39046&fileName=a.csv', headers: { 'content-type': 'text/csv' }, payload: file });
+    assert.equal(imp.json().created, 1, imp.body);
+    assert.equal((await as(app, market, { method: 'POST', url: '/api/ratings', payload: { ...row, caseNumber: 'API-R-4' } })).statusCode, 200);
+    assert.equal((await as(app, health, { method: 'POST', url: '/api/ratings', payload: { ...row, caseNumber: 'API-R-5' } })).statusCode, 400);
+    const list = (await as(app, health, { method: 'GET', url: '/api/ratings' })).json();
+    assert.equal(list.total, 0, 'health sees no market ratings');
+    const mine = (await as(app, market, { method: 'GET', url: '/api/ratings' })).json();
+    assert.equal(mine.total, 3);
+    assert.equal((await as(app, health, { method: 'GET', url: `/api/ratings/${mine.items[0].id}` })).statusCode, 404);
+    assert.equal((await as(app, market, { method: 'GET', url: `/api/ratings/${mine.items[0].id}` })).statusCode, 200);
+    const rejects = (await as(app, admin, { method: 'GET', url: '/api/ratings/rejects' })).json();
+    assert.equal(rejects.total, 1);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/ratings/rejects' })).statusCode, 403);
+    const fixed = await as(app, admin, { method: 'PUT', url: `/api/ratings/rejects/${rejects.items[0].id}`, payload: { ...rejects.items[0].raw, times: '1' } });
+    assert.equal(fixed.json().created, 1, fixed.body);
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/ratings?groupBy=channel' })).statusCode, 200);
+    assert.equal((await as(app, leader, { method: 'GET', url: '/api/stats/ratings.xlsx' })).statusCode, 200);
+  });
+});
+
 describe('sms', () => {
   test('SMS log for admins and inspectors; unsigned status callbacks are refused', async () => {
     assert.equal((await as(app, admin, { method: 'GET', url: '/api/sms' })).statusCode, 200);

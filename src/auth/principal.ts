@@ -15,7 +15,7 @@ export interface Principal {
 }
 
 /** Scopes an API token may carry; each route group names the one it needs. */
-export const SCOPES = ['read', 'instances:write', 'tasks:write', 'messages:write', 'deploy', 'admin', 'metrics'] as const;
+export const SCOPES = ['read', 'instances:write', 'tasks:write', 'messages:write', 'ratings:write', 'deploy', 'admin', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function hasRole(p: Principal, ...roles: Role[]): boolean {

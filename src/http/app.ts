@@ -25,6 +25,7 @@ import { statsRoutes } from './stats.js';
 import { smsRoutes } from './sms.js';
 import { formRoutes } from './forms.js';
 import { letterRoutes } from './letters.js';
+import { ratingRoutes } from './ratings.js';
 import { projectRoutes } from './projects.js';
 import { DeclarationStore } from '../domain/processes/declarations.js';
 import { consoleRoutes } from './console.js';
@@ -49,7 +50,7 @@ function trustHops(hops: number) {
 
 /** Each feature is a plugin with its schema beside its routes; this file only wires them. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { db, engine, calendars, cases, supervisions, forms, letters } = deps.runtime;
+  const { db, engine, calendars, cases, supervisions, forms, letters, ratings } = deps.runtime;
   const app = Fastify({
     logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] },
     bodyLimit: 2 * 1024 * 1024,
@@ -101,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(statsRoutes, { db, calendars });
   await app.register(formRoutes, { forms });
   await app.register(letterRoutes, { db, letters });
+  await app.register(ratingRoutes, { db, ratings });
   await app.register(projectRoutes, { db, projects: deps.runtime.projects });
   await app.register(consoleRoutes, { db });
   const uiDir = deps.uiDir ?? path.resolve('ui', 'dist');

@@ -32,6 +32,8 @@ export const SMS_TEMPLATES: Record<string, string> = {
   stepOverdue: '{item}(业务编号:{number})的“{step}”环节已超过环节时限,请尽快办理。',
   followup: '督办件{supervision}({item},业务编号:{number})已到跟进时间,请及时登录系统跟踪督察。',
   letterOverdue: '{letter}的回复时限已到,{recipient}尚未书面回复,请及时跟踪督办。',
+  ratingWarning: '“好差评”差评处置提醒:{item}(业务编号:{number})须于{deadline}前完成回访和整改。',
+  ratingOverdue: '“好差评”差评处置已超期:{item}(业务编号:{number}),请及时登录系统跟踪督察。',
   projectReminder: '提醒函{letter}:{project}“{milestone}”节点已超过完成时限,请于{replyBy}前回告整改措施和完成时间。进度填报:{link}',
   projectEscalated: '重点项目{project}“{milestone}”节点回告后再次逾期,已发{letter},请及时登录系统跟踪督察。',
   ratingFeedback: '您对{item}(业务编号:{number})的评价已处理:{result}。感谢您的监督。',

@@ -17,6 +17,7 @@ import { ItemsPage } from './pages/Items';
 import { CalendarPage } from './pages/Calendar';
 import { UsersPage } from './pages/Users';
 import { RosterPage } from './pages/Roster';
+import { RatingsPage, RatingImportPage } from './pages/Ratings';
 import { ProjectsPage } from './pages/Projects';
 import { MobileReportPage } from './pages/MobileReport';
 
@@ -34,6 +35,7 @@ const NAV: { key: string; label: Parameters<typeof t>[0]; roles: string[] }[] = 
   { key: 'supervisions', label: 'nav.supervisions', roles: ['inspector', 'leader', 'admin'] },
   { key: 'dashboard', label: 'nav.dashboard', roles: ['leader', 'admin', 'inspector'] },
   { key: 'cases', label: 'nav.cases', roles: ['clerk', 'inspector', 'leader', 'admin'] },
+  { key: 'ratings', label: 'nav.ratings', roles: ['clerk', 'inspector', 'leader', 'admin'] },
   { key: 'projects', label: 'nav.projects', roles: ['clerk', 'inspector', 'leader', 'admin'] },
   { key: 'designer', label: 'nav.designer', roles: ['admin'] },
   { key: 'forms', label: 'nav.forms', roles: ['admin'] },
@@ -150,6 +152,7 @@ function Page({ page, route }: { page: string; route: string[] }) {
     case 'tasks': return <TasksPage />;
     case 'cases': return route[1] ? <CaseDetailPage key={route[1]} id={route[1]} /> : <CasesPage />;
     case 'supervisions': return <SupervisionsPage />;
+    case 'ratings': return route[1] === 'import' ? <RatingImportPage /> : <RatingsPage />;
     case 'dashboard': return <DashboardPage />;
     case 'designer': return <DesignerPage definitionId={route[1]} />;
     case 'forms': return <FormsPage key={route[1] ?? ''} formKey={route[1]} />;

@@ -69,6 +69,17 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   return json as T;
 }
 
+/** Send a file as the request body (the rating import); answers like api(). */
+export async function upload<T = unknown>(path: string, file: Blob, contentType: string): Promise<T> {
+  const res = await fetch(path, { method: 'POST', credentials: 'same-origin', body: file, headers: { accept: 'application/json', 'content-type': contentType, 'x-csrf-token': csrfToken } });
+  const json = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const p = (json ?? {}) as { title?: string; detail?: string };
+    throw new ApiError(res.status, p.title ?? res.statusText, p.detail, json);
+  }
+  return json as T;
+}
+
 export const get = <T,>(path: string) => api<T>('GET', path);
 export const post = <T,>(path: string, body: unknown = {}) => api<T>('POST', path, body);
 export const put = <T,>(path: string, body: unknown) => api<T>('PUT', path, body);
@@ -122,4 +133,20 @@ export interface Problem { elementId: string | null; message: string; source: st
 export interface Item {
   code: string; name: string; departmentId: string; caseType: number; statutoryDays: number | null; promisedDays: number; limitUnit: string;
   warningRule: { kind: string; value: number }; processKey: string; active: boolean;
+}
+export interface Rating {
+  id: string; caseNumber: string; times: number; channel: string; level: string; text: string | null; raterName: string | null; realName: boolean; ratedAt: string;
+  itemCode: string | null; itemName: string | null; departmentId: string; source: string; status: string; triggered: boolean; loopStatus: string | null;
+  category: string | null; route: string | null; handlingDeadline: string | null; handledOnTime: boolean | null; appealStatus: string | null;
+  letterId: string | null; letterNumber: string | null; satisfaction: string | null; closedAt: string | null;
+}
+export interface RatingStats {
+  key: string; label: string; ratings: number; invalid: number; valid: number; satisfied: number; bad: number; badRectified: number; badHandled: number;
+  badOnTime: number; realNameBad: number; realNameBadVisited: number; active: number;
+  satisfactionRate: number | null; badRate: number | null; rectificationRate: number | null; onTimeRate: number | null; revisitRate: number | null; activeRate: number | null;
+  progress: { total: number; invalid: number; valid: number; inProgress: number; done: number; unfixable: number };
+}
+export interface ImportSummary {
+  importId: string; total: number; created: number; duplicates: number; rejected: number; triggered: number;
+  results: { row: number; status: string; caseNumber: string | null; reasons?: string[] }[];
 }

@@ -6,6 +6,7 @@ import { deptName, useSession } from '../session';
 import { navigate } from '../router';
 import { Chart, type ChartOption } from '../components/Chart';
 import { pct } from '../format';
+import { RatingsPanel } from './RatingsPanel';
 
 const OPEN_LIGHTS: Light[] = ['green', 'yellow', 'red', 'suspended'];
 const LIGHT_COLORS: Record<string, string> = { green: '#52c41a', yellow: '#faad14', red: '#f5222d', suspended: '#8c8c8c' };
@@ -144,6 +145,9 @@ export default function DashboardPage() {
                 { title: t('dash.overdueRate'), dataIndex: 'overdueRate', render: (v: number) => pct(v) },
               ]} />
           </Card>
+        </Col>
+        <Col xs={24}>
+          <RatingsPanel year={data.year} />
         </Col>
       </Row>
     </div>
