@@ -95,6 +95,16 @@ describe('deploy refuses diagrams that would run code', () => {
     const none = await refusal(bpmn('p_none', '<startEvent id="s"/>').replace('isExecutable="true"', 'isExecutable="false"'));
     assert.ok(none.problems.some((p) => /no executable process/.test(p.message)));
   });
+
+  test('incoming/outgoing lists: partial ones (as bpmn-js writes after an edit) deploy with a warning; contradicting ones are refused', async () => {
+    // bpmn-js writes the lists of the elements an admin touched; the rest of a hand-written diagram has none.
+    const partial = bpmn('p_lists', `<startEvent id="s"><outgoing>f_s_a</outgoing></startEvent><userTask id="a"/><endEvent id="e"/>${flows('s', 'a', 'e')}`);
+    const ok = await engine.deploy(partial);
+    assert.ok(ok.warnings.some((w) => w.elementId === 'a' && /not listed as its incoming flow/.test(w.message)), JSON.stringify(ok.warnings));
+    const contradicting = bpmn('p_lists_bad', `<startEvent id="s"><outgoing>f_a_e</outgoing></startEvent><userTask id="a"/><endEvent id="e"/>${flows('s', 'a', 'e')}`);
+    const bad = await refusal(contradicting);
+    assert.ok(bad.problems.some((p) => p.elementId === 's' && /listed as an outgoing flow here but starts elsewhere/.test(p.message)), JSON.stringify(bad.problems));
+  });
 });
 
 describe('versions', () => {

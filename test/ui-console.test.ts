@@ -263,10 +263,10 @@ test('an admin sees a failed SMS delivery as an incident in the console, retries
     if (tab === 'sms') await page.getByTestId('sms-backlog').waitFor();
     if (tab === 'audit') {
       await page.getByTestId('audit-verify').click();
-      // The console shows the server's verdict; whether the demo's chain holds is test/audit.test.ts's concern.
+      // The demo's own trail, after seeding, timers and this test's work, verifies intact (issue 10).
       const verdict = await admin.get<{ ok: boolean; rows: number; brokenId?: number; reason?: string }>('/api/audit/verify');
-      if (!verdict.ok) console.log(`audit chain reported broken at row ${verdict.brokenId}: ${verdict.reason}`);
-      assert.match(await page.getByTestId('audit-verdict').innerText(), verdict.ok ? /审计日志完整/ : new RegExp(`第 ${verdict.brokenId} 行断裂`));
+      assert.equal(verdict.ok, true, `audit chain reported broken at row ${verdict.brokenId}: ${verdict.reason}`);
+      assert.match(await page.getByTestId('audit-verdict').innerText(), /审计日志完整/);
     }
     await scanEnglish(page, `admin console ${tab}`);
   }

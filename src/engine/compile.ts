@@ -308,7 +308,7 @@ export async function compile(xml: string, options: CompileOptions): Promise<Com
   const meta = collectMeta(root, options, errors);
   for (const check of [checkStructure, checkDefinitionsStructure]) {
     try {
-      errors.push(...check(root));
+      for (const p of check(root)) (p.severity === 'warning' ? warnings : errors).push(p);
     } catch (err) {
       // A tree too odd for a rule is still a refusal with a reason, never a crash of the deploy.
       errors.push({ elementId: null, message: `the model cannot be checked: ${(err as Error).message}`, source: 'model', severity: 'error' });

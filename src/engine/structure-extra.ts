@@ -10,6 +10,9 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
   const error = (el: ModdleElement | undefined, message: string) => {
     problems.push({ elementId: el?.id ?? null, message, source: 'model', severity: 'error' });
   };
+  const warn = (el: ModdleElement | undefined, message: string) => {
+    problems.push({ elementId: el?.id ?? null, message, source: 'model', severity: 'warning' });
+  };
   const roots = list(root.rootElements);
   const processes = roots.filter((e) => e.$type === 'bpmn:Process');
 
@@ -350,18 +353,24 @@ export function checkDefinitionsStructure(root: ModdleElement): Problem[] {
   }
 
   /**
-   * incoming/outgoing are optional in the XML; a document that writes them (as modelers do) must
-   * write them for every sequence flow, or tools that read them see another graph than the engine.
+   * incoming/outgoing are optional in the XML and Duban runs the sequence flows' own source and target.
+   * A list that names a flow which does not start (or end) at that node contradicts the graph: refused.
+   * A list that leaves a flow out is only incomplete — bpmn-js writes the lists of the elements an admin
+   * touched and leaves the rest of a hand-written diagram alone — so that is a warning.
    */
   function checkFlowLists(): void {
     const nodes = [...processOf.keys()].filter((e) => e.$type !== 'bpmn:SequenceFlow');
     if (!nodes.some((n) => list(n.incoming).length || list(n.outgoing).length)) return;
+    for (const n of nodes) {
+      for (const f of list(n.outgoing)) if (f.$type === 'bpmn:SequenceFlow' && ref(f.sourceRef) !== n) error(n, `the sequence flow ${f.id} is listed as an outgoing flow here but starts elsewhere`);
+      for (const f of list(n.incoming)) if (f.$type === 'bpmn:SequenceFlow' && ref(f.targetRef) !== n) error(n, `the sequence flow ${f.id} is listed as an incoming flow here but ends elsewhere`);
+    }
     for (const f of processOf.keys()) {
       if (f.$type !== 'bpmn:SequenceFlow') continue;
       const source = ref(f.sourceRef);
       const target = ref(f.targetRef);
-      if (source && !list(source.outgoing).includes(f)) error(source, `the sequence flow ${f.id} starts here but is not listed as its outgoing flow`);
-      if (target && !list(target.incoming).includes(f)) error(target, `the sequence flow ${f.id} ends here but is not listed as its incoming flow`);
+      if (source && !list(source.outgoing).includes(f)) warn(source, `the sequence flow ${f.id} starts here but is not listed as its outgoing flow`);
+      if (target && !list(target.incoming).includes(f)) warn(target, `the sequence flow ${f.id} ends here but is not listed as its incoming flow`);
     }
   }
 

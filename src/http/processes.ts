@@ -128,8 +128,7 @@ export async function processRoutes(app: FastifyInstance, opts: { db: Db; engine
     const b = req.body as { businessKey?: string; departmentId?: string; variables?: Record<string, unknown> };
     const departmentId = b.departmentId || p.departmentId;
     if (departmentId !== p.departmentId && !hasRole(p, 'admin', 'system')) throw forbidden('clerks start cases of their own department only');
-    const def = await db('process_definitions').where({ key }).orderBy('version', 'desc').first('id');
-    if (!def) throw new NotFoundError('process definition', key);
+    const def = await newestActive(key);
     if (await isCaseProcess(key)) throw forbidden(`办件请通过受理登记(POST /api/cases):${key} is a case process; cases start through intake`);
     const owner = DOMAIN_STARTED[key];
     if (owner) throw forbidden(`流程 ${key} 由业务自动启动(${owner}):its instances belong to rows that only that route creates`);
@@ -145,6 +144,15 @@ export async function processRoutes(app: FastifyInstance, opts: { db: Db; engine
     });
     return reply.code(201).send({ id: s.id, definitionId: s.definitionId, processKey: s.processKey, businessKey: s.businessKey, status: s.status, activeElements: s.activeElements, version: s.version });
   });
+
+  /** The newest version an admin has not suspended: what a start by key runs on (the engine refuses a suspended one). */
+  async function newestActive(key: string): Promise<{ id: string }> {
+    const versions: Array<{ id: string; suspended_at: Date | null }> = await db('process_definitions').where({ key }).orderBy('version', 'desc').select('id', 'suspended_at');
+    if (!versions.length) throw new NotFoundError('process definition', key);
+    const active = versions.find((v) => !v.suspended_at);
+    if (!active) throw new ConflictError(`every version of ${key} is suspended: activate one to start instances`);
+    return active;
+  }
 
   /** Processes that cases (办件) run on: started only by intake, which creates the case row their services need. */
   async function isCaseProcess(key: string): Promise<boolean> {
