@@ -300,10 +300,15 @@ describe('finding things (the task list API)', () => {
     const window = await list(`dueFrom=${new Date(dueDay.getTime() - 1000).toISOString()}&dueTo=${new Date(dueDay.getTime() + 1000).toISOString()}&pageSize=200`);
     assert.ok(window.items.some((x) => x.caseNumber === a.number));
     assert.ok(window.items.every((x) => x.dueAt === a.promisedAt));
+    // The task list's date picker sends Beijing days; the deadline instant is 24:00 of the deadline day, so the day after it.
+    const dueDayText = new Date(dueDay.getTime() - 1).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });
+    const byDays = await list(`dueFrom=${dueDayText}&dueTo=${dueDayText}&pageSize=200`);
+    assert.ok(byDays.items.some((x) => x.caseNumber === a.number), `due on ${dueDayText}`);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/tasks?dueFrom=2026-02-30' })).statusCode, 400, 'not a day');
     const sorted = await list('sort=applicantName&order=asc&pageSize=200');
     const names = sorted.items.map((x) => x.applicantName ?? '');
     assert.deepEqual(names, [...names].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)).map((n) => n), 'sorted by applicant in the database');
-    for (const sort of ['caseNumber', 'itemName', 'name', 'assignee', 'promisedAt', 'createdAt', 'status']) assert.equal((await as(app, market, { method: 'GET', url: `/api/tasks?sort=${sort}` })).statusCode, 200, sort);
+    for (const sort of ['caseNumber', 'itemName', 'name', 'assignee', 'promisedAt', 'createdAt', 'status', 'light']) assert.equal((await as(app, market, { method: 'GET', url: `/api/tasks?sort=${sort}` })).statusCode, 200, sort);
     assert.equal((await as(app, market, { method: 'GET', url: '/api/tasks?sort=password' })).statusCode, 400);
     assert.equal((await as(app, market, { method: 'GET', url: '/api/tasks?q=a%00b' })).statusCode, 400);
 

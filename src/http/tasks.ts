@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { isValidDay, startOfShanghaiDay } from '../calendar/calendar.js';
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from '../engine/engine.js';
 import { principalOf } from './auth.js';
@@ -19,7 +20,8 @@ const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, patter
 const LIGHT_FILTERS = ['green', 'yellow', 'red', 'suspended'] as const;
 /** Sortable columns of the task list (every column the list shows). */
 const TASK_SORT: Record<string, string> = {
-  dueAt: 't.due_at', createdAt: 't.created_at', name: 't.name', assignee: 't.assignee', caseNumber: 'c.number',
+  // light: by the case's deadline, so the red (earliest) come first in ascending order.
+  dueAt: 't.due_at', createdAt: 't.created_at', name: 't.name', assignee: 't.assignee', caseNumber: 'c.number', light: 'c.promised_at',
   applicantName: 'c.applicant_name', itemName: 'it.name', promisedAt: 'c.promised_at', status: 't.status', id: 't.id',
 };
 const TaskQuery = {
@@ -32,12 +34,22 @@ const TaskQuery = {
   q: Type.Optional(Type.String({ maxLength: 50, pattern: '^[^\\u0000]*$' })),
   itemCode: Type.Optional(Type.String({ maxLength: 40 })),
   light: Type.Optional(Type.Union(LIGHT_FILTERS.map((l) => Type.Literal(l)))),
-  dueFrom: Type.Optional(Type.String({ format: 'date-time' })),
-  dueTo: Type.Optional(Type.String({ format: 'date-time' })),
+  /** A Beijing day (YYYY-MM-DD, the whole day included) or an instant (ISO 8601). */
+  dueFrom: Type.Optional(Type.Union([Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), Type.String({ format: 'date-time' })])),
+  dueTo: Type.Optional(Type.Union([Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), Type.String({ format: 'date-time' })])),
   assignee: Type.Optional(Type.String({ maxLength: 60 })),
 };
 type TaskFilters = { assignment?: string; candidateGroup?: string; overdue?: boolean; status?: string; instanceId?: string; q?: string; itemCode?: string;
   light?: string; dueFrom?: string; dueTo?: string; assignee?: string; order?: 'asc' | 'desc' };
+
+const isDay = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v);
+
+/** A Beijing day's start (plus `days` days), or the instant itself. */
+function dayOrInstant(v: string, days: number): Date {
+  if (!isDay(v)) return new Date(v);
+  if (!isValidDay(v)) throw new BadRequestError(`${v} is not a day of the calendar`).withZh(`${v} 不是有效日期`);
+  return new Date(startOfShanghaiDay(v).getTime() + days * 86_400_000);
+}
 
 function likeOf(v: string): string {
   return `%${v.replace(/[%_\\]/g, '\\$&')}%`;
@@ -55,8 +67,9 @@ function applyTaskFilters(query: ReturnType<Db>, q: TaskFilters, p: { username: 
   if (q.instanceId) query.where('t.instance_id', q.instanceId);
   if (q.itemCode) query.where('c.item_code', q.itemCode);
   if (q.assignee) query.where('t.assignee', q.assignee);
-  if (q.dueFrom) query.where('t.due_at', '>=', new Date(q.dueFrom));
-  if (q.dueTo) query.where('t.due_at', '<', new Date(q.dueTo));
+  // A day is the deadline day: due at 24:00 of it is due on it (after 00:00, up to and including the next 00:00).
+  if (q.dueFrom) query.where('t.due_at', isDay(q.dueFrom) ? '>' : '>=', dayOrInstant(q.dueFrom, 0));
+  if (q.dueTo) query.where('t.due_at', isDay(q.dueTo) ? '<=' : '<', dayOrInstant(q.dueTo, 1));
   if (q.q) {
     const text = q.q.trim();
     query.where((w) => w.where('c.number', text).orWhereILike('c.number', `${likeOf(text).slice(1)}`)
