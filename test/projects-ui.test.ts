@@ -155,7 +155,8 @@ test('监督一点通: a report with a photo sent from a phone-sized page appear
   await row.getByTestId('project-link').click();
   await w.page.getByTestId('project-report').first().waitFor();
   assert.match(await w.page.getByTestId('project-reports').innerText(), /主体结构施工至第五层/);
-  const photo = w.page.getByTestId('report-photo').first();
+  // antd's Image puts the test id on its wrapper; the <img> is inside it.
+  const photo = w.page.getByTestId('report-photo').first().locator('img');
   await photo.waitFor();
   await until('the photo to load', () => photo.evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0));
   assert.deepEqual(w.errors, [], 'no console errors on the board');

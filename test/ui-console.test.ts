@@ -165,7 +165,7 @@ test('a clerk sees "no access" on another department\'s case and on #/designer; 
   await page.getByTestId('task-row').first().waitFor();
   await scanEnglish(page, 'clerk tasks');
   const menu = await page.locator('[data-testid^="nav-"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')));
-  assert.deepEqual(menu.sort(), ['nav-cases', 'nav-tasks']);
+  assert.deepEqual(menu.sort(), ['nav-cases', 'nav-projects', 'nav-ratings', 'nav-tasks'], 'a clerk works cases, tasks, their unit’s key projects and counter ratings');
 
   await page.goto(`/#/cases/${foreign.id}`);
   await page.getByTestId('no-access').waitFor();
