@@ -156,7 +156,7 @@ export function UsersPage() {
           <Form.Item name="roles" label={t('users.roles')} rules={[{ required: true, message: t('form.required', { label: t('users.roles') }) }]}>
             <Select mode="multiple" options={roleOptions} data-testid="user-roles" />
           </Form.Item>
-          <Form.Item name="departmentId" label={t('users.department')}><Select allowClear={editing === 'new'} options={deptOptions} data-testid="user-department" /></Form.Item>
+          <Form.Item name="departmentId" label={t('users.department')}><Select allowClear={editing === 'new'} showSearch optionFilterProp="label" options={deptOptions} data-testid="user-department" /></Form.Item>
           <Form.Item name="phone" label={t('users.phone')} rules={[{ pattern: PHONE, message: t('users.phone.rule') }]}><Input data-testid="user-phone" /></Form.Item>
           {!isNew && <Form.Item name="active" label={t('users.active')} valuePropName="checked"><Switch data-testid="user-active" /></Form.Item>}
         </Form>
