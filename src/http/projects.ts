@@ -98,15 +98,15 @@ export async function projectRoutes(app: FastifyInstance, opts: { db: Db; projec
   }
 
   async function detail(project: ProjectRow, forPublic: boolean) {
-    const [board] = (await projects.board(null)).filter((b) => b.project.id === project.id);
+    const board = await projects.lightOne(project);
     const reports = await db('project_reports').where({ project_id: project.id }).orderBy('reported_at', 'desc').limit(50);
     const files = reports.length ? await db('files').whereIn('report_id', reports.map((r) => r.id)).select('id', 'report_id', 'name', 'content_type', 'size') : [];
     const problems = await db('project_problems').where({ project_id: project.id }).orderBy('id');
     const letters = forPublic ? [] : await db('letters').where({ subject_type: 'project', subject_id: project.id }).orderBy('issued_at');
     return {
-      ...toSummary(project, board!.milestones, board!.light),
+      ...toSummary(project, board.milestones, board.light),
       content: project.content, responsiblePhone: forPublic ? null : project.responsible_phone,
-      milestones: board!.milestones.map(toMilestone),
+      milestones: board.milestones.map(toMilestone),
       problems: problems.map((x) => ({ id: Number(x.id), content: x.content, departmentId: x.department_id, dueDate: x.due_date ? dayString(x.due_date) : null, resolution: x.resolution, resolvedAt: iso(x.resolved_at), raisedBy: x.raised_by, raisedAt: iso(x.raised_at)! })),
       reports: reports.map((r) => ({
         id: Number(r.id), progress: r.progress, invested: r.invested === null ? null : Number(r.invested), text: r.text, reportedBy: r.reported_by, via: r.via, reportedAt: iso(r.reported_at)!,

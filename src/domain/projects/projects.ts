@@ -175,7 +175,15 @@ export class ProjectService {
   async board(departmentId: string | null, now = new Date()): Promise<Array<{ project: ProjectRow; milestones: MilestoneRow[]; light: LightResult }>> {
     const q = this.db('key_projects as p').join('departments as d', 'd.id', 'p.department_id').select('p.*', 'd.name as department_name').orderBy('p.code');
     if (departmentId) q.where('p.department_id', departmentId);
-    const projects: ProjectRow[] = await q;
+    return this.lit(await q, now);
+  }
+
+  /** One project with its milestones and light (a project's page needs no other project). */
+  async lightOne(project: ProjectRow, now = new Date()): Promise<{ project: ProjectRow; milestones: MilestoneRow[]; light: LightResult }> {
+    return (await this.lit([project], now))[0]!;
+  }
+
+  private async lit(projects: ProjectRow[], now: Date) {
     const all = projects.length ? await this.milestones(projects.map((p) => p.id)) : [];
     const settings = await this.settings();
     const calendar = await this.calendars.get();
