@@ -42,7 +42,7 @@ const P = {
   timerRate: num('BENCH_TIMER_RATE', 100, 100),
   timerSeconds: num('BENCH_TIMER_SECONDS', 20, 5),
 };
-const TARGET = { durableVsMemory: 0.7, twoVsOne: 1.6, timerP99Ms: 1000 };
+const TARGET = { durableVsMemory: 0.7, twoVsOne: 1.6, timerP99Ms: 1000, floorRatio: 1.3, startVsMemory: 0.8, auditLockWaitMs: 1 };
 
 const log = (m: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
@@ -98,6 +98,11 @@ interface PhaseResult {
   /** PostgreSQL CPU (this database's backends and the shared background processes) per operation. */
   pgCpuMsPerOp: number | null;
   perProcess: Array<{ ops: number; opsPerSec: number }>;
+  /** PostgreSQL round trips per operation (BEGIN and COMMIT included). */
+  roundTripsPerOp: number;
+  /** Audit chain appends and the chain-head lock wait per operation (PostgreSQL's clock around the lock). */
+  auditAppendsPerOp: number;
+  auditLockWaitMsPerOp: number;
 }
 
 interface DurableResult {
@@ -130,9 +135,12 @@ async function runDurable(url: string, dbName: string, processes: number): Promi
         nodeCpuMsPerOp: done.reduce((a, d) => a + d.cpuMs, 0) / Math.max(1, ops),
         pgCpuMsPerOp: pg0 !== null && pg1 !== null ? (pg1 - pg0) / Math.max(1, ops) : null,
         perProcess: done.map((d) => ({ ops: d.ops, opsPerSec: d.ops / ((d.t1 - d.t0) / 1000) })),
+        roundTripsPerOp: done.reduce((a, d) => a + d.roundTrips, 0) / Math.max(1, ops),
+        auditAppendsPerOp: done.reduce((a, d) => a + d.auditAppends, 0) / Math.max(1, ops),
+        auditLockWaitMsPerOp: done.reduce((a, d) => a + d.auditLockWaitMs, 0) / Math.max(1, ops),
       });
       const last = phases[phases.length - 1]!;
-      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy`);
+      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy; ${last.roundTripsPerOp.toFixed(1)} round trips, audit lock wait ${last.auditLockWaitMsPerOp.toFixed(3)} ms per op`);
     }
     const verified = { completed: 0, running: 0, other: 0 };
     for (const w of workers) {
@@ -166,7 +174,7 @@ function durableCpu(ps: PhaseResult[]): number {
 async function runInMemory(): Promise<MemoryResult[]> {
   const w = new Worker('memory');
   try {
-    const r = await w.request({ type: 'memory', variants: ['cached', 'xml', 'cached+state'], instances: P.memoryInstances, batch: P.memoryBatch, warmup: P.warmup }, 'memory-result');
+    const r = await w.request({ type: 'memory', variants: ['cached', 'xml', 'cached+state', 'floor'], instances: P.memoryInstances, batch: P.memoryBatch, warmup: P.warmup }, 'memory-result');
     return r.results;
   } finally {
     await w.exit();
@@ -267,12 +275,56 @@ async function main(): Promise<void> {
     durableOneProcess: one,
     durableTwoProcesses: two,
     ratios,
+    ...floorSection(memory, one, two),
     timers,
     apiLoad: api,
     seconds: Math.round((Date.now() - began) / 1000),
   };
   writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
+  printFloor(results);
+}
+
+/**
+ * The engine floor (issue 12): a durable completion's CPU (Node + PostgreSQL per op, one process)
+ * over plain bpmn-engine's recover + signal + getState + stringify (memory.ts `floor`); a durable
+ * start's CPU over an in-memory start's; and the audit chain's lock wait per command with two processes.
+ */
+function floorSection(memory: MemoryResult[], one: DurableResult, two: DurableResult) {
+  const floor = memory.find((m) => m.variant === 'floor')!;
+  const cached = memory.find((m) => m.variant === 'cached')!;
+  const completions = (d: DurableResult) => d.phases.slice(1);
+  const per = (ps: PhaseResult[], f: (p: PhaseResult) => number) => ps.reduce((a, p) => a + f(p) * p.ops, 0) / Math.max(1, ps.reduce((a, p) => a + p.ops, 0));
+  const durableCompletionCpuMs = durableCpu(completions(one));
+  const durableStartCpuMs = durableCpu(one.phases.slice(0, 1));
+  return {
+    floorRatio: durableCompletionCpuMs / floor.completeCpuMs,
+    startRatio: durableStartCpuMs / cached.startCpuMs,
+    auditLockWaitMs: per(two.phases, (p) => p.auditLockWaitMsPerOp),
+    floor: {
+      floorCompletionCpuMs: floor.completeCpuMs,
+      durableCompletionCpuMs,
+      durableCompletionNodeCpuMs: per(completions(one), (p) => p.nodeCpuMsPerOp),
+      durableCompletionPgCpuMs: per(completions(one), (p) => p.pgCpuMsPerOp ?? NaN),
+      inMemoryStartCpuMs: cached.startCpuMs,
+      durableStartCpuMs,
+      roundTripsPerCompletion: per(completions(one), (p) => p.roundTripsPerOp),
+      roundTripsPerStart: one.phases[0]!.roundTripsPerOp,
+      auditLockWaitMsOneProcess: per(one.phases, (p) => p.auditLockWaitMsPerOp),
+      auditLockWaitMsTwoProcesses: per(two.phases, (p) => p.auditLockWaitMsPerOp),
+    },
+  };
+}
+
+function printFloor(f: ReturnType<typeof floorSection>): void {
+  const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+  const x = f.floor;
+  console.log('\nEngine floor (CPU per op, one process)                  ms     ratio  target');
+  console.log(`durable completion (node ${x.durableCompletionNodeCpuMs.toFixed(2)} + PostgreSQL ${x.durableCompletionPgCpuMs.toFixed(2)})  ${x.durableCompletionCpuMs.toFixed(2).padStart(6)}`);
+  console.log(`bpmn-engine recover + signal + getState + stringify  ${x.floorCompletionCpuMs.toFixed(2).padStart(6)}  ${f.floorRatio.toFixed(2).padStart(6)}  <= ${TARGET.floorRatio}  ${mark(f.floorRatio <= TARGET.floorRatio)}`);
+  console.log(`durable start / in-memory (cached) start             ${x.durableStartCpuMs.toFixed(2).padStart(6)}  ${f.startRatio.toFixed(2).padStart(6)}  <= ${(1 / TARGET.startVsMemory).toFixed(2)} (start >= ${TARGET.startVsMemory}x)  ${mark(f.startRatio <= 1 / TARGET.startVsMemory)}`);
+  console.log(`round trips: ${x.roundTripsPerCompletion.toFixed(1)} per completion, ${x.roundTripsPerStart.toFixed(1)} per start (BEGIN and COMMIT included)`);
+  console.log(`audit chain lock wait per command: ${x.auditLockWaitMsTwoProcesses.toFixed(3)} ms with 2 processes (${x.auditLockWaitMsOneProcess.toFixed(3)} ms with 1)  target < ${TARGET.auditLockWaitMs} ms  ${mark(f.auditLockWaitMs < TARGET.auditLockWaitMs)}`);
 }
 
 function printTable(r: { inMemory: MemoryResult[]; durableOneProcess: DurableResult; durableTwoProcesses: DurableResult; ratios: Record<string, number>; timers: TimerLagResult; apiLoad?: ApiLoadResult; seconds: number }): void {

@@ -5,6 +5,8 @@
  * children run each phase at the same time.
  */
 import { createDb, type Db } from '../src/db/database.js';
+import pg from 'pg';
+import { appendAudit, auditLockStats } from '../src/audit/audit.js';
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry } from '../src/engine/services.js';
 import { APPROVE_OUTPUT, PROCESS_KEY, REVIEW_OUTPUT, startVariables } from './diagram.js';
@@ -30,6 +32,11 @@ export interface PhaseDone {
   t1: number;
   /** CPU time (user + system) this process used in the phase. */
   cpuMs: number;
+  /** Round trips to PostgreSQL (pg Client.query calls, BEGIN and COMMIT included) in the phase. */
+  roundTrips: number;
+  /** Audit chain appends in the phase and the time they waited for the chain-head lock. */
+  auditAppends: number;
+  auditLockWaitMs: number;
 }
 
 export type FromWorker =
@@ -67,7 +74,8 @@ async function handle(msg: ToWorker): Promise<void> {
       concurrency = msg.concurrency;
       tag = msg.tag;
       db = createDb(msg.url, concurrency + 2);
-      engine = new WorkflowEngine(db, new ServiceRegistry());
+      // The production path: every command appends to the audit chain (src/runtime.ts does the same).
+      engine = new WorkflowEngine(db, new ServiceRegistry(), { audit: appendAudit });
       await warmup(msg.warmup);
       send({ type: 'ready' });
       return;
@@ -81,13 +89,16 @@ async function handle(msg: ToWorker): Promise<void> {
       if (!armed) throw new Error('go before prepare');
       const { phase, count, op } = armed;
       armed = undefined;
+      const rt0 = roundTrips;
+      const audit0 = { ...auditLockStats };
       const cpu0 = process.cpuUsage();
       const t0 = now();
       const { results, errors } = await runPool(count, concurrency, op);
       const t1 = now();
       const cpu = process.cpuUsage(cpu0);
       if (phase === 'start') instanceIds = results.filter((r): r is string => typeof r === 'string');
-      send({ type: 'done', phase, ops: count - errors.length, errors: errors.slice(0, 5), t0, t1, cpuMs: (cpu.user + cpu.system) / 1000 });
+      send({ type: 'done', phase, ops: count - errors.length, errors: errors.slice(0, 5), t0, t1, cpuMs: (cpu.user + cpu.system) / 1000,
+        roundTrips: roundTrips - rt0, auditAppends: auditLockStats.appends - audit0.appends, auditLockWaitMs: auditLockStats.waitMs - audit0.waitMs });
       return;
     }
     case 'verify': {
@@ -138,6 +149,14 @@ async function warmup(n: number): Promise<void> {
   const approve = await openTasks('approve', ids);
   await runPool(approve.length, concurrency, (i) => e.completeTask(approve[i]!, APPROVE_OUTPUT, 'bench'));
 }
+
+/** Every statement the pool's connections send (knex and direct pg queries alike) is one round trip. */
+let roundTrips = 0;
+const clientQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+  roundTrips++;
+  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof clientQuery;
 
 let queue = Promise.resolve();
 process.on('message', (msg: ToWorker) => {

@@ -40,6 +40,12 @@ interface AuditRow {
 
 let currentKey: AuditKey | undefined;
 
+/**
+ * Chain appends in this process and the time they waited for the chain-head lock, as PostgreSQL's
+ * clock measured it around pg_advisory_xact_lock (the benchmark reports wait per command).
+ */
+export const auditLockStats = { appends: 0, waitMs: 0 };
+
 /** The server and the CLI set the key once at start; elsewhere it is resolved from the environment on first use. */
 export function useAuditKey(key: AuditKey): void {
   currentKey = key;
@@ -109,8 +115,13 @@ export async function writeChain(trx: Knex.Transaction, rows: AuditRow[], key: A
   if (!rows.length) return;
   // One round trip, two statements (simple protocol, so no bindings): the head is read by a statement
   // of its own after the lock, so in READ COMMITTED it sees what the previous holder committed.
-  const results = await trx.raw<Array<{ rows: Array<{ hash: string }> }>>(
-    `SELECT pg_advisory_xact_lock(${AUDIT_LOCK}); SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
+  // The server's clock around the lock gives how long this command waited for the chain head.
+  const results = await trx.raw<Array<{ rows: Array<{ hash?: string; wait_ms?: number }> }>>(
+    `SELECT (extract(epoch FROM clock_timestamp() - l.t0) * 1000)::float8 AS wait_ms
+       FROM (SELECT clock_timestamp() AS t0, pg_advisory_xact_lock(${AUDIT_LOCK}) OFFSET 0) l;
+     SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
+  auditLockStats.appends++;
+  auditLockStats.waitMs += Number(results[0]!.rows[0]?.wait_ms ?? 0);
   let prevHash = results[1]!.rows[0]?.hash ?? GENESIS;
   const values = rows.map((row) => {
     const hash = keyedHash(key, prevHash, row);

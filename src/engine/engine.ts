@@ -8,6 +8,7 @@ import type { ServiceRegistry } from './services.js';
 import type { CompileOptions } from './compile.js';
 import type { ExpressionScope } from './expressions.js';
 import type { AuditEntry } from '../audit/audit.js';
+import { lockInstance, lockInstanceOfTask, readHeld, writeCommand, type HeldTask, type LockedInstance } from './command-sql.js';
 
 export interface InstanceRow {
   id: string;
@@ -68,6 +69,13 @@ interface CommandOutcome<T> {
   conflict?: ConflictError;
   history?: Array<{ kind: string; elementId?: string | null; executionId?: string | null; data?: Record<string, unknown> }>;
   beforePersist?: (trx: Knex.Transaction, snapshot: RunSnapshot) => Promise<void>;
+  /** The task this command completed: written with the command's other changes. */
+  completedTask?: { id: string; output: Record<string, unknown> };
+}
+
+/** What a command read under the instance lock and holds until it writes. */
+interface Held {
+  tasks: HeldTask[];
 }
 
 /**
@@ -109,7 +117,7 @@ export class WorkflowEngine {
       const run = this.newRun(def, id, businessKey, trx);
       await run.start(opts.variables ?? {});
       const row = { id, definition_id: def.id, process_key: def.key, business_key: businessKey, version: 0 } as InstanceRow;
-      return this.persist(trx, row, run, opts.actor ?? null, [{ kind: 'instance.started', data: { definitionId: def.id } }]);
+      return this.persist(trx, row, run, opts.actor ?? null, [{ kind: 'instance.started', data: { definitionId: def.id } }], undefined, { openTasks: [] });
     }));
     this.options.onCommitted?.({ instanceId: id, kind: 'started' });
     return summary;
@@ -117,11 +125,16 @@ export class WorkflowEngine {
 
   async completeTask(taskId: string, output: Record<string, unknown>, actor: string | null): Promise<InstanceSummary> {
     if (!isUuid(taskId)) throw new NotFoundError('task', taskId);
-    const task = await this.db('tasks').where({ id: taskId }).first('instance_id', 'status');
-    if (!task) throw new NotFoundError('task', taskId);
-    if (task.status !== 'open') throw taskConflict(task.status);
-    return this.command(task.instance_id, actor, 'task.completed', async (run, trx) => {
-      const row = await trx('tasks').where({ id: taskId }).first();
+    // One statement finds the task's instance and locks it; a task that is not open is refused before the engine runs.
+    const lock = async (trx: Knex.Transaction) => {
+      const locked = await lockInstanceOfTask(trx, taskId);
+      if (!locked) throw new NotFoundError('task', taskId);
+      if (locked.task_status !== 'open') throw taskConflict(locked.task_status);
+      return locked;
+    };
+    return this.command({ lock, taskId }, actor, 'task.completed', async (run, _trx, held) => {
+      // As read after the lock: another command may have ended the task meanwhile.
+      const row = held.tasks.find((t) => t.id === taskId)!;
       if (row.status !== 'open') {
         return { result: undefined, conflict: taskConflict(row.status) };
       }
@@ -133,10 +146,8 @@ export class WorkflowEngine {
       return {
         result: undefined,
         history: [{ kind: 'task.completed', elementId: row.element_id, executionId: row.execution_id, data: { taskId, output } }],
-        beforePersist: async (t) => {
-          await t('tasks').where({ id: taskId }).update({ status: 'completed', completed_by: actor, ended_at: t.raw('now()'), output: JSON.stringify(output) });
-          await this.audit(t, { actor, action: 'task.completed', entityType: 'task', entityId: taskId, before: { status: 'open', elementId: row.element_id }, after: { status: 'completed', output } });
-        },
+        completedTask: { id: taskId, output },
+        beforePersist: (t) => this.audit(t, { actor, action: 'task.completed', entityType: 'task', entityId: taskId, before: { status: 'open', elementId: row.element_id }, after: { status: 'completed', output } }),
       };
     });
   }
@@ -310,14 +321,17 @@ export class WorkflowEngine {
     return new EngineRun(def, ctx);
   }
 
-  private async command<T>(instanceId: string, actor: string | null, kind: string,
-    act: (run: EngineRun, trx: Knex.Transaction) => Promise<CommandOutcome<T>>): Promise<InstanceSummary> {
-    if (!isUuid(instanceId)) throw new NotFoundError('process instance', instanceId);
+  /** `target`: an instance id, or how to find and lock the instance (a task's), plus the task to read with it. */
+  private async command<T>(target: string | CommandTarget, actor: string | null, kind: string,
+    act: (run: EngineRun, trx: Knex.Transaction, held: Held) => Promise<CommandOutcome<T>>): Promise<InstanceSummary> {
+    if (typeof target === 'string' && !isUuid(target)) throw new NotFoundError('process instance', target);
     let conflict: ConflictError | undefined;
+    let instanceId = typeof target === 'string' ? target : '';
     // A deadlock or serialization failure is PostgreSQL's, not the caller's: the command runs again.
     const summary = await withRetry(() => this.db.transaction(async (trx) => {
-      const out = await this.commandIn(trx, instanceId, actor, kind, act);
+      const out = await this.commandIn(trx, target, actor, kind, act);
       conflict = out.conflict;
+      instanceId = out.summary.id;
       return out.summary;
     }));
     this.options.onCommitted?.({ instanceId, kind });
@@ -325,25 +339,27 @@ export class WorkflowEngine {
     return summary;
   }
 
-  private async commandIn<T>(trx: Knex.Transaction, instanceId: string, actor: string | null, _kind: string,
-    act: (run: EngineRun, trx: Knex.Transaction) => Promise<CommandOutcome<T>>): Promise<{ summary: InstanceSummary; conflict?: ConflictError }> {
-    const row: InstanceRow | undefined = await trx('process_instances').where({ id: instanceId }).forUpdate().first();
-    if (!row) throw new NotFoundError('process instance', instanceId);
-    if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`, { instanceId, status: row.status });
-    if (row.suspended_at) throw new ConflictError('the case is suspended (clock stopped); resume it first', { instanceId });
+  private async commandIn<T>(trx: Knex.Transaction, target: string | CommandTarget, actor: string | null, _kind: string,
+    act: (run: EngineRun, trx: Knex.Transaction, held: Held) => Promise<CommandOutcome<T>>): Promise<{ summary: InstanceSummary; conflict?: ConflictError }> {
+    const instanceId = typeof target === 'string' ? target : undefined;
+    const row: LockedInstance | undefined = instanceId ? await lockInstance(trx, instanceId) : await (target as CommandTarget).lock(trx);
+    if (!row) throw new NotFoundError('process instance', instanceId ?? '');
+    if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`, { instanceId: row.id, status: row.status });
+    if (row.suspended_at) throw new ConflictError('the case is suspended (clock stopped); resume it first', { instanceId: row.id });
     const def = await this.definitions.get(row.definition_id);
     const run = this.newRun(def, row.id, row.business_key, trx);
-    // One read serves both: the due times to align the state with, and which are due now (now() is the transaction's time).
-    const timers: Array<{ execution_id: string; due_at: Date; due: boolean }> = await trx('timers').where({ instance_id: instanceId })
-      .orderBy('due_at').select('execution_id', 'due_at', trx.raw('due_at <= now() AS due'));
+    // One read after the lock: the due times to align the state with, which are due now (now() is the
+    // transaction's time), and the open tasks the write compares the new waiting tasks with.
+    const held = await readHeld(trx, row.id, typeof target === 'string' ? null : target.taskId);
+    const timers = held.timers;
     const due = timers.filter((t) => t.due).map((t) => t.execution_id);
-    for (const t of timers) run.timers.recordDue(t.execution_id, new Date(t.due_at));
+    for (const t of timers) run.timers.recordDue(t.execution_id, t.due_at);
     await run.resume(timers.length ? alignTimerState(row.state, new Map(timers.map((t) => [t.execution_id, t.due_at])), new Set(due)) : row.state);
     // Only now, with every branch of the instance listening again, do the due timers fire.
     await this.fireDueTimers(run, due);
-    const outcome = await act(run, trx);
-    const snapshotHook = outcome.beforePersist;
-    const summary = await this.persist(trx, row, run, actor, outcome.history ?? [], snapshotHook);
+    const outcome = await act(run, trx, { tasks: held.tasks });
+    const openTasks = held.tasks.filter((t) => t.status === 'open');
+    const summary = await this.persist(trx, row, run, actor, outcome.history ?? [], outcome.beforePersist, { openTasks, completedTask: outcome.completedTask });
     return { summary, conflict: outcome.conflict };
   }
 
@@ -357,74 +373,31 @@ export class WorkflowEngine {
 
   private async persist(trx: Knex.Transaction, row: Pick<InstanceRow, 'id' | 'definition_id' | 'process_key' | 'business_key' | 'version'>, run: EngineRun,
     actor: string | null, extraHistory: NonNullable<CommandOutcome<unknown>['history']>,
-    beforePersist?: (trx: Knex.Transaction, snapshot: RunSnapshot) => Promise<void>): Promise<InstanceSummary> {
+    beforePersist: ((trx: Knex.Transaction, snapshot: RunSnapshot) => Promise<void>) | undefined,
+    held: { openTasks: HeldTask[]; completedTask?: CommandOutcome<unknown>['completedTask'] }): Promise<InstanceSummary> {
     const snap = await run.snapshot();
     if (beforePersist) await beforePersist(trx, snap);
-    const done = snap.status !== 'running';
     const version = row.version + 1;
-    await trx('process_instances').where({ id: row.id }).update({
-      state: done ? null : JSON.stringify(snap.state),
-      variables: JSON.stringify(snap.variables),
-      status: snap.status,
-      version,
-      updated_at: trx.raw('now()'),
-      ended_at: done ? trx.raw('now()') : null,
-      error: snap.error,
-    });
     // Version 0 is the row start() inserted in this transaction: no task, timer or subscription refers to it yet.
     const isNew = row.version === 0;
-    await syncTasks(trx, row.id, snap, isNew);
-    await syncTimers(trx, row.id, snap, isNew);
+    const history: Parameters<typeof writeCommand>[1]['history'] = [
+      ...extraHistory.map((h) => ({ kind: h.kind, element_id: h.elementId ?? null, element_type: null, execution_id: h.executionId ?? null, data: h.data ?? null })),
+      ...run.history.map((h) => ({ kind: h.kind, element_id: h.elementId, element_type: h.elementType, execution_id: h.executionId, data: h.data ?? null })),
+    ];
+    if (snap.status === 'completed') history.push({ kind: 'instance.completed', element_id: null, element_type: null, execution_id: null, data: null });
+    if (snap.status === 'failed') history.push({ kind: 'instance.failed', element_id: null, element_type: null, execution_id: null, data: { error: snap.error } });
+    await writeCommand(trx, { instanceId: row.id, snapshot: snap, version, actor, completedTask: held.completedTask, openTasks: held.openTasks, history });
     await syncSubscriptions(trx, row.id, row.business_key, snap, isNew, run.catchesMessages);
     await writeOutbox(trx, row.id, run);
-    const history = [
-      ...extraHistory.map((h) => ({ instance_id: row.id, kind: h.kind, element_id: h.elementId ?? null, execution_id: h.executionId ?? null, actor, data: h.data ? JSON.stringify(h.data) : null })),
-      ...run.history.map((h) => ({ instance_id: row.id, kind: h.kind, element_id: h.elementId, element_type: h.elementType, execution_id: h.executionId, actor, data: h.data ? JSON.stringify(h.data) : null })),
-    ];
-    if (snap.status === 'completed') history.push({ instance_id: row.id, kind: 'instance.completed', element_id: null, execution_id: null, actor, data: null });
     if (snap.status === 'failed') {
-      history.push({ instance_id: row.id, kind: 'instance.failed', element_id: null, execution_id: null, actor, data: JSON.stringify({ error: snap.error }) });
       await trx('incidents').insert({ instance_id: row.id, element_id: snap.errorElementId, kind: 'runtime', message: snap.error ?? 'the process failed' });
       await this.options.onFailed?.(trx, row.id, snap.error ?? 'the process failed');
     }
-    if (history.length) await trx('history').insert(history);
     return {
       id: row.id, definitionId: row.definition_id, processKey: row.process_key, businessKey: row.business_key,
       status: snap.status, variables: snap.variables, activeElements: snap.activeElements, version,
     };
   }
-}
-
-async function syncTasks(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot, isNew: boolean): Promise<void> {
-  const open: Array<{ id: string; execution_id: string }> = isNew ? [] : await trx('tasks').where({ instance_id: instanceId, status: 'open' }).select('id', 'execution_id');
-  const live = new Set(snap.tasks.map((t) => t.executionId));
-  const known = new Set(open.map((t) => t.execution_id));
-  const gone = open.filter((t) => !live.has(t.execution_id)).map((t) => t.id);
-  if (gone.length) await trx('tasks').whereIn('id', gone).update({ status: 'cancelled', ended_at: trx.raw('now()') });
-  const fresh = snap.tasks.filter((t) => !known.has(t.executionId));
-  if (fresh.length) {
-    await trx('tasks').insert(fresh.map((t) => ({
-      id: randomUUID(), instance_id: instanceId, execution_id: t.executionId, element_id: t.elementId, name: t.name,
-      assignee: t.assignee, candidate_groups: t.candidateGroups, candidate_users: t.candidateUsers, form_key: t.formKey,
-      due_at: t.dueAt, status: 'open',
-    }))).onConflict(['instance_id', 'execution_id']).ignore();
-  }
-}
-
-async function syncTimers(trx: Knex.Transaction, instanceId: string, snap: RunSnapshot, isNew: boolean): Promise<void> {
-  const live = snap.timers;
-  const ids = live.map((t) => t.executionId);
-  if (!isNew) {
-    const del = trx('timers').where({ instance_id: instanceId });
-    if (ids.length) del.whereNotIn('execution_id', ids);
-    await del.delete();
-  }
-  if (!live.length) return;
-  await trx('timers').insert(live.map((t) => ({
-    instance_id: instanceId, execution_id: t.executionId, element_id: t.elementId, timer_type: t.timerType,
-    definition: t.definition, repeat: t.repeat, due_at: t.dueAt,
-  }))).onConflict(['instance_id', 'execution_id']).merge(['due_at', 'repeat']);
-  await trx.raw(`SELECT pg_notify('duban_timers', ?)`, [new Date(Math.min(...live.map((t) => t.dueAt.getTime()))).toISOString()]);
 }
 
 async function syncSubscriptions(trx: Knex.Transaction, instanceId: string, businessKey: string | null, snap: RunSnapshot, isNew: boolean, catchesMessages: boolean): Promise<void> {
@@ -482,6 +455,11 @@ export function alignTimerState(state: unknown, dueByExecution: Map<string, Date
 
 /** How far ahead a due timer is armed during recovery; the command fires it right after. */
 const DEFERRED_FIRE_MS = 60_000;
+
+interface CommandTarget {
+  lock: (trx: Knex.Transaction) => Promise<LockedInstance>;
+  taskId: string;
+}
 
 function taskConflict(status: string): ConflictError {
   return new ConflictError(status === 'completed' ? 'the task was already completed' : 'the task was cancelled: its deadline or another event ended it', { status });

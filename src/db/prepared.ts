@@ -1,0 +1,21 @@
+import type { Knex } from 'knex';
+import type pg from 'pg';
+
+/**
+ * A hot statement, prepared once per connection by name: PostgreSQL parses and plans it once and
+ * each command sends only its values (and knex builds no SQL). knex.raw cannot name a statement, so
+ * it runs on the transaction's own pg connection, which knex hands out for the transaction.
+ * Texts must be constant per name; list columns explicitly (a `*` would break a prepared statement
+ * when a migration adds a column under a running server).
+ */
+export interface PreparedStatement {
+  name: string;
+  text: string;
+}
+
+export async function runPrepared<R extends pg.QueryResultRow>(trx: Knex.Transaction, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+  const client = trx.client as unknown as { acquireConnection(): Promise<pg.ClientBase> };
+  const connection = await client.acquireConnection();
+  const result = await connection.query<R>({ name: statement.name, text: statement.text, values });
+  return result.rows;
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { runPrepared, type PreparedStatement } from '../db/prepared.js';
+import type { RunSnapshot } from './run.js';
+
+/**
+ * The hot statements of an engine command, named and prepared (src/db/prepared.ts). A completion
+ * is: BEGIN, lock, read what the command needs, one write, the audit chain append, COMMIT.
+ */
+
+/** The instance row as a command needs it, locked. */
+export interface LockedInstance {
+  id: string;
+  definition_id: string;
+  process_key: string;
+  business_key: string | null;
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  state: unknown;
+  version: number;
+  suspended_at: Date | null;
+}
+
+const INSTANCE_COLUMNS = 'i.id, i.definition_id, i.process_key, i.business_key, i.status, i.state, i.version, i.suspended_at';
+
+const LOCK_INSTANCE: PreparedStatement = {
+  name: 'duban_lock_instance',
+  text: `SELECT ${INSTANCE_COLUMNS} FROM process_instances i WHERE i.id = $1 FOR UPDATE`,
+};
+
+export async function lockInstance(trx: Knex.Transaction, instanceId: string): Promise<LockedInstance | undefined> {
+  return (await runPrepared<LockedInstance>(trx, LOCK_INSTANCE, [instanceId]))[0];
+}
+
+/**
+ * The instance of a task, locked, found from the task in the same statement. The task's status is
+ * as of the statement's start (as a look-up before the transaction would see it); the command
+ * re-reads it after the lock (readHeld).
+ */
+const LOCK_INSTANCE_OF_TASK: PreparedStatement = {
+  name: 'duban_lock_instance_of_task',
+  text: `SELECT ${INSTANCE_COLUMNS}, t.status AS task_status
+           FROM tasks t JOIN process_instances i ON i.id = t.instance_id
+          WHERE t.id = $1
+            FOR UPDATE OF i`,
+};
+
+export async function lockInstanceOfTask(trx: Knex.Transaction, taskId: string): Promise<(LockedInstance & { task_status: string }) | undefined> {
+  return (await runPrepared<LockedInstance & { task_status: string }>(trx, LOCK_INSTANCE_OF_TASK, [taskId]))[0];
+}
+
+export interface HeldTimer {
+  execution_id: string;
+  due_at: Date;
+  /** Due by the transaction's clock (now()). */
+  due: boolean;
+}
+
+export interface HeldTask {
+  id: string;
+  execution_id: string;
+  element_id: string;
+  status: string;
+}
+
+/**
+ * Read once, after the lock, what the command holds until it writes: the instance's timers (the
+ * clock of record, with which are due now) and its open tasks, plus one task by id whatever its
+ * status (the one a completion acts on). Only commands holding the instance lock change these rows.
+ */
+const READ_HELD: PreparedStatement = {
+  name: 'duban_read_held',
+  text: `SELECT
+    (SELECT coalesce(json_agg(json_build_object('execution_id', execution_id, 'due_at', due_at, 'due', due_at <= now()) ORDER BY due_at), '[]'::json)
+       FROM timers WHERE instance_id = $1) AS timers,
+    (SELECT coalesce(json_agg(json_build_object('id', id, 'execution_id', execution_id, 'element_id', element_id, 'status', status)), '[]'::json)
+       FROM tasks WHERE instance_id = $1 AND (status = 'open' OR id = $2::uuid)) AS tasks`,
+};
+
+export async function readHeld(trx: Knex.Transaction, instanceId: string, taskId: string | null): Promise<{ timers: HeldTimer[]; tasks: HeldTask[] }> {
+  const [row] = await runPrepared<{ timers: Array<Omit<HeldTimer, 'due_at'> & { due_at: string }>; tasks: HeldTask[] }>(trx, READ_HELD, [instanceId, taskId]);
+  return { timers: row!.timers.map((t) => ({ ...t, due_at: new Date(t.due_at) })), tasks: row!.tasks };
+}
+
+export interface CommandWrite {
+  instanceId: string;
+  snapshot: RunSnapshot;
+  version: number;
+  actor: string | null;
+  /** The task this command completed (its row is still open). */
+  completedTask?: { id: string; output: Record<string, unknown> } | undefined;
+  /** Open task rows before the command (none for a new instance). */
+  openTasks: Array<{ id: string; execution_id: string }>;
+  history: Array<{ kind: string; element_id: string | null; element_type: string | null; execution_id: string | null; data: Record<string, unknown> | null }>;
+}
+
+/**
+ * Everything a command changes in the engine tables, in one statement: the instance row; the
+ * completed task; open tasks that no longer wait (cancelled) and new waiting tasks; timers that are
+ * no longer armed (deleted) and armed ones (upserted, the row's due time moves with the engine's);
+ * history; and a wake-up for the timer scheduler. The parts touch disjoint rows, as one statement's
+ * data-modifying CTEs must.
+ */
+const WRITE_COMMAND: PreparedStatement = {
+  name: 'duban_write_command',
+  text: `WITH
+  instance AS (
+    UPDATE process_instances
+       SET state = $2::jsonb, variables = $3::jsonb, status = $4::text, version = $5::int, error = $6::text,
+           updated_at = now(), ended_at = CASE WHEN $4::text = 'running' THEN NULL ELSE now() END
+     WHERE id = $1::uuid),
+  completed AS (
+    UPDATE tasks
+       SET status = 'completed', completed_by = $7::text, ended_at = now(), output = c.output
+      FROM json_to_recordset($8::json) AS c(id uuid, output jsonb)
+     WHERE tasks.id = c.id),
+  cancelled AS (
+    UPDATE tasks SET status = 'cancelled', ended_at = now() WHERE id = ANY($9::uuid[])),
+  opened AS (
+    INSERT INTO tasks (id, instance_id, execution_id, element_id, name, assignee, candidate_groups, candidate_users, form_key, due_at, status)
+    SELECT t.id, $1::uuid, t.execution_id, t.element_id, t.name, t.assignee, t.candidate_groups, t.candidate_users, t.form_key, t.due_at, 'open'
+      FROM json_to_recordset($10::json) AS t(id uuid, execution_id text, element_id text, name text, assignee text,
+           candidate_groups text[], candidate_users text[], form_key text, due_at timestamptz)
+        ON CONFLICT (instance_id, execution_id) DO NOTHING),
+  timers_gone AS (
+    DELETE FROM timers WHERE instance_id = $1::uuid AND NOT (execution_id = ANY($11::text[]))),
+  timers_armed AS (
+    INSERT INTO timers (instance_id, execution_id, element_id, timer_type, definition, repeat, due_at)
+    SELECT $1::uuid, t.execution_id, t.element_id, t.timer_type, t.definition, t.repeat, t.due_at
+      FROM json_to_recordset($12::json) AS t(execution_id text, element_id text, timer_type text, definition text, repeat int, due_at timestamptz)
+        ON CONFLICT (instance_id, execution_id) DO UPDATE SET due_at = excluded.due_at, repeat = excluded.repeat),
+  logged AS (
+    INSERT INTO history (instance_id, kind, element_id, element_type, execution_id, actor, data)
+    SELECT $1::uuid, h.kind, h.element_id, h.element_type, h.execution_id, $7::text, h.data
+      FROM ROWS FROM (json_to_recordset($13::json) AS (kind text, element_id text, element_type text, execution_id text, data jsonb))
+           WITH ORDINALITY AS h(kind, element_id, element_type, execution_id, data, n)
+     ORDER BY h.n)
+SELECT pg_notify('duban_timers', $14::text) WHERE $14::text IS NOT NULL`,
+};
+
+export async function writeCommand(trx: Knex.Transaction, w: CommandWrite): Promise<void> {
+  const snap = w.snapshot;
+  const done = snap.status !== 'running';
+  const live = new Set(snap.tasks.map((t) => t.executionId));
+  const known = new Set(w.openTasks.map((t) => t.execution_id));
+  // The completed task is written as completed, not as cancelled (one row, one change per statement).
+  const cancelled = w.openTasks.filter((t) => !live.has(t.execution_id) && t.id !== w.completedTask?.id).map((t) => t.id);
+  const opened = snap.tasks.filter((t) => !known.has(t.executionId)).map((t) => ({
+    id: randomUUID(), execution_id: t.executionId, element_id: t.elementId, name: t.name, assignee: t.assignee,
+    candidate_groups: t.candidateGroups, candidate_users: t.candidateUsers, form_key: t.formKey, due_at: t.dueAt,
+  }));
+  const timers = snap.timers.map((t) => ({
+    execution_id: t.executionId, element_id: t.elementId, timer_type: t.timerType, definition: t.definition, repeat: t.repeat, due_at: t.dueAt,
+  }));
+  const earliest = timers.length ? new Date(Math.min(...snap.timers.map((t) => t.dueAt.getTime()))).toISOString() : null;
+  await runPrepared(trx, WRITE_COMMAND, [
+    w.instanceId, done ? null : JSON.stringify(snap.state), JSON.stringify(snap.variables), snap.status, w.version, snap.error,
+    w.actor, JSON.stringify(w.completedTask ? [w.completedTask] : []), cancelled, JSON.stringify(opened),
+    snap.timers.map((t) => t.executionId), JSON.stringify(timers), JSON.stringify(w.history), earliest,
+  ]);
+}
