@@ -48,6 +48,28 @@ export async function lockInstanceOfTask(trx: Knex.Transaction, taskId: string):
   return (await runPrepared<LockedInstance & { task_status: string }>(trx, LOCK_INSTANCE_OF_TASK, [taskId]))[0];
 }
 
+/**
+ * A new instance row on the newest version of `key` that is not suspended, chosen in the same
+ * statement; no row when there is none (the caller says why). Returns the version's id.
+ */
+const INSERT_INSTANCE_OF_LATEST: PreparedStatement = {
+  name: 'duban_insert_instance_of_latest',
+  text: `INSERT INTO process_instances (id, definition_id, process_key, business_key, status, state, variables, started_by, department_id)
+         SELECT $1::uuid, d.id, d.key, $3::text, 'running', NULL, $4::jsonb, $5::text, $6::text
+           FROM process_definitions d
+          WHERE d.key = $2::text AND d.suspended_at IS NULL
+          ORDER BY d.version DESC
+          LIMIT 1
+      RETURNING definition_id`,
+};
+
+export async function insertInstanceOfLatest(trx: Knex.Transaction, row: { id: string; key: string; businessKey: string | null;
+  variables: Record<string, unknown>; startedBy: string | null; departmentId: string | null }): Promise<string | undefined> {
+  const rows = await runPrepared<{ definition_id: string }>(trx, INSERT_INSTANCE_OF_LATEST,
+    [row.id, row.key, row.businessKey, JSON.stringify(row.variables), row.startedBy, row.departmentId]);
+  return rows[0]?.definition_id;
+}
+
 export interface HeldTimer {
   execution_id: string;
   due_at: Date;

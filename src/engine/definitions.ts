@@ -86,10 +86,11 @@ export class DefinitionStore {
     return { ok: r.ok, errors: r.errors, warnings: r.warnings, key: r.meta?.key ?? null };
   }
 
-  get(id: string): Promise<CompiledDefinition> {
+  /** `q`: a command's transaction, so a first load inside it needs no second pool connection. */
+  get(id: string, q: Knex | Knex.Transaction = this.db): Promise<CompiledDefinition> {
     let hit = this.cache.get(id);
     if (!hit) {
-      hit = this.load(id);
+      hit = this.load(id, q);
       hit.catch(() => this.cache.delete(id));
       this.cache.set(id, hit);
     }
@@ -119,8 +120,8 @@ export class DefinitionStore {
     return row.xml;
   }
 
-  private async load(id: string): Promise<CompiledDefinition> {
-    const row = await this.db('process_definitions').where({ id }).first('id', 'key', 'version', 'compiled', 'meta');
+  private async load(id: string, q: Knex | Knex.Transaction): Promise<CompiledDefinition> {
+    const row = await q('process_definitions').where({ id }).first('id', 'key', 'version', 'compiled', 'meta');
     if (!row) throw new NotFoundError('process definition', id);
     return {
       id: row.id,

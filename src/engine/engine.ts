@@ -8,7 +8,7 @@ import type { ServiceRegistry } from './services.js';
 import type { CompileOptions } from './compile.js';
 import type { ExpressionScope } from './expressions.js';
 import type { AuditEntry } from '../audit/audit.js';
-import { lockInstance, lockInstanceOfTask, readHeld, writeCommand, type HeldTask, type LockedInstance } from './command-sql.js';
+import { insertInstanceOfLatest, lockInstance, lockInstanceOfTask, readHeld, writeCommand, type HeldTask, type LockedInstance } from './command-sql.js';
 
 export interface InstanceRow {
   id: string;
@@ -102,15 +102,19 @@ export class WorkflowEngine {
   }
 
   async start(key: string, opts: StartOptions = {}): Promise<InstanceSummary> {
-    const def = opts.definitionId ? await this.definitions.startable(opts.definitionId) : await this.definitions.latest(key);
+    const named = opts.definitionId ? await this.definitions.startable(opts.definitionId) : undefined;
     const id = opts.id ?? randomUUID();
     const businessKey = opts.businessKey ?? null;
     const summary = await withRetry(() => this.db.transaction(async (trx) => {
-      await trx('process_instances').insert({
-        id, definition_id: def.id, process_key: def.key, business_key: businessKey, status: 'running',
-        state: null, variables: JSON.stringify(opts.variables ?? {}), started_by: opts.actor ?? null,
-        department_id: opts.departmentId ?? null,
-      });
+      const onLatest = named ? undefined : await this.insertOnLatest(trx, key, id, opts);
+      const def = named ?? onLatest?.def ?? await this.definitions.latest(key);
+      if (!onLatest?.inserted) {
+        await trx('process_instances').insert({
+          id, definition_id: def.id, process_key: def.key, business_key: businessKey, status: 'running',
+          state: null, variables: JSON.stringify(opts.variables ?? {}), started_by: opts.actor ?? null,
+          department_id: opts.departmentId ?? null,
+        });
+      }
       await this.audit(trx, { actor: opts.actor ?? null, action: 'instance.started', entityType: 'process_instance', entityId: id,
         after: { definitionId: def.id, businessKey, departmentId: opts.departmentId ?? null, variables: opts.variables ?? {} } });
       await opts.beforeRun?.(trx, id);
@@ -150,6 +154,14 @@ export class WorkflowEngine {
         beforePersist: (t) => this.audit(t, { actor, action: 'task.completed', entityType: 'task', entityId: taskId, before: { status: 'open', elementId: row.element_id }, after: { status: 'completed', output } }),
       };
     });
+  }
+
+  /** The instance row on the newest startable version, picked in the INSERT itself (one round trip). */
+  private async insertOnLatest(trx: Knex.Transaction, key: string, id: string, opts: StartOptions): Promise<{ def: CompiledDefinition; inserted: true } | undefined> {
+    const definitionId = await insertInstanceOfLatest(trx, { id, key, businessKey: opts.businessKey ?? null, variables: opts.variables ?? {},
+      startedBy: opts.actor ?? null, departmentId: opts.departmentId ?? null });
+    // None: the caller asks latest(), which says why (every version suspended, or no such process).
+    return definitionId ? { def: await this.definitions.get(definitionId, trx), inserted: true } : undefined;
   }
 
   /** Claim is not an engine step: a conditional update is enough, and history records it. */
@@ -346,7 +358,7 @@ export class WorkflowEngine {
     if (!row) throw new NotFoundError('process instance', instanceId ?? '');
     if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`, { instanceId: row.id, status: row.status });
     if (row.suspended_at) throw new ConflictError('the case is suspended (clock stopped); resume it first', { instanceId: row.id });
-    const def = await this.definitions.get(row.definition_id);
+    const def = await this.definitions.get(row.definition_id, trx);
     const run = this.newRun(def, row.id, row.business_key, trx);
     // One read after the lock: the due times to align the state with, which are due now (now() is the
     // transaction's time), and the open tasks the write compares the new waiting tasks with.
