@@ -401,7 +401,16 @@ test('clerk: sees only the department\'s tasks, completes one with its form; the
   await page.getByTestId('intake-phone').fill('+8613900000001');
   await screenshot(page, 'intake');
   await page.getByTestId('intake-ok').click();
-  await page.locator('[data-testid="diagram"][data-ready="1"]').waitFor();
+  // The dialog either opens the new case or says why not (a form rule or the server's problem): fail with that text.
+  const refused = page.locator('.ant-message-error, .ant-modal .ant-form-item-explain-error').first();
+  const outcome = await Promise.race([
+    page.waitForURL(/#\/cases\//).then(() => 'opened'),
+    refused.waitFor().then(async () => `refused: ${await refused.innerText()}`),
+  ]);
+  assert.equal(outcome, 'opened');
+  await page.locator('[data-testid="diagram"][data-ready="1"]').waitFor().catch((e: Error) => {
+    throw new Error(`${e.message}\nbrowser errors: ${w.errors.join(' | ') || 'none'}`);
+  });
   await page.locator('[data-testid="diagram"] [data-element-id="accept"].duban-active').waitFor();
   assertNoErrors(w, 'clerk intake');
 
