@@ -238,9 +238,13 @@ test('zh-CN: the inspector\'s, the leader\'s and the admin\'s screens and the de
   await leader.page.locator('.chart canvas, .chart svg').first().waitFor();
   await scanEnglish(leader.page, 'leader dashboard');
 
-  const { page } = await open({ width: 1366, height: 768 });
+  const admin = await open({ width: 1366, height: 768 });
+  const { page } = admin;
   await login(page, 'admin', PASSWORD);
   for (const nav of ['items', 'calendar', 'roster', 'users'] as const) {
+    // An error toast on the way is a failure of its own, with its text and the browser's errors (not a blocked click).
+    const toast = page.locator('.ant-message-notice-error');
+    if (await toast.count()) assert.fail(`error toast before admin ${nav}: "${await toast.first().innerText()}"; ${admin.errors.join(' | ')}`);
     await page.getByTestId(`nav-${nav}`).click();
     await page.locator('.ant-table-row').first().waitFor();
     await scanEnglish(page, `admin ${nav}`);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Page } from 'playwright-core';
 import { login, screenshot, type WatchedPage } from './support/browser.js';
 import { DemoUi, DEMO_PASSWORD as PASSWORD, noChromium as skip, type ApiSession as Api } from './support/demo-server.js';
 import { usccCheck } from '../src/domain/cases/identity.js';
@@ -16,6 +17,24 @@ const SHOTS = path.resolve('docs', 'screenshots');
 const demo = new DemoUi({ database: 'duban_ui', seedTimeoutMs: 400_000 });
 const open = demo.open.bind(demo);
 const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000) => demo.until(what, fn, timeoutMs);
+
+/**
+ * Choose the first option of an antd Select, and see it chosen: a click that lands while the dialog or the
+ * dropdown is still moving, or just as the options arrive, opens nothing or picks nothing, so try again.
+ */
+async function pickFirstOption(page: Page, testId: string): Promise<void> {
+  const select = page.getByTestId(testId);
+  // antd 6: a single select marks its content "has value"; a multiple one shows selection items.
+  const chosen = select.locator('.ant-select-content-has-value, .ant-select-selection-item').first();
+  for (let attempt = 0; attempt < 5 && !(await chosen.count()); attempt++) {
+    if (!(await page.locator('.ant-select-dropdown:visible').count())) await select.click();
+    const option = page.locator('.ant-select-dropdown:visible .ant-select-item-option').first();
+    await option.waitFor();
+    await option.click().catch(() => undefined);
+    await chosen.waitFor({ timeout: 2_000 }).catch(() => undefined);
+  }
+  await chosen.waitFor({ timeout: 1_000 });
+}
 
 function assertNoErrors(w: WatchedPage, screen: string) {
   assert.deepEqual(w.errors, [], `console errors on ${screen}`);
@@ -304,8 +323,7 @@ test('clerk: sees only the department\'s tasks, completes one with its form; the
   // 受理: a clerk takes in a new case; it opens on its first step.
   await page.goto('/#/tasks');
   await page.getByTestId('intake').click();
-  await page.getByTestId('intake-item').click();
-  await page.locator('.ant-select-item-option').first().click();
+  await pickFirstOption(page, 'intake-item');
   await page.getByTestId('intake-applicant').fill('界面受理测试有限公司');
   const first17 = '91371400MA3C4D5E7';
   await page.getByTestId('intake-id').fill(first17 + usccCheck(first17));
