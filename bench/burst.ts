@@ -6,7 +6,7 @@
  * fire the boundary timer, cancel the review task, open the escalation task, write state and history.
  *
  * Standalone: `node --import tsx bench/burst.ts [--quick]` (BENCH_BURST sets the count); `npm run bench`
- * runs it as its own section.
+ * runs it as its own section. BENCH_BURST_COMPARE_BATCH=1 adds drains at one timer per claim, interleaved, in the same run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -30,6 +30,8 @@ export interface BurstOptions {
   /** Timers per scheduler claim (the server's DUBAN_TIMER_BATCH). */
   batchSize: number;
   pollMs: number;
+  /** Also drain with this batch size (e.g. 1, one timer per transaction) in the same run, interleaved: a before/after. */
+  compareBatch?: number;
   log: (m: string) => void;
 }
 
@@ -60,6 +62,8 @@ export interface BurstResult {
   burstTwoVsPgBoss: number;
   /** One-process drain time ÷ two-process drain time. */
   twoVsOneSpeedup: number;
+  /** With compareBatch: the same drains at that batch size, and their ratios to pg-boss. */
+  compare?: { batchSize: number; one: DrainResult; two: DrainResult; burstVsPgBoss: number; burstTwoVsPgBoss: number };
 }
 
 class Child {
@@ -96,21 +100,33 @@ class Child {
 
 export async function runBurst(db: Db, engine: WorkflowEngine, opts: BurstOptions): Promise<BurstResult> {
   const template = await makeTemplate(db, engine);
-  const one = await drain(db, template, opts, 1);
-  await db.raw('VACUUM ANALYZE').catch(() => undefined);
-  const two = await drain(db, template, opts, 2);
-  await db.raw('VACUUM ANALYZE').catch(() => undefined);
+  const compareBatch = opts.compareBatch ?? (Number(process.env.BENCH_BURST_COMPARE_BATCH) || undefined);
+  const other = compareBatch ? { ...opts, batchSize: compareBatch } : undefined;
+  const run = async (o: BurstOptions, processes: number) => {
+    const r = await drain(db, template, o, processes);
+    await db.raw('VACUUM ANALYZE').catch(() => undefined);
+    return r;
+  };
+  // Interleaved, so a burst of other load on the machine hits both sizes alike.
+  const oneBefore = other && (await run(other, 1));
+  const one = await run(opts, 1);
+  const twoBefore = other && (await run(other, 2));
+  const two = await run(opts, 2);
   const pgBoss = await runPgBoss(opts);
   return {
     count: opts.count, concurrency: opts.concurrency, batchSize: opts.batchSize, one, two, pgBoss,
     burstVsPgBoss: one.seconds / pgBoss.seconds,
     burstTwoVsPgBoss: two.seconds / pgBoss.seconds,
     twoVsOneSpeedup: one.seconds / two.seconds,
+    compare: other && oneBefore && twoBefore ? {
+      batchSize: other.batchSize, one: oneBefore, two: twoBefore,
+      burstVsPgBoss: oneBefore.seconds / pgBoss.seconds, burstTwoVsPgBoss: twoBefore.seconds / pgBoss.seconds,
+    } : undefined,
   };
 }
 
 async function drain(db: Db, template: Template, opts: BurstOptions, processes: number): Promise<DrainResult> {
-  const tag = `burst${processes}p`;
+  const tag = `burst${processes}p${opts.batchSize}b`;
   const children = Array.from({ length: processes }, (_, i) => new Child(`${tag}-${i}`));
   try {
     await Promise.all(children.map((c) => c.request({ type: 'init', url: opts.url, concurrency: opts.concurrency, batchSize: opts.batchSize, pollMs: opts.pollMs }, 'ready')));
@@ -141,7 +157,7 @@ async function drain(db: Db, template: Template, opts: BurstOptions, processes: 
       pgCpuMsPerFire: pg0 !== null && pg1 !== null ? (pg1 - pg0) / Math.max(1, fired) : null,
       machineBusy, ...check, errors: stopped.flatMap((s) => s.errors).slice(0, 10),
     };
-    opts.log(`  ${processes} process(es): ${opts.count} timers drained in ${seconds.toFixed(1)} s = ${result.firedPerSec.toFixed(0)}/s (per process ${result.perProcess.join(' + ')}); CPU per firing: node ${result.nodeCpuMsPerFire.toFixed(1)} ms, PostgreSQL ${result.pgCpuMsPerFire?.toFixed(1) ?? '?'} ms; fired once ${check.firedOnce}/${opts.count}, left ${check.left}`);
+    opts.log(`  ${processes} process(es), ${opts.batchSize} per claim: ${opts.count} timers drained in ${seconds.toFixed(1)} s = ${result.firedPerSec.toFixed(0)}/s (per process ${result.perProcess.join(' + ')}); CPU per firing: node ${result.nodeCpuMsPerFire.toFixed(1)} ms, PostgreSQL ${result.pgCpuMsPerFire?.toFixed(1) ?? '?'} ms; fired once ${check.firedOnce}/${opts.count}, left ${check.left}`);
     return result;
   } finally {
     await Promise.all(children.map((c) => c.exit()));
@@ -216,7 +232,11 @@ export function printBurst(b: BurstResult | undefined): void {
   console.log(`  pg-boss, 1 process:  ${f1(b.pgBoss.seconds)} s (${b.pgBoss.jobsPerSec.toFixed(0)}/s; ${b.pgBoss.workers} work() loops, batchSize ${b.pgBoss.batchSize}, empty jobs)`);
   const ok = b.burstVsPgBoss <= 3 ? 'PASS' : 'MISS';
   console.log(`  burstVsPgBoss (Duban 1 process ÷ pg-boss) ${f2(b.burstVsPgBoss)}  target <= 3  ${ok}; 2 processes ÷ pg-boss ${f2(b.burstTwoVsPgBoss)}; 1 ÷ 2 processes ${f2(b.twoVsOneSpeedup)}`);
-  const bad = [b.one, b.two].filter((d) => d.firedOnce !== d.timers || d.left || d.errors.length);
+  const c = b.compare;
+  if (c) {
+    console.log(`  same run, ${c.batchSize} timer${c.batchSize > 1 ? 's' : ''} per claim: 1 process ${f1(c.one.seconds)} s (CPU node ${f1(c.one.nodeCpuMsPerFire)} + PostgreSQL ${f1(c.one.pgCpuMsPerFire ?? NaN)} ms), 2 processes ${f1(c.two.seconds)} s (CPU ${f1(c.two.nodeCpuMsPerFire)} + ${f1(c.two.pgCpuMsPerFire ?? NaN)} ms); ÷ pg-boss ${f2(c.burstVsPgBoss)} and ${f2(c.burstTwoVsPgBoss)}`);
+  }
+  const bad = [b.one, b.two, ...(c ? [c.one, c.two] : [])].filter((d) => d.firedOnce !== d.timers || d.left || d.errors.length);
   for (const d of bad) console.log(`  PROBLEM (${d.processes}p): fired once ${d.firedOnce}/${d.timers}, left ${d.left}; ${d.errors.slice(0, 3).join('; ')}`);
 }
 
