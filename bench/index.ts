@@ -8,7 +8,7 @@
  *
  * Sizes come from the environment (defaults in brackets): BENCH_INSTANCES [600] durable instances per
  * process, BENCH_MEMORY_INSTANCES [600], BENCH_CONCURRENCY [8] commands in flight per process,
- * BENCH_PENDING [100000], BENCH_TIMER_RATE [100], BENCH_TIMER_SECONDS [20]. `--quick` shrinks all.
+ * BENCH_PENDING [100000], BENCH_TIMER_RATE [100], BENCH_TIMER_SECONDS [20], BENCH_BURST [10000] timers due at once (bench/burst.ts). `--quick` shrinks all.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ import { BENCH_XML } from './diagram.js';
 import type { MemoryResult } from './memory.js';
 import { adminQuery, busyShare, cpuTicks, createBenchDatabase, findServer, pgCpuMs, round, sleep } from './support.js';
 import { runTimerLag, type TimerLagResult } from './timer-lag.js';
+import { printBurst, runBurst, type BurstResult } from './burst.js';
 import type { DurablePhase, FromWorker, PhaseDone, ToWorker } from './worker.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,6 +42,7 @@ const P = {
   pending: num('BENCH_PENDING', 100_000, 2_000),
   timerRate: num('BENCH_TIMER_RATE', 100, 100),
   timerSeconds: num('BENCH_TIMER_SECONDS', 20, 5),
+  burst: num('BENCH_BURST', 10_000, 500),
 };
 const TARGET = { durableVsMemory: 0.7, twoVsOne: 1.6, timerP99Ms: 1000 };
 
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
   let two: DurableResult | undefined;
   let timers: TimerLagResult | undefined;
   let api: ApiLoadResult | undefined;
+  let burst: BurstResult | undefined;
   try {
     await migrate(db);
     const engine = new WorkflowEngine(db, new ServiceRegistry());
@@ -230,6 +233,11 @@ async function main(): Promise<void> {
       url: bench.url, dbName: bench.name, pending: P.pending, rate: P.timerRate, seconds: P.timerSeconds, leadMs: 3000,
       pollMs: cfg.timerPollMs, concurrency: cfg.workerConcurrency, log,
     });
+
+    await db.raw('VACUUM ANALYZE').catch(() => undefined);
+    idle.burst = await idleCheck('the timer burst');
+    log(`timer burst: ${P.burst.toLocaleString('en')} timers due at once, 1 and 2 processes, beside pg-boss`);
+    burst = await runBurst(db, engine, { url: bench.url, dbName: bench.name, count: P.burst, concurrency: cfg.workerConcurrency, batchSize: cfg.timerBatch, pollMs: cfg.timerPollMs, log });
 
     idle.api = await idleCheck('the API load');
     api = await apiLoad(server.adminUrl, { connections: [50, 200], durationS: quick ? 3 : 10, cases: quick ? 50 : 200, copies: quick ? 10 : 24, log });
@@ -268,6 +276,7 @@ async function main(): Promise<void> {
     durableTwoProcesses: two,
     ratios,
     timers,
+    burst,
     apiLoad: api,
     // p50/p99/rps at 50 and 200 clients (targets: p99 < 100 ms at 50; 200 clients >= 4x the throughput before issue 12).
     api: api ? apiSummary(api) : undefined,
@@ -275,6 +284,7 @@ async function main(): Promise<void> {
   };
   writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
+  printBurst(burst);
 }
 
 /** Issue 12: GET /api/tasks at 50 clients answers within this at p99. */
