@@ -50,7 +50,7 @@ export interface TimerLagResult {
   errors: string[];
 }
 
-interface Template {
+export interface Template {
   definitionId: string;
   state: string;
   variables: string;
@@ -161,7 +161,7 @@ export async function runTimerLag(db: Db, engine: WorkflowEngine, opts: TimerLag
 }
 
 /** A real instance, started through the engine and waiting at the review task with its deadline armed. */
-async function makeTemplate(db: Db, engine: WorkflowEngine): Promise<Template> {
+export async function makeTemplate(db: Db, engine: WorkflowEngine): Promise<Template> {
   const started = await engine.start(PROCESS_KEY, { businessKey: 'timer-template', variables: startVariables(0), actor: 'bench' });
   const row = await db('process_instances').where({ id: started.id }).first('definition_id', 'state', 'variables');
   const timer = await db('timers').where({ instance_id: started.id }).first('execution_id', 'element_id', 'timer_type', 'definition');

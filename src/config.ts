@@ -13,6 +13,8 @@ export interface Config {
   timerPollMs: number;
   outboxPollMs: number;
   workerConcurrency: number;
+  /** DUBAN_TIMER_BATCH: due timers one scheduler claim takes and commits together (1 = one per transaction). */
+  timerBatch: number;
   /** DUBAN_PUBLIC_URL: Duban's public address; https there turns on the session cookie's Secure flag. */
   publicUrl: string | null;
   /**
@@ -37,6 +39,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timerPollMs: intOf(env.DUBAN_TIMER_POLL_MS, 1000),
     outboxPollMs: intOf(env.DUBAN_OUTBOX_POLL_MS, 1000),
     workerConcurrency: intOf(env.DUBAN_WORKER_CONCURRENCY, 4),
+    timerBatch: intOf(env.DUBAN_TIMER_BATCH, 8),
     publicUrl: env.DUBAN_PUBLIC_URL || null,
     trustProxy: trustProxyOf(env.DUBAN_TRUST_PROXY),
   };

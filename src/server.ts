@@ -88,7 +88,7 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   await notifier.start(['duban_timers', 'duban_outbox']);
   const logErr = (m: string, err?: unknown) => log(`${m}${err ? `: ${(err as Error).message ?? err}` : ''}`);
   const scheduler = new TimerScheduler(db, engine, {
-    pollMs: config.timerPollMs, concurrency: config.workerConcurrency, log: logErr, onFired: (lagMs) => metrics.timerLag.observe(lagMs / 1000),
+    pollMs: config.timerPollMs, concurrency: config.workerConcurrency, batchSize: config.timerBatch, log: logErr, onFired: (lagMs) => metrics.timerLag.observe(lagMs / 1000),
   });
   const outbox = new OutboxDispatcher(db, services, { pollMs: config.outboxPollMs, concurrency: 2, log: logErr, audit: true });
   scheduler.start(notifier);

@@ -1,35 +1,46 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startDubanServer } from './support/server.js';
 import { freePort } from './support/ports.js';
 import { createTestDatabase } from './support/db.js';
+import { VirtualClock } from './support/clock.js';
 import { FakeTwilio } from './support/fake-twilio.js';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo.js';
 
 /**
  * Issue acceptance: intake → yellow warning → red overdue → exactly one SMS through the real twilio SDK
  * to a fake Twilio on loopback → inspector task → the department completes → supervision closed;
- * with two server processes on one database, one of them killed with SIGKILL around the deadline.
+ * with two server processes on one database, one of them killed with SIGKILL at the deadline.
+ * Time is virtual (support/clock.ts): the servers' Date and the database's now() jump to the warning and
+ * the deadline of a real working-day limit, so a slow machine cannot skip a light.
  */
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let fake: FakeTwilio;
+let clock: VirtualClock;
+let clockDir: string;
 const servers: ChildProcess[] = [];
 
 before(async () => {
   fake = await new FakeTwilio().start();
-  t = await createTestDatabase();
+  t = await createTestDatabase('duban_esc', { virtualClock: true });
+  clockDir = mkdtempSync(path.join(os.tmpdir(), 'duban-clock-'));
+  clock = new VirtualClock(t.db, path.join(clockDir, 'offset'));
+  await clock.advance(0);
   await seedDemo(t.db);
   await t.db('items').insert({
-    // 20 s with the yellow light 10 s before: room for a loaded 2-core machine between the two lights.
-    code: 'DRILL-1', name: '食品经营许可(演练)', department_id: 'market', case_type: 2, statutory_days: 20, promised_days: 20,
-    limit_unit: 'second', warning_rule: JSON.stringify({ kind: 'days', value: 10 }), process_key: 'approval-item',
+    code: 'DRILL-1', name: '食品经营许可(演练)', department_id: 'market', case_type: 2, statutory_days: 5, promised_days: 3,
+    limit_unit: 'workday', warning_rule: JSON.stringify({ kind: 'days', value: 1 }), process_key: 'approval-item',
   });
 });
 after(async () => {
   for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
   await fake.stop();
   await t.drop();
+  rmSync(clockDir, { recursive: true, force: true });
 });
 
 async function startServer(port: number): Promise<ChildProcess> {
@@ -37,8 +48,9 @@ async function startServer(port: number): Promise<ChildProcess> {
     ...process.env, DATABASE_URL: t.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
     TWILIO_ACCOUNT_SID: fake.accountSid, TWILIO_AUTH_TOKEN: fake.authToken, TWILIO_FROM: '+15005550006', TWILIO_API_BASE: fake.url,
     DUBAN_PUBLIC_URL: `http://127.0.0.1:${port}`, DUBAN_TIMER_POLL_MS: '200', DUBAN_OUTBOX_POLL_MS: '200',
+    DUBAN_TEST_CLOCK_FILE: clock.clockFile,
   };
-  return (await startDubanServer(env, { track: servers, timeoutMs: 90_000 })).child;
+  return (await startDubanServer(env, { track: servers, timeoutMs: 90_000, execArgv: ['--import', './test/support/clock-preload.mjs'] })).child;
 }
 
 class Client {
@@ -77,18 +89,20 @@ test('overdue escalation end to end, with two servers and one killed: exactly on
   const clerkA = await new Client(`http://127.0.0.1:${portA}`).login('market.clerk');
   const created = await clerkA.call('POST', '/api/cases', { itemCode: 'DRILL-1', applicantName: '天衢餐饮管理有限公司', applicantType: 2, idType: 'uscc', idNumber: '91350100M000100Y43', phone: '+8613900000001' });
   assert.equal(created.status, 201, created.text);
-  const c = created.json as { id: string; number: string; promisedAt: string; light: string };
+  const c = created.json as { id: string; number: string; promisedAt: string; warningAt: string; light: string };
   assert.equal(c.light, 'green');
 
-  // Yellow: the department is warned.
+  // Yellow: the department is warned once the warning time passes.
+  await clock.advanceTo(new Date(c.warningAt).getTime() + 60_000);
   await until('the yellow warning', async () => fake.messages.find((m) => m.body.includes(c.number) && m.body.includes('到期')));
   const b = new Client(`http://127.0.0.1:${portB}`);
   await b.login('market.clerk');
   assert.equal((await b.call('GET', `/api/cases/${c.id}`)).json.light, 'yellow');
 
-  // Kill one server as the deadline arrives; the other carries on.
-  await new Promise((r) => setTimeout(r, Math.max(0, new Date(c.promisedAt).getTime() - Date.now() - 150)));
+  // The deadline passes and one server dies at once, maybe in the middle of firing it; the other carries on.
+  await clock.advanceTo(new Date(c.promisedAt).getTime() + 1_000);
   a.kill('SIGKILL');
+  await b.login('market.clerk'); // a day has passed: the first session has expired
 
   const expected = `政务服务网食品经营许可(演练)的业务办理已经超时,业务编号:${c.number},请及时登录系统跟踪督察。`;
   await until('the overdue SMS', async () => fake.messages.find((m) => m.body === expected));

@@ -5,85 +5,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from './support/ports.js';
-import { ensureUiBuilt } from '../ui/ensure-built.mjs';
-import { createTestDatabase } from './support/db.js';
-import { chromiumPath, launchChromium, login, watchedPage, type Chromium, type WatchedPage } from './support/browser.js';
+import { login } from './support/browser.js';
+import { DemoUi, DEMO_PASSWORD as PASSWORD, noChromium as skip } from './support/demo-server.js';
 
-const PASSWORD = 'duban-demo-2026';
-const skip = chromiumPath() ? false : 'Chromium is not installed (apt-get install -y chromium)';
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
-
-let server: ChildProcess | undefined;
-let serverLog = '';
-let base = '';
-let dropDb: (() => Promise<void>) | undefined;
-let chromium: Chromium | undefined;
-const pages: WatchedPage[] = [];
+const demo = new DemoUi({ database: 'duban_projui' });
+const open = demo.open.bind(demo);
+const until = demo.until.bind(demo);
 
 interface Board { items: Array<{ id: string; code: string; name: string; light: string; progress: number }> }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${serverLog.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** An API session for one user (cookie + CSRF token). */
+/** A user's API session as a call function. */
 async function session(username: string) {
-  const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
-  assert.equal(res.status, 200, `login ${username}`);
-  const cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]).join('; ');
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  return async <T>(method: string, url: string, body?: unknown): Promise<T> => {
-    const r = await fetch(`${base}${url}`, { method, headers: { cookie, 'x-csrf-token': csrfToken, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`${method} ${url} → ${r.status} ${text}`);
-    return JSON.parse(text) as T;
-  };
+  const api = await demo.as(username);
+  return <T>(method: string, url: string, body?: unknown): Promise<T> => api.call<T>(method, url, body);
 }
 
 before(async () => {
   if (skip) return;
-  await ensureUiBuilt({ log: (m) => console.log(m) });
-  const database = await createTestDatabase('duban_projui');
-  await database.db.destroy();
-  dropDb = database.drop;
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--demo'], {
-    env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DUBAN_TIMER_POLL_MS: '500', DUBAN_OUTBOX_POLL_MS: '500' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
-  server.stderr!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
-  await until('the server (demo seed)', async () => {
-    if (server!.exitCode !== null) throw new Error(`server exited ${server!.exitCode}:\n${serverLog}`);
-    return fetch(`${base}/api/health`).then((r) => r.ok, () => false);
-  }, 300_000);
-  chromium = await launchChromium();
+  await demo.start();
 }, { timeout: 360_000 });
 
-after(async () => {
-  for (const w of pages) await w.context.close().catch(() => undefined);
-  await chromium?.close();
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => { server!.once('exit', r); setTimeout(r, 10_000); });
-  }
-  await dropDb?.();
-});
-
-async function open(viewport?: { width: number; height: number }): Promise<WatchedPage> {
-  const w = await watchedPage(chromium!.browser, base, viewport);
-  pages.push(w);
-  return w;
-}
+after(() => demo.stop());
 
 test('the board shows the 29 demo projects in the API’s colours; a slow project opens with its letter', { skip, timeout: 120_000 }, async () => {
   const leader = await session('leader');

@@ -5,76 +5,18 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Page } from 'playwright-core';
-import { freePort } from './support/ports.js';
-import { ensureUiBuilt } from '../ui/ensure-built.mjs';
-import { createTestDatabase } from './support/db.js';
-import { chromiumPath, launchChromium, login, screenshot, watchedPage, type Chromium, type WatchedPage } from './support/browser.js';
+import { login, screenshot } from './support/browser.js';
+import { DemoUi, DEMO_PASSWORD as PASSWORD, noChromium as skip } from './support/demo-server.js';
 import { FakeTwilio } from './support/fake-twilio.js';
 
-const PASSWORD = 'duban-demo-2026';
-const skip = chromiumPath() ? false : 'Chromium is not installed (apt-get install -y chromium)';
-
-let server: ChildProcess | undefined;
-let serverLog = '';
-let base = '';
-let dropDb: (() => Promise<void>) | undefined;
-let chromium: Chromium | undefined;
+const demo = new DemoUi({ database: 'duban_ui_console' });
+const open = demo.open.bind(demo);
+const until = demo.until.bind(demo);
 let twilio: FakeTwilio | undefined;
-const pages: WatchedPage[] = [];
 /** Every English word found on a zh-CN screen, with the screen: the file's last test asserts there is none. */
 const english: string[] = [];
 
-class Api {
-  private cookie = '';
-  private csrf = '';
-  private static sessions = new Map<string, Promise<Api>>();
-  static as(username: string, password = PASSWORD): Promise<Api> {
-    let s = Api.sessions.get(username);
-    if (!s) Api.sessions.set(username, (s = Api.login(username, password)));
-    return s;
-  }
-  private static async login(username: string, password: string): Promise<Api> {
-    const api = new Api();
-    const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-    assert.equal(res.status, 200, `login ${username}`);
-    api.cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]).join('; ');
-    api.csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
-    return api;
-  }
-  async call<T = any>(method: string, url: string, body?: unknown): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const res = await fetch(`${base}${url}`, {
-      method,
-      headers: { cookie: this.cookie, 'x-csrf-token': this.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-  get<T = any>(url: string) { return this.call<T>('GET', url); } // eslint-disable-line @typescript-eslint/no-explicit-any
-  post<T = any>(url: string, body: unknown = {}) { return this.call<T>('POST', url, body); } // eslint-disable-line @typescript-eslint/no-explicit-any
-  patch<T = any>(url: string, body: unknown) { return this.call<T>('PATCH', url, body); } // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function open(viewport?: { width: number; height: number }): Promise<WatchedPage> {
-  const w = await watchedPage(chromium!.browser, base, viewport);
-  pages.push(w);
-  return w;
-}
-
-// Names, identifiers and codes that stay as they are in a Chinese UI.
 const PROPER = new Set(['Camunda', 'Excel', 'English', 'Duban', 'Twilio', 'Java', 'QName', 'cron', 'Lasso']);
 
 /**
@@ -120,44 +62,22 @@ async function toastText(page: Page): Promise<string> {
 
 before(async () => {
   if (skip) return;
-  await ensureUiBuilt({ log: (m) => console.log(m) });
   twilio = await new FakeTwilio().start();
-  const database = await createTestDatabase('duban_ui_console');
-  await database.db.destroy();
-  dropDb = database.drop;
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--demo'], {
-    env: {
-      ...process.env, DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DUBAN_TIMER_POLL_MS: '500', DUBAN_OUTBOX_POLL_MS: '300',
-      TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken, TWILIO_FROM: '+15005550006', TWILIO_API_BASE: twilio.url,
-      DUBAN_SMS_QUIET_HOURS: '', DUBAN_SMS_DAILY_LIMIT: '1000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  await demo.start({
+    DUBAN_OUTBOX_POLL_MS: '300',
+    TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken, TWILIO_FROM: '+15005550006', TWILIO_API_BASE: twilio.url,
+    DUBAN_SMS_QUIET_HOURS: '', DUBAN_SMS_DAILY_LIMIT: '1000',
   });
-  server.stdout!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
-  server.stderr!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
-  await until('the server (demo seed)', async () => {
-    if (server!.exitCode !== null) throw new Error(`server exited ${server!.exitCode}:\n${serverLog}`);
-    return fetch(`${base}/api/health`).then((r) => r.ok, () => false);
-  }, 300_000); // the demo seed (≈300 cases) on a shared, busy machine
-  chromium = await launchChromium();
 }, { timeout: 360_000 });
 
 after(async () => {
   if (english.length) console.log(`English on zh-CN screens:\n${english.join('\n')}`);
-  for (const w of pages) await w.context.close().catch(() => undefined);
-  await chromium?.close();
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server!.once('exit', r));
-  }
+  await demo.stop();
   await twilio?.stop();
-  await dropDb?.();
 });
 
 test('a clerk sees "no access" on another department\'s case and on #/designer; menus show only the clerk\'s pages', { skip, timeout: 120_000 }, async () => {
-  const admin = await Api.as('admin');
+  const admin = await demo.as('admin');
   const foreign = (await admin.get<{ items: { id: string }[] }>('/api/cases?departmentId=health&pageSize=1')).items[0]!;
   const { page, errors } = await open();
   await login(page, 'market.clerk', PASSWORD);
@@ -197,9 +117,9 @@ test('a clerk sees "no access" on another department\'s case and on #/designer; 
 });
 
 test('an error toast is Chinese: claiming a task a colleague claimed meanwhile', { skip, timeout: 90_000 }, async () => {
-  const admin = await Api.as('admin');
+  const admin = await demo.as('admin');
   await admin.post('/api/users', { username: 'market.clerk2', displayName: '孙悦(市场监管)', password: 'market-clerk2-2026', roles: ['clerk'], departmentId: 'market' });
-  const colleague = await Api.as('market.clerk2', 'market-clerk2-2026');
+  const colleague = await demo.as('market.clerk2', 'market-clerk2-2026');
   const { page } = await open();
   await login(page, 'market.clerk', PASSWORD);
   await page.getByTestId('scope-unassigned').click();
@@ -217,8 +137,8 @@ test('an error toast is Chinese: claiming a task a colleague claimed meanwhile',
 });
 
 test('an admin sees a failed SMS delivery as an incident in the console, retries it, and it clears', { skip, timeout: 150_000 }, async () => {
-  const inspector = await Api.as('inspector');
-  const admin = await Api.as('admin');
+  const inspector = await demo.as('inspector');
+  const admin = await demo.as('admin');
   const sup = (await inspector.get<{ items: { id: string; caseId: string; caseNumber: string; departmentId: string }[] }>('/api/supervisions?status=open&pageSize=1')).items[0]!;
   assert.ok(sup, 'the demo has an open supervision');
   // Twilio rejects every message naming this case (a permanent 4xx): the outbox gives up at once and opens an incident.
@@ -274,7 +194,7 @@ test('an admin sees a failed SMS delivery as an incident in the console, retries
 });
 
 test('an admin suspends a process version: new cases refuse to start on it until it is active again', { skip, timeout: 60_000 }, async () => {
-  const admin = await Api.as('admin');
+  const admin = await demo.as('admin');
   const defs = await admin.get<{ items: { id: string; key: string; suspendedAt: string | null }[] }>('/api/process-definitions?key=supervision-follow-up&latest=true');
   const def = defs.items[0]!;
   const { page } = await open();
@@ -318,9 +238,13 @@ test('zh-CN: the inspector\'s, the leader\'s and the admin\'s screens and the de
   await leader.page.locator('.chart canvas, .chart svg').first().waitFor();
   await scanEnglish(leader.page, 'leader dashboard');
 
-  const { page } = await open({ width: 1366, height: 768 });
+  const admin = await open({ width: 1366, height: 768 });
+  const { page } = admin;
   await login(page, 'admin', PASSWORD);
   for (const nav of ['items', 'calendar', 'roster', 'users'] as const) {
+    // An error toast on the way is a failure of its own, with its text and the browser's errors (not a blocked click).
+    const toast = page.locator('.ant-message-notice-error');
+    if (await toast.count()) assert.fail(`error toast before admin ${nav}: "${await toast.first().innerText()}"; ${admin.errors.join(' | ')}`);
     await page.getByTestId(`nav-${nav}`).click();
     await page.locator('.ant-table-row').first().waitFor();
     await scanEnglish(page, `admin ${nav}`);

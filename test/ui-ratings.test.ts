@@ -6,89 +6,24 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from './support/ports.js';
-import { ensureUiBuilt } from '../ui/ensure-built.mjs';
-import { createTestDatabase } from './support/db.js';
-import { chromiumPath, launchChromium, login, screenshot, watchedPage, type Chromium, type WatchedPage } from './support/browser.js';
+import { login, screenshot } from './support/browser.js';
+import { DemoUi, DEMO_PASSWORD as PASSWORD, noChromium as skip, type ApiSession as Api } from './support/demo-server.js';
 
-const PASSWORD = 'duban-demo-2026';
-const skip = chromiumPath() ? false : 'Chromium is not installed (apt-get install -y chromium)';
 const work = mkdtempSync(path.join(tmpdir(), 'duban-ui-ratings-'));
-
-let server: ChildProcess | undefined;
-let serverLog = '';
-let base = '';
-let dropDb: (() => Promise<void>) | undefined;
-let chromium: Chromium | undefined;
-const pages: WatchedPage[] = [];
-
-/** A small API client with its own session. */
-class Api {
-  cookie = '';
-  csrf = '';
-  static async login(username: string): Promise<Api> {
-    const api = new Api();
-    const res = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
-    assert.equal(res.status, 200, `login ${username}`);
-    api.cookie = (res.headers.getSetCookie?.() ?? []).map((c) => c.split(';')[0]).join('; ');
-    api.csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
-    return api;
-  }
-  async call<T = any>(method: string, url: string, body?: unknown): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const res = await fetch(`${base}${url}`, {
-      method, headers: { cookie: this.cookie, 'x-csrf-token': this.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const demo = new DemoUi({ database: 'duban_uir', env: { DUBAN_OUTBOX_POLL_MS: '300' } });
+const until = demo.until.bind(demo);
 
 before(async () => {
   if (skip) return;
   mkdirSync(path.resolve('docs', 'screenshots'), { recursive: true });
-  await ensureUiBuilt({ log: (m) => console.log(m) });
-  const database = await createTestDatabase('duban_uir');
-  await database.db.destroy();
-  dropDb = database.drop;
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--demo'], {
-    env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DUBAN_TIMER_POLL_MS: '500', DUBAN_OUTBOX_POLL_MS: '300' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
-  server.stderr!.on('data', (d) => { serverLog = (serverLog + d).slice(-20_000); });
-  await until('the server (demo seed)', async () => {
-    if (server!.exitCode !== null) throw new Error(`server exited ${server!.exitCode}:\n${serverLog}`);
-    return fetch(`${base}/api/health`).then((r) => r.ok, () => false);
-  }, 300_000);
-  chromium = await launchChromium();
+  await demo.start();
 }, { timeout: 360_000 });
 
 after(async () => {
-  for (const w of pages) await w.context.close().catch(() => undefined);
-  await chromium?.close();
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => { server!.once('exit', r); setTimeout(r, 10_000); });
-  }
-  await dropDb?.();
+  await demo.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -105,13 +40,12 @@ async function openTasks(api: Api, instanceId: string): Promise<Array<{ elementI
 }
 
 test('admin adds a step to the rating loop in the designer and deploys; the next bad rating runs it, a running loop does not', { skip, timeout: 150_000 }, async () => {
-  const admin = await Api.login('admin');
-  const inspector = await Api.login('inspector');
+  const admin = await demo.as('admin');
+  const inspector = await demo.as('inspector');
   const running = await badRating(admin);
   await until('the running loop at 回访核实', async () => (await openTasks(inspector, running)).some((t) => t.elementId === 'callback'));
 
-  const w = await watchedPage(chromium!.browser, base);
-  pages.push(w);
+  const w = await demo.open();
   const { page } = w;
   await login(page, 'admin', PASSWORD);
   const v1 = (await admin.call('GET', '/api/process-definitions?key=rating-loop')).items?.[0]?.id ?? 'rating-loop:1';
@@ -158,8 +92,7 @@ test('admin adds a step to the rating loop in the designer and deploys; the next
 });
 
 test('upload screen, ratings list and the dashboard panel', { skip, timeout: 90_000 }, async () => {
-  const w = await watchedPage(chromium!.browser, base);
-  pages.push(w);
+  const w = await demo.open();
   const { page } = w;
   await login(page, 'admin', PASSWORD);
   const file = path.join(work, '评价.csv');
@@ -177,12 +110,11 @@ test('upload screen, ratings list and the dashboard panel', { skip, timeout: 90_
   await page.locator('[data-testid="rating-row"]').first().waitFor();
   await screenshot(page, 'ratings');
 
-  const leader = await watchedPage(chromium!.browser, base);
-  pages.push(leader);
+  const leader = await demo.open();
   await login(leader.page, 'leader', PASSWORD);
   await leader.page.goto('/#/dashboard');
   await leader.page.getByTestId('ratings-panel').locator('[data-testid="ratings-dept-row"]').first().waitFor();
-  const api = await Api.login('leader');
+  const api = await demo.as('leader');
   const year = new Date().getFullYear();
   const stats = await api.call('GET', `/api/stats/ratings?groupBy=department&from=${year}-01-01`);
   const valid = stats.rows.reduce((a: number, r: { valid: number }) => a + r.valid, 0);

@@ -39,7 +39,9 @@ export async function createSession(db: Db, userId: string): Promise<{ cookie: s
 export async function sessionPrincipal(db: Db, cookie: string): Promise<Principal | null> {
   const row = await db('sessions as s').join('users as u', 'u.id', 's.user_id')
     .where('s.id', sha256(cookie)).andWhere('s.expires_at', '>', db.raw('now()')).andWhere('u.active', true)
-    .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 's.csrf_token');
+    .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 's.csrf_token')
+    // Every request asks this: prepared once per connection (one primary-key probe and one unique-key probe).
+    .options({ name: 'session_principal' });
   return row ? toPrincipal(row, 'session', null, row.csrf_token) : null;
 }
 

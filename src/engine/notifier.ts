@@ -92,7 +92,7 @@ export class PollingWorkers {
   start(notifier?: Notifier): void {
     if (this.running) return;
     this.running = true;
-    notifier?.on(this.opts.channel, () => this.wakeups.forEach((w) => w.poke()));
+    notifier?.on(this.opts.channel, () => this.wakeAll());
     for (let i = 0; i < this.opts.concurrency; i++) {
       const wake = new Wakeup();
       this.wakeups.push(wake);
@@ -104,6 +104,11 @@ export class PollingWorkers {
     this.running = false;
     this.wakeups.forEach((w) => w.poke());
     await Promise.all(this.loops);
+  }
+
+  /** Cut every idle loop's sleep short (there is more work than the running loops take). */
+  wakeAll(): void {
+    this.wakeups.forEach((w) => w.poke());
   }
 
   /** Run the unit of work until none is left; for tests and the CLI. */

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../db/database.js';
 import type { WorkflowEngine } from './engine.js';
 import { PollingWorkers, type Notifier } from './notifier.js';
@@ -6,6 +7,8 @@ import { isRetryable } from './errors.js';
 export interface SchedulerOptions {
   pollMs: number;
   concurrency: number;
+  /** Timers one claim takes (default 8): fired one after another in one transaction, committed together. */
+  batchSize?: number;
   log: (msg: string, err?: unknown) => void;
   /** Observed lag (fire time − due time) of every timer fired here. */
   onFired?: (lagMs: number) => void;
@@ -20,20 +23,42 @@ interface ClaimedTimer {
   lag_ms: number;
 }
 
+interface Claim {
+  timers: ClaimedTimer[];
+  /** ms until the next timer not yet due falls due (null: none), read in the same round trip. */
+  nextDueMs: number | null;
+}
+
+/** What one round of work did: timers claimed (go on while > 0) and timers fired. */
+export interface FireRound {
+  claimed: number;
+  fired: number;
+}
+
+const DEFAULT_BATCH = 8;
+
 /**
- * Fires due timers from the `timers` table. Each firing is one transaction that claims the timer
- * and its instance with SKIP LOCKED, so several processes never wait on each other or fire twice,
- * and a process killed mid-way leaves the timer for the next claim. Due-ness uses the database clock.
+ * Fires due timers from the `timers` table. A round claims up to `batchSize` due timers of distinct
+ * instances with one SKIP LOCKED query, fires them one after another in that transaction and commits
+ * once, so several processes never wait on each other or fire twice, and a process killed mid-way
+ * leaves all of its batch for the next claim. `concurrency` rounds run at once, each on its own
+ * connection. Failure rule: a firing that throws rolls its whole batch back; a deadlock or
+ * serialization failure is simply claimed again, any other error makes each timer of the batch fire
+ * alone in its own transaction, where the failing one is pushed back with an incident.
+ * Due-ness uses the database clock.
  */
 export class TimerScheduler {
   private readonly workers: PollingWorkers;
+  private readonly batchSize: number;
+  private nextDueMs: number | null = null;
 
   constructor(private readonly db: Db, private readonly engine: WorkflowEngine, private readonly opts: SchedulerOptions) {
+    this.batchSize = Math.max(1, opts.batchSize ?? DEFAULT_BATCH);
     this.workers = new PollingWorkers({
       concurrency: opts.concurrency, pollMs: opts.pollMs, channel: 'duban_timers', log: opts.log, what: 'timer firing',
-      step: () => this.fireOne(),
-      // Sleep until the next timer falls due (at most the poll interval).
-      idleMs: () => this.msUntilNextDue(),
+      step: async () => (await this.fireDue()).claimed > 0,
+      // Sleep until the next timer falls due (at most the poll interval), as the last claim read it.
+      idleMs: async () => this.idleMs(),
     });
   }
 
@@ -45,59 +70,131 @@ export class TimerScheduler {
     return this.workers.stop();
   }
 
-  /** Fire due timers until none is left; for tests and the CLI. */
-  drain(): Promise<number> {
-    return this.workers.drain();
-  }
-
-  async fireOne(): Promise<boolean> {
-    let claimed: ClaimedTimer | undefined;
-    try {
-      return await this.db.transaction(async (trx) => {
-        // Only the instance row is locked (SKIP LOCKED): every writer of an instance's timers holds
-        // that lock first. Locking the timer row too would take it before the instance; a skipped
-        // instance then leaves its timer row locked by this transaction while its own command waits
-        // to delete that row — a deadlock as soon as this transaction waits for a lock that command holds
-        // (the audit chain's), which turned a task completion into a 500.
-        const { rows } = await trx.raw<{ rows: ClaimedTimer[] }>(`
-          SELECT t.id, t.instance_id, t.execution_id, t.element_id, t.due_at,
-                 (extract(epoch FROM clock_timestamp() - t.due_at) * 1000)::float8 AS lag_ms
-            FROM timers t JOIN process_instances i ON i.id = t.instance_id
-           WHERE t.due_at <= now() AND i.suspended_at IS NULL
-           ORDER BY t.due_at
-           LIMIT 1
-             FOR UPDATE OF i SKIP LOCKED`);
-        const candidate = rows[0];
-        if (!candidate) return false;
-        // Holding the instance, re-read its timer in a fresh snapshot: the command that held the
-        // instance a moment ago may have fired, moved or deleted it.
-        const still = await trx('timers').where({ id: candidate.id }).andWhere('due_at', '<=', trx.raw('now()')).forUpdate().first('id');
-        if (!still) return true;
-        claimed = candidate;
-        await this.engine.fireTimer(trx, claimed);
-        this.opts.onFired?.(claimed.lag_ms);
-        return true;
-      });
-    } catch (err) {
-      if (!claimed) throw err;
-      // A serialization failure or deadlock rolled the firing back: it is simply claimed again.
-      if (isRetryable(err)) return true;
-      // The firing rolled back. Keep the timer, push it back and tell an admin: a failing timer must not spin.
-      this.opts.log(`timer ${claimed.id} on ${claimed.instance_id} failed`, err);
-      const failed = claimed;
-      await this.db.transaction(async (trx) => {
-        await trx('timers').where({ id: failed.id }).update({ due_at: trx.raw(`now() + interval '1 minute'`) });
-        await trx('incidents').insert({ instance_id: failed.instance_id, element_id: failed.element_id, kind: 'timer', message: String((err as Error).message ?? err) });
-      });
-      return true;
+  /** Fire due timers until none is left; returns how many fired. For tests and the CLI. */
+  async drain(): Promise<number> {
+    let fired = 0;
+    for (;;) {
+      const round = await this.fireDue();
+      if (!round.claimed) return fired;
+      fired += round.fired;
     }
   }
 
-  private async msUntilNextDue(): Promise<number> {
-    const r = await this.db.raw<{ rows: Array<{ ms: number | null }> }>(
-      `SELECT (extract(epoch FROM min(due_at) - now()) * 1000)::float8 AS ms FROM timers`);
-    const ms = r.rows[0]?.ms;
-    if (ms === null || ms === undefined) return this.opts.pollMs;
+  /** Fire at most one due timer; false when none was due. */
+  async fireOne(): Promise<boolean> {
+    return (await this.fireDue(1)).claimed > 0;
+  }
+
+  /** One round: claim up to `limit` due timers and fire them in one transaction. */
+  async fireDue(limit = this.batchSize): Promise<FireRound> {
+    let claimed: ClaimedTimer[] = [];
+    try {
+      const fired = await this.db.transaction(async (trx) => {
+        const claim = await claimDue(trx, limit);
+        this.nextDueMs = claim.nextDueMs;
+        claimed = claim.timers;
+        // A full batch: more is probably due, so idle loops (this process's) join in.
+        if (claimed.length === limit && limit > 1) this.workers.wakeAll();
+        return this.fireClaimed(trx, claimed);
+      });
+      for (const t of fired) this.opts.onFired?.(t.lag_ms);
+      return { claimed: claimed.length, fired: fired.length };
+    } catch (err) {
+      if (!claimed.length) throw err;
+      // A serialization failure or deadlock rolled the batch back: it is simply claimed again.
+      if (isRetryable(err)) return { claimed: claimed.length, fired: 0 };
+      if (claimed.length === 1) {
+        await this.pushBack(claimed[0]!, err);
+        return { claimed: 1, fired: 0 };
+      }
+      // Which firing failed is unknown once the batch rolled back: each fires alone now.
+      let fired = 0;
+      for (const t of claimed) fired += (await this.fireAlone(t)) ? 1 : 0;
+      return { claimed: claimed.length, fired };
+    }
+  }
+
+  /** Fire the claimed timers (their instances are locked by this transaction); returns those that fired. */
+  private async fireClaimed(trx: Knex.Transaction, claimed: ClaimedTimer[]): Promise<ClaimedTimer[]> {
+    if (!claimed.length) return [];
+    // Holding the instances, re-read their timers in a fresh snapshot: a command that held an instance
+    // a moment ago may have fired, moved or deleted its timer.
+    const still = new Set<number>(await trx('timers').whereIn('id', claimed.map((t) => t.id)).andWhere('due_at', '<=', trx.raw('now()')).pluck('id'));
+    const fired: ClaimedTimer[] = [];
+    for (const t of claimed) {
+      if (!still.has(t.id)) continue;
+      await this.engine.fireTimer(trx, t);
+      fired.push(t);
+    }
+    return fired;
+  }
+
+  /** Fire one timer of a failed batch in its own transaction; on failure push it back with an incident. */
+  private async fireAlone(timer: ClaimedTimer): Promise<boolean> {
+    try {
+      return await this.db.transaction(async (trx) => {
+        const locked = await trx.raw<{ rows: unknown[] }>(
+          `SELECT 1 FROM process_instances WHERE id = ? AND suspended_at IS NULL FOR UPDATE SKIP LOCKED`, [timer.instance_id]);
+        // Another process took it meanwhile, or it was suspended: not ours to fire now.
+        if (!locked.rows.length) return false;
+        const fired = await this.fireClaimed(trx, [timer]);
+        for (const t of fired) this.opts.onFired?.(t.lag_ms);
+        return fired.length > 0;
+      });
+    } catch (err) {
+      if (!isRetryable(err)) await this.pushBack(timer, err);
+      return false;
+    }
+  }
+
+  /** The firing rolled back. Keep the timer, push it back and tell an admin: a failing timer must not spin. */
+  private async pushBack(timer: ClaimedTimer, err: unknown): Promise<void> {
+    this.opts.log(`timer ${timer.id} on ${timer.instance_id} failed`, err);
+    await this.db.transaction(async (trx) => {
+      await trx('timers').where({ id: timer.id }).update({ due_at: trx.raw(`now() + interval '1 minute'`) });
+      await trx('incidents').insert({ instance_id: timer.instance_id, element_id: timer.element_id, kind: 'timer', message: String((err as Error).message ?? err) });
+    });
+  }
+
+  private idleMs(): number {
+    const ms = this.nextDueMs;
+    if (ms === null) return this.opts.pollMs;
     return Math.max(5, Math.min(ms, this.opts.pollMs));
   }
+}
+
+/**
+ * Claim up to `limit` due timers of distinct running, unsuspended instances, and read when the next
+ * one falls due, in one round trip.
+ *
+ * Only the instance rows are locked (SKIP LOCKED): every writer of an instance's timers holds that lock
+ * first. Locking the timer rows too would take them before the instance; a skipped instance then
+ * leaves its timer row locked by this transaction while its own command waits to delete that row — a
+ * deadlock as soon as this transaction waits for a lock that command holds (the audit chain's), which
+ * turned a task completion into a 500. One timer per instance: the firing command fires every due
+ * timer of its instance anyway.
+ */
+async function claimDue(trx: Knex.Transaction, limit: number): Promise<Claim> {
+  const { rows } = await trx.raw<{ rows: Array<{ timers: Array<Omit<ClaimedTimer, 'due_at'> & { due_at: string }>; next_due_ms: number | null }> }>(`
+    WITH claimed AS (
+      SELECT t.id, t.instance_id, t.execution_id, t.element_id, t.due_at,
+             (extract(epoch FROM clock_timestamp() - t.due_at) * 1000)::float8 AS lag_ms
+        FROM timers t JOIN process_instances i ON i.id = t.instance_id
+       WHERE t.due_at <= now() AND i.suspended_at IS NULL
+       ORDER BY t.due_at
+       LIMIT ?
+         FOR UPDATE OF i SKIP LOCKED
+    )
+    SELECT (SELECT coalesce(json_agg(claimed ORDER BY due_at), '[]') FROM claimed) AS timers,
+           (SELECT (extract(epoch FROM min(due_at) - now()) * 1000)::float8 FROM timers WHERE due_at > now()) AS next_due_ms`,
+  [limit]);
+  const row = rows[0]!;
+  const seen = new Set<string>();
+  const timers: ClaimedTimer[] = [];
+  for (const t of row.timers) {
+    if (seen.has(t.instance_id)) continue;
+    seen.add(t.instance_id);
+    timers.push({ ...t, due_at: new Date(t.due_at) });
+  }
+  return { timers, nextDueMs: row.next_due_ms };
 }

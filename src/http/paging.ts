@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { Knex } from 'knex';
+import { createHash } from 'node:crypto';
 import { BadRequestError } from '../engine/errors.js';
 
 /** Every list pages and sorts on the server; sort keys are whitelisted per list. */
@@ -36,6 +37,44 @@ export async function paginate<R>(q: Knex.QueryBuilder, params: PageParams, colu
   const column = columns[params.sort ?? defaultSort] ?? columns[defaultSort]!;
   const rows = await q.orderBy(column, params.order ?? 'desc').orderBy(columns.id ?? column, 'asc').limit(pageSize).offset((page - 1) * pageSize);
   return { items: rows.map(map), total: Number(countRow?.count ?? 0), page, pageSize };
+}
+
+/** Named statements this process has handed out; a bound on what each pooled connection keeps prepared. */
+const preparedNames = new Set<string>();
+const MAX_PREPARED = 200;
+
+/**
+ * Run a hot query as a named prepared statement: PostgreSQL parses and plans it once per connection
+ * instead of on every call. The name is the SQL text's hash (values stay bindings), so each shape of
+ * a list query (its filters and sort) is one statement; past MAX_PREPARED shapes they run unnamed.
+ */
+export function prepared<T extends Knex.QueryBuilder>(q: T, prefix: string): T {
+  const name = `${prefix}_${createHash('sha1').update(q.toSQL().sql).digest('hex').slice(0, 16)}`;
+  if (!preparedNames.has(name)) {
+    if (preparedNames.size >= MAX_PREPARED) return q;
+    preparedNames.add(name);
+  }
+  return q.options({ name }) as T;
+}
+
+/**
+ * paginate() in one round trip: the count rides along as an uncorrelated scalar subquery (PostgreSQL
+ * evaluates it once, as an InitPlan). Only a page past the end, which returns no row to carry it,
+ * asks for the count on its own.
+ */
+export async function paginateInOne<R>(name: string, q: Knex.QueryBuilder, params: PageParams, columns: Record<string, string>, defaultSort: string,
+  map: (row: Record<string, unknown>) => R): Promise<{ items: R[]; total: number; page: number; pageSize: number }> {
+  const page = params.page ?? 1;
+  const pageSize = params.pageSize ?? 20;
+  if (!Number.isSafeInteger(page) || page < 1 || !Number.isSafeInteger(pageSize) || pageSize < 1) {
+    throw new BadRequestError('page and pageSize must be positive integers');
+  }
+  const count = q.clone().clearSelect().clearOrder().count('* as count');
+  const column = columns[params.sort ?? defaultSort] ?? columns[defaultSort]!;
+  const rows: Array<Record<string, unknown>> = await prepared(q.select(count.as('page_total')).orderBy(column, params.order ?? 'desc')
+    .orderBy(columns.id ?? column, 'asc').limit(pageSize).offset((page - 1) * pageSize), name);
+  const total = rows.length ? Number(rows[0]!.page_total) : page === 1 ? 0 : Number((await count.first())?.count ?? 0);
+  return { items: rows.map(map), total, page, pageSize };
 }
 
 export const Uuid = Type.String({ format: 'uuid' });

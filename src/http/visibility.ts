@@ -11,8 +11,9 @@ import { hasRole, seesAllDepartments, type Principal } from '../auth/principal.j
 export function scopeTasks(q: Knex.QueryBuilder, p: Principal, alias = 't'): Knex.QueryBuilder {
   if (seesAllDepartments(p)) return q;
   return q.where((w) => {
-    if (p.departmentId) w.orWhereRaw(`? = ANY(${alias}.candidate_groups)`, [p.departmentId]);
-    w.orWhere(`${alias}.assignee`, p.username).orWhereRaw(`? = ANY(${alias}.candidate_users)`, [p.username]);
+    // `@>` rather than `= ANY(...)`: only containment can use the GIN indexes on the arrays.
+    if (p.departmentId) w.orWhereRaw(`${alias}.candidate_groups @> ARRAY[?]::text[]`, [p.departmentId]);
+    w.orWhere(`${alias}.assignee`, p.username).orWhereRaw(`${alias}.candidate_users @> ARRAY[?]::text[]`, [p.username]);
   });
 }
 

@@ -1,5 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import type { Db } from '../../src/db/database.js';
+import { patchDate } from './date-patch.mjs';
+
+export { patchDate };
 
 /**
  * A virtual clock that moves both JavaScript's time and PostgreSQL's `now()` for one test database,
@@ -11,7 +14,7 @@ import type { Db } from '../../src/db/database.js';
  * function it finds when the table is created.
  *
  * JavaScript: `Date` in this process is patched to add the same offset. A child process (a real server)
- * follows when started with `--import ./test/support/clock-preload.ts` and `DUBAN_TEST_CLOCK_FILE` set
+ * follows when started with `--import ./test/support/clock-preload.mjs` and `DUBAN_TEST_CLOCK_FILE` set
  * to `clockFile`, which `advance` rewrites.
  */
 export const CLOCK_SQL = `
@@ -25,25 +28,7 @@ export function clockSearchPathSql(database: string): string {
   return `ALTER DATABASE "${database}" SET search_path = "$user", public, pg_catalog`;
 }
 
-const RealDate = Date;
 let jsOffsetMs = 0;
-
-/** Replace the global Date once with one that adds `jsOffsetMs` (argument-less construction and now()). */
-export function patchDate(offset: () => number): void {
-  if ((globalThis.Date as unknown as { __virtual?: boolean }).__virtual) return;
-  class VirtualDate extends RealDate {
-    static __virtual = true;
-    constructor(...args: unknown[]) {
-      if (args.length === 0) super(RealDate.now() + offset());
-      else super(...(args as [string | number | Date]));
-    }
-    static override now(): number {
-      return RealDate.now() + offset();
-    }
-  }
-  Object.defineProperty(VirtualDate, 'name', { value: 'Date' });
-  globalThis.Date = VirtualDate as unknown as DateConstructor;
-}
 
 export class VirtualClock {
   constructor(private readonly db: Db, readonly clockFile?: string) {

@@ -9,8 +9,12 @@ export interface RunningServer {
  * Start `duban start` as a real child process and resolve once it prints its URL; rejects with the
  * output when it exits first or takes longer than `timeoutMs`.
  */
-export function startDubanServer(env: NodeJS.ProcessEnv, opts: { args?: string[]; timeoutMs?: number; track?: ChildProcess[] } = {}): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startDubanServer(
+  env: NodeJS.ProcessEnv,
+  opts: { args?: string[]; timeoutMs?: number; track?: ChildProcess[]; execArgv?: string[] } = {},
+): Promise<RunningServer> {
+  const argv = ['--import', 'tsx', ...(opts.execArgv ?? []), 'src/cli.ts', 'start', ...(opts.args ?? [])];
+  const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   opts.track?.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { Spin } from 'antd';
+import { Alert, Spin } from 'antd';
 import { t } from '../i18n';
 import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
@@ -14,6 +14,7 @@ export function Diagram({ xml, done, active, overdue, onNames }: {
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const [ready, setReady] = useState(false);
+  const [failed, setFailed] = useState(false);
   useEffect(() => {
     let viewer: { destroy(): void } | null = null;
     let cancelled = false;
@@ -46,7 +47,12 @@ export function Diagram({ xml, done, active, overdue, onNames }: {
         if (late) canvas.addMarker(id, 'duban-overdue');
       }
       setReady(true);
-    })().catch((e) => console.warn('diagram', e));
+    })().catch((e) => {
+      // A diagram that cannot be shown is an error the user sees, not a spinner forever.
+      if (cancelled) return;
+      console.error('diagram', e);
+      setFailed(true);
+    });
     return () => {
       cancelled = true;
       viewer?.destroy();
@@ -55,7 +61,8 @@ export function Diagram({ xml, done, active, overdue, onNames }: {
   }, [xml, done.join(), active.join(), overdue.join()]);
   return (
     <div className="diagram-wrap">
-      {!ready && <Spin className="diagram-spin" />}
+      {!ready && !failed && <Spin className="diagram-spin" />}
+      {failed && <Alert type="error" showIcon message={t('case.diagramFailed')} data-testid="diagram-failed" />}
       <div ref={ref} className="diagram" data-testid="diagram" data-ready={ready ? '1' : '0'} />
       <div className="diagram-legend">
         <span className="lg lg-done" />{t('case.legend.done')}

@@ -10,10 +10,14 @@ export function IntakeDialog({ open, departmentId, onClose }: { open: boolean; d
   const { message } = App.useApp();
   const [items, setItems] = useState<Item[]>([]);
   const [busy, setBusy] = useState(false);
+  const [loading, setLoading] = useState(false);
   useEffect(() => {
     if (!open) return;
-    get<Page<Item>>(`/api/items${qs({ departmentId, active: true, pageSize: 200, sort: 'name', order: 'asc' })}`).then((p) => setItems(p.items), () => undefined);
-  }, [open, departmentId]);
+    setLoading(true);
+    get<Page<Item>>(`/api/items${qs({ departmentId, active: true, pageSize: 200, sort: 'name', order: 'asc' })}`)
+      .then((p) => setItems(p.items), (e) => message.error(errText(e)))
+      .finally(() => setLoading(false));
+  }, [open, departmentId, message]);
   return (
     <Modal open={open} title={t('case.intake')} onCancel={onClose} confirmLoading={busy} okText={t('common.ok')} cancelText={t('common.cancel')} destroyOnHidden
       okButtonProps={{ 'data-testid': 'intake-ok' } as never}
@@ -33,7 +37,7 @@ export function IntakeDialog({ open, departmentId, onClose }: { open: boolean; d
       }}>
       <Form form={form} layout="vertical" initialValues={{ idType: 'uscc' }} data-testid="intake-form">
         <Form.Item name="itemCode" label={t('case.item')} rules={[{ required: true }]}>
-          <Select showSearch optionFilterProp="label" options={items.map((i) => ({ value: i.code, label: i.name }))} data-testid="intake-item" />
+          <Select showSearch optionFilterProp="label" loading={loading} options={items.map((i) => ({ value: i.code, label: i.name }))} data-testid="intake-item" />
         </Form.Item>
         <Form.Item name="applicantName" label={t('case.applicant')} rules={[{ required: true }]}><Input data-testid="intake-applicant" /></Form.Item>
         <Form.Item name="idType" label={t('intake.idType')}>

@@ -1,9 +1,10 @@
 /**
  * Preload for a child process under a virtual clock (see clock.ts): `Date` follows the offset that the
  * test writes to DUBAN_TEST_CLOCK_FILE. The file is re-read at most every 20 ms of real time.
+ * Start the child with `--import ./test/support/clock-preload.mjs`.
  */
 import { readFileSync } from 'node:fs';
-import { patchDate } from './clock.js';
+import { patchDate } from './date-patch.mjs';
 
 const file = process.env.DUBAN_TEST_CLOCK_FILE;
 if (file) {
