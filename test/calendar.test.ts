@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
 import { evaluate } from 'feelin';
 import { createTestDatabase } from './support/db.js';
+import { createDb } from '../src/db/database.js';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo.js';
 import { registerProblemHandlers } from '../src/http/problem.js';
 import { authPlugin, authRoutes } from '../src/http/auth.js';
@@ -260,7 +261,31 @@ describe('calendar routes', () => {
     now = 999;
     assert.equal(await short.get(), c1);
     now = 1000;
-    assert.notEqual(await short.get(), c1, 'reloaded after the TTL');
+    assert.equal(await short.get(), c1, 'a stale calendar answers at once');
+    const c2 = await short.refresh(); // the reload that get() started
+    assert.notEqual(c2, c1, 'reloaded after the TTL');
+    assert.equal(await short.get(), c2);
+  });
+
+  test('transactions holding every pool connection never wait for a calendar reload', async () => {
+    // Two connections, both held by commands that read the stale calendar: a reload awaited there would
+    // need a third and wait for the pool's acquire timeout.
+    const small = createDb(t.url, 2);
+    try {
+      let now = 0;
+      const cache = new CalendarCache(small, 1000, () => now);
+      const first = await cache.get();
+      now = 5000;
+      const both = await Promise.all([1, 2].map(() => small.transaction(async (trx) => {
+        const cal = await cache.get();
+        await trx.raw('SELECT 1');
+        return cal;
+      })));
+      assert.deepEqual(both, [first, first]);
+      assert.notEqual(await cache.refresh(), first);
+    } finally {
+      await small.destroy();
+    }
   });
 
   test('401 without a session, 403 for a clerk who edits', async () => {

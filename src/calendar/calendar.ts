@@ -460,13 +460,15 @@ export async function readCalendar(db: Db): Promise<WorkingCalendar> {
 
 /**
  * One loaded calendar per database, reloaded after CALENDAR_TTL_MS (other processes' edits show
- * within that) or at once after clear() (this process's edits). Concurrent loads share one query.
+ * within that and one reload) or at once after clear() (this process's edits). Concurrent loads share one query.
  */
 export class CalendarCache {
   private calendar: WorkingCalendar | null = null;
   private loadedAt = 0;
   private inflight: Promise<WorkingCalendar> | null = null;
   private generation = 0;
+  /** clear() was called and no load has finished since: the loaded calendar must not be served. */
+  private cleared = false;
 
   constructor(private readonly db: Db, private readonly ttlMs = CALENDAR_TTL_MS, private readonly clock: () => number = Date.now) {}
 
@@ -474,8 +476,19 @@ export class CalendarCache {
     return this.calendar !== null && this.clock() - this.loadedAt < this.ttlMs;
   }
 
+  /**
+   * The calendar; a stale one (older than the TTL) answers at once while a reload runs in the
+   * background. Commands call this inside their transactions: waiting there for a reload, which needs
+   * a pool connection of its own, let a full pool of such commands wait on each other until the pool's
+   * acquire timeout. Only the first load, and the first after clear() (this process's own edit), are awaited.
+   */
   async get(): Promise<WorkingCalendar> {
-    return this.fresh() ? this.calendar! : this.refresh();
+    if (this.fresh()) return this.calendar!;
+    if (this.calendar && !this.cleared) {
+      void this.refresh().catch(() => undefined);
+      return this.calendar;
+    }
+    return this.refresh();
   }
 
   /**
@@ -494,6 +507,7 @@ export class CalendarCache {
       if (generation === this.generation) {
         this.calendar = cal;
         this.loadedAt = this.clock();
+        this.cleared = false;
       }
       return cal;
     }).finally(() => {
@@ -508,6 +522,7 @@ export class CalendarCache {
     this.generation++;
     this.inflight = null;
     this.loadedAt = 0;
+    this.cleared = true;
   }
 }
 
@@ -522,7 +537,7 @@ export function calendarCache(db: Db): CalendarCache {
   return cache;
 }
 
-/** The calendar with the administrator's overrides, cached for CALENDAR_TTL_MS. */
+/** The calendar with the administrator's overrides, cached for CALENDAR_TTL_MS (then reloaded in the background). */
 export function loadCalendar(db: Db): Promise<WorkingCalendar> {
   return calendarCache(db).get();
 }

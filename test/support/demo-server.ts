@@ -112,6 +112,10 @@ export class DemoUi {
   }
 
   async stop(): Promise<void> {
+    // What the browser saw go wrong, with the server's last words: the first thing to read when a test
+    // of this file timed out waiting for something that never rendered.
+    const errors = this.pages.flatMap((w) => w.errors);
+    if (errors.length) console.log(`browser errors:\n${errors.slice(0, 30).join('\n')}\nserver log (tail):\n${this.log()}`);
     for (const w of this.pages) await w.context.close().catch(() => undefined);
     await this.chromium?.close();
     const server = this.server;
