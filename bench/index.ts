@@ -286,6 +286,8 @@ async function main(): Promise<void> {
     ...floorSection(memory, one, two),
     timers,
     burst,
+    // Top level as well, beside floorRatio: the two figures the issue tracks from run to run.
+    burstVsPgBoss: burst?.burstVsPgBoss,
     apiLoad: api,
     // p50/p99/rps at 50 and 200 clients (targets: p99 < 100 ms at 50; 200 clients >= 4x the throughput before issue 12).
     api: api ? apiSummary(api) : undefined,
