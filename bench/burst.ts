@@ -16,7 +16,7 @@ import type { Db } from '../src/db/database.js';
 import type { WorkflowEngine } from '../src/engine/engine.js';
 import type { FromBurstWorker, ToBurstWorker } from './burst-worker.js';
 import { PROCESS_KEY } from './diagram.js';
-import { busyShare, cpuTicks, pgCpuMs, sleep } from './support.js';
+import { busyShare, cpuTicks, pgCpuDelta, pgCpuSample, sleep } from './support.js';
 import { makeTemplate, type Template } from './timer-lag.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -140,21 +140,22 @@ async function drain(db: Db, template: Template, opts: BurstOptions, processes: 
     // The burst: every deadline falls due at the same instant.
     await moveDue(db, tag, 'now()');
     const cpu0 = cpuTicks();
-    const pg0 = pgCpuMs(opts.dbName);
+    const pg0 = pgCpuSample(opts.dbName);
     const t0 = performance.now();
     await Promise.all(children.map((c) => c.request({ type: 'go' }, 'started')));
     // Drained when no due timer is left: a timer row goes in the same transaction as its firing commits.
     while (Number((await db.raw<{ rows: Array<{ n: number }> }>(`SELECT count(*)::int AS n FROM timers WHERE due_at <= now()`)).rows[0]!.n) > 0) await sleep(20);
     const seconds = (performance.now() - t0) / 1000;
     const machineBusy = busyShare(cpu0, cpuTicks());
-    const pg1 = pgCpuMs(opts.dbName);
+    const pg1 = pgCpuSample(opts.dbName);
+    const pgMs = pgCpuDelta(pg0, pg1);
     const stopped = await Promise.all(children.map((c) => c.request({ type: 'stop' }, 'stopped')));
     const fired = stopped.reduce((a, s) => a + s.fired, 0);
     const check = await verify(db, tag);
     const result: DrainResult = {
       processes, timers: opts.count, seconds, firedPerSec: opts.count / seconds, perProcess: stopped.map((s) => s.fired),
       nodeCpuMsPerFire: stopped.reduce((a, s) => a + s.cpuMs, 0) / Math.max(1, fired),
-      pgCpuMsPerFire: pg0 !== null && pg1 !== null ? (pg1 - pg0) / Math.max(1, fired) : null,
+      pgCpuMsPerFire: pgMs === null ? null : pgMs / Math.max(1, fired),
       machineBusy, ...check, errors: stopped.flatMap((s) => s.errors).slice(0, 10),
     };
     opts.log(`  ${processes} process(es), ${opts.batchSize} per claim: ${opts.count} timers drained in ${seconds.toFixed(1)} s = ${result.firedPerSec.toFixed(0)}/s (per process ${result.perProcess.join(' + ')}); CPU per firing: node ${result.nodeCpuMsPerFire.toFixed(1)} ms, PostgreSQL ${result.pgCpuMsPerFire?.toFixed(1) ?? '?'} ms; fired once ${check.firedOnce}/${opts.count}, left ${check.left}`);

@@ -127,7 +127,25 @@ export function round(n: number, digits = 1): number {
  * Backends that exit in between are missed, so take readings while the pools are open.
  */
 export function pgCpuMs(dbName: string): number | null {
+  const sample = pgCpuSample(dbName);
+  return sample ? [...sample.values()].reduce((a, b) => a + b, 0) : null;
+}
+
+/**
+ * CPU between two samples of pgCpuSample, backend by backend: a backend that ended in between (an idle
+ * pool connection closed) takes its whole past CPU with it, which a difference of totals would count
+ * as negative work. Those are left out; backends that started in between count from zero.
+ */
+export function pgCpuDelta(before: Map<string, number> | null, after: Map<string, number> | null): number | null {
+  if (!before || !after) return null;
   let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
+
+/** CPU ms so far of each PostgreSQL process of `dbName` (and the server's writers), by pid. */
+export function pgCpuSample(dbName: string): Map<string, number> | null {
+  const out = new Map<string, number>();
   let found = false;
   let pids: string[];
   try {
@@ -142,11 +160,11 @@ export function pgCpuMs(dbName: string): number | null {
       if (!cmd.includes(` ${dbName} `) && !/checkpointer|background writer|walwriter|wal writer|autovacuum launcher/.test(cmd)) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
+      out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // utime + stime, in 10 ms ticks
       found = true;
     } catch {
       // the process ended meanwhile
     }
   }
-  return found ? total : null;
+  return found ? out : null;
 }
