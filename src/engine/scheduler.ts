@@ -147,13 +147,21 @@ export class TimerScheduler {
     }
   }
 
-  /** The firing rolled back. Keep the timer, push it back and tell an admin: a failing timer must not spin. */
+  /**
+   * The firing rolled back. Keep the timer, push it back and tell an admin: a failing timer must not spin.
+   * Another loop or process may have failed on the same timer at the same moment (between a batch's
+   * rollback and the push-back it is due and unlocked): the first push-back wins, the others only
+   * see it pushed back already, so one failure makes one incident.
+   */
   private async pushBack(timer: ClaimedTimer, err: unknown): Promise<void> {
-    this.opts.log(`timer ${timer.id} on ${timer.instance_id} failed`, err);
-    await this.db.transaction(async (trx) => {
+    const pushed = await this.db.transaction(async (trx) => {
+      const due = await trx('timers').where({ id: timer.id }).andWhere('due_at', '<=', trx.raw('now()')).forUpdate().first('id');
+      if (!due) return false;
       await trx('timers').where({ id: timer.id }).update({ due_at: trx.raw(`now() + interval '1 minute'`) });
       await trx('incidents').insert({ instance_id: timer.instance_id, element_id: timer.element_id, kind: 'timer', message: String((err as Error).message ?? err) });
+      return true;
     });
+    if (pushed) this.opts.log(`timer ${timer.id} on ${timer.instance_id} failed`, err);
   }
 
   private idleMs(): number {
