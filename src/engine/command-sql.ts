@@ -2,23 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { runPrepared, type PreparedStatement } from '../db/prepared.js';
 import type { RunSnapshot } from './run.js';
+import type { InstanceRow } from './engine.js';
 
 /**
  * The hot statements of an engine command, named and prepared (src/db/prepared.ts). A completion
  * is: BEGIN, lock, read what the command needs, one write, the audit chain append, COMMIT.
  */
 
-/** The instance row as a command needs it, locked. */
-export interface LockedInstance {
-  id: string;
-  definition_id: string;
-  process_key: string;
-  business_key: string | null;
-  status: 'running' | 'completed' | 'failed' | 'cancelled';
-  state: unknown;
-  version: number;
-  suspended_at: Date | null;
-}
+/** The instance row as a command needs it, locked (the columns INSTANCE_COLUMNS reads). */
+export type LockedInstance = Pick<InstanceRow, 'id' | 'definition_id' | 'process_key' | 'business_key' | 'status' | 'state' | 'version' | 'suspended_at'>;
 
 const INSTANCE_COLUMNS = 'i.id, i.definition_id, i.process_key, i.business_key, i.status, i.state, i.version, i.suspended_at';
 
