@@ -1,11 +1,10 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { createTestDatabase } from './support/db.js';
-import { VirtualClock } from './support/clock.js';
-import { apiApp, login, as, type Session } from './support/api.js';
+import type { VirtualClock } from './support/clock.js';
+import { clockedApiApp, login, as, type ClockedApi, type Session } from './support/api.js';
 import { residentIdCheck } from '../src/domain/cases/identity.js';
-import { TimerScheduler } from '../src/engine/scheduler.js';
+import type { TimerScheduler } from '../src/engine/scheduler.js';
 import type { Runtime } from '../src/runtime.js';
 import type { Db } from '../src/db/database.js';
 
@@ -16,7 +15,7 @@ import type { Db } from '../src/db/database.js';
  * production scheduler on a virtual clock that moves JavaScript's Date and PostgreSQL's now() together.
  */
 
-let t: Awaited<ReturnType<typeof createTestDatabase>>;
+let world: ClockedApi;
 let db: Db;
 let app: FastifyInstance;
 let runtime: Runtime;
@@ -34,10 +33,8 @@ interface CaseJson {
 interface TaskJson { id: string; elementId: string; dueAt: string | null; caseNumber: string | null; light: string | null }
 
 before(async () => {
-  t = await createTestDatabase('duban_appr', { virtualClock: true });
-  db = t.db;
-  clock = new VirtualClock(db);
-  ({ app, runtime } = await apiApp(db));
+  world = await clockedApiApp('duban_appr');
+  ({ db, clock, app, runtime, scheduler } = world);
   [admin, market, health] = await Promise.all(['admin', 'market.clerk', 'health.clerk'].map((u) => login(app, u)));
   for (const item of [
     { code: 'A-5DAY', name: '食品经营许可(审批测试)', departmentId: 'market', promisedDays: 5, statutoryDays: 20 },
@@ -47,14 +44,9 @@ before(async () => {
     const r = await as(app, admin, { method: 'POST', url: '/api/items', payload: item });
     assert.equal(r.statusCode, 201, r.body);
   }
-  scheduler = new TimerScheduler(db, runtime.engine, { pollMs: 50, concurrency: 1, log: () => undefined });
   scheduler.start();
 });
-after(async () => {
-  await scheduler.stop();
-  await app.close();
-  await t.drop();
-});
+after(() => world.close());
 
 async function intake(itemCode = 'A-5DAY', applicantName = '张三'): Promise<CaseJson> {
   const r = await as(app, market, { method: 'POST', url: '/api/cases', payload: { itemCode, applicantName, applicantType: 1, idType: 'resident_id', idNumber: PERSON, phone: '+8613800001111' } });

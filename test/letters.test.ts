@@ -5,19 +5,16 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createTestDatabase } from './support/db.js';
-import { VirtualClock } from './support/clock.js';
-import { apiApp, login, as, type Session } from './support/api.js';
-import { TimerScheduler } from '../src/engine/scheduler.js';
-import { OutboxDispatcher } from '../src/engine/outbox.js';
+import type { VirtualClock } from './support/clock.js';
+import { clockedApiApp, login, as, type ClockedApi, type Session } from './support/api.js';
+import type { TimerScheduler } from '../src/engine/scheduler.js';
+import type { OutboxDispatcher } from '../src/engine/outbox.js';
 import type { SmsProvider } from '../src/notify/sms.js';
-import type { Runtime } from '../src/runtime.js';
 import type { Db } from '../src/db/database.js';
 
-let t: Awaited<ReturnType<typeof createTestDatabase>>;
+let world: ClockedApi;
 let db: Db;
 let app: FastifyInstance;
-let runtime: Runtime;
 let clock: VirtualClock;
 let scheduler: TimerScheduler;
 let outbox: OutboxDispatcher;
@@ -27,17 +24,12 @@ const sms: SmsProvider = { name: 'test', send: async (m, key) => { sent.push({ t
 const work = mkdtempSync(path.join(tmpdir(), 'duban-letters-'));
 
 before(async () => {
-  t = await createTestDatabase('duban_letters', { virtualClock: true });
-  db = t.db;
-  clock = new VirtualClock(db);
-  ({ app, runtime } = await apiApp(db, { sms }));
+  world = await clockedApiApp('duban_letters', { sms });
+  ({ db, clock, app, scheduler, outbox } = world);
   [admin, market, health, inspector] = await Promise.all(['admin', 'market.clerk', 'health.clerk', 'inspector'].map((u) => login(app, u)));
-  scheduler = new TimerScheduler(db, runtime.engine, { pollMs: 50, concurrency: 1, log: () => undefined });
-  outbox = new OutboxDispatcher(db, runtime.services, { pollMs: 50, concurrency: 1, log: () => undefined });
 });
 after(async () => {
-  await app.close();
-  await t.drop();
+  await world.close();
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -1,10 +1,9 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { createTestDatabase } from './support/db.js';
-import { VirtualClock } from './support/clock.js';
-import { apiApp, login, as, type Session } from './support/api.js';
-import { TimerScheduler } from '../src/engine/scheduler.js';
+import type { VirtualClock } from './support/clock.js';
+import { clockedApiApp, login, as, type ClockedApi, type Session } from './support/api.js';
+import type { TimerScheduler } from '../src/engine/scheduler.js';
 import { shanghaiDay } from '../src/calendar/calendar.js';
 import { demoProjectInputs } from '../src/domain/projects/demo.js';
 import type { Db } from '../src/db/database.js';
@@ -14,7 +13,7 @@ import type { Db } from '../src/db/database.js';
  * milestones fall due through the production scheduler on a clock that moves (JavaScript and PostgreSQL);
  * every request is HTTP with a real session or a phone link.
  */
-let t: Awaited<ReturnType<typeof createTestDatabase>>;
+let world: ClockedApi;
 let db: Db;
 let app: FastifyInstance;
 let clock: VirtualClock;
@@ -26,12 +25,8 @@ let inspector: Session;
 const DAY = 86_400_000;
 
 before(async () => {
-  t = await createTestDatabase('duban_proj', { virtualClock: true });
-  db = t.db;
-  clock = new VirtualClock(db);
-  const built = await apiApp(db);
-  app = built.app;
-  scheduler = new TimerScheduler(db, built.engine, { pollMs: 50, concurrency: 1, log: () => undefined });
+  world = await clockedApiApp('duban_proj');
+  ({ db, clock, app, scheduler } = world);
   await loginAll();
 });
 
@@ -44,10 +39,7 @@ async function pass(ms: number) {
   await clock.advance(ms);
   await loginAll();
 }
-after(async () => {
-  await app.close();
-  await t.drop();
-});
+after(() => world.close());
 
 const day = (offsetDays: number) => shanghaiDay(new Date(Date.now() + offsetDays * DAY));
 

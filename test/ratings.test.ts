@@ -6,17 +6,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import type { FastifyInstance } from 'fastify';
-import { createTestDatabase } from './support/db.js';
-import { VirtualClock } from './support/clock.js';
-import { apiApp, login, as, type Session } from './support/api.js';
+import type { VirtualClock } from './support/clock.js';
+import { clockedApiApp, login, as, type ClockedApi, type Session } from './support/api.js';
 import { residentIdCheck } from '../src/domain/cases/identity.js';
-import { TimerScheduler } from '../src/engine/scheduler.js';
-import { OutboxDispatcher } from '../src/engine/outbox.js';
+import type { TimerScheduler } from '../src/engine/scheduler.js';
+import type { OutboxDispatcher } from '../src/engine/outbox.js';
 import type { SmsProvider } from '../src/notify/sms.js';
 import type { Runtime } from '../src/runtime.js';
 import type { Db } from '../src/db/database.js';
 
-let t: Awaited<ReturnType<typeof createTestDatabase>>;
+let world: ClockedApi;
 let db: Db;
 let app: FastifyInstance;
 let runtime: Runtime;
@@ -33,13 +32,9 @@ const work = mkdtempSync(path.join(tmpdir(), 'duban-ratings-'));
 const PERSON = (() => { const f = '37140219850101123'; return f + residentIdCheck(f); })();
 
 before(async () => {
-  t = await createTestDatabase('duban_ratings', { virtualClock: true });
-  db = t.db;
-  clock = new VirtualClock(db);
-  ({ app, runtime } = await apiApp(db, { sms }));
+  world = await clockedApiApp('duban_ratings', { sms });
+  ({ db, clock, app, runtime, scheduler, outbox } = world);
   await relogin();
-  scheduler = new TimerScheduler(db, runtime.engine, { pollMs: 50, concurrency: 1, log: () => undefined });
-  outbox = new OutboxDispatcher(db, runtime.services, { pollMs: 50, concurrency: 1, log: () => undefined });
   marketItem = (await db('items').where({ department_id: 'market' }).orderBy('code').first('code')).code;
   const sys = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'rating.platform', displayName: '好差评平台', password: 'platform-pass-1', roles: ['system'] } });
   assert.equal(sys.statusCode, 201, sys.body);
@@ -50,8 +45,7 @@ before(async () => {
   token = tok.json().token;
 });
 after(async () => {
-  await app.close();
-  await t.drop();
+  await world.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -108,7 +102,7 @@ function csvOf(prefix: string, rows: number, item: string): { text: string; bad:
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args],
-    { env: { ...process.env, DATABASE_URL: t.url }, maxBuffer: 64 * 1024 * 1024 },
+    { env: { ...process.env, DATABASE_URL: world.t.url }, maxBuffer: 64 * 1024 * 1024 },
     (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr })));
 }
 

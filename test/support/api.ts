@@ -5,6 +5,10 @@ import { installShipped } from '../../src/server.js';
 import type { SmsProvider } from '../../src/notify/sms.js';
 import { seedDemo, DEMO_PASSWORD } from '../../src/demo.js';
 import type { Db } from '../../src/db/database.js';
+import { TimerScheduler } from '../../src/engine/scheduler.js';
+import { OutboxDispatcher } from '../../src/engine/outbox.js';
+import { createTestDatabase } from './db.js';
+import { VirtualClock } from './clock.js';
 
 export interface Session {
   cookie: string;
@@ -42,4 +46,39 @@ export function as(app: FastifyInstance, s: Session | null, opts: InjectOptions)
     headers['x-csrf-token'] = s.csrf;
   }
   return app.inject({ ...opts, headers });
+}
+
+/**
+ * What the domain tests drive: the API on a fresh demo database under the virtual clock (support/clock.ts),
+ * with the production timer scheduler and outbox dispatcher on it, not started (a test starts them or
+ * drains them as it needs). close() stops both and drops the database.
+ */
+export interface ClockedApi {
+  t: Awaited<ReturnType<typeof createTestDatabase>>;
+  db: Db;
+  clock: VirtualClock;
+  app: FastifyInstance;
+  runtime: Runtime;
+  scheduler: TimerScheduler;
+  outbox: OutboxDispatcher;
+  close(): Promise<void>;
+}
+
+export async function clockedApiApp(prefix: string, opts: { sms?: SmsProvider } = {}): Promise<ClockedApi> {
+  const t = await createTestDatabase(prefix, { virtualClock: true });
+  const db = t.db;
+  const clock = new VirtualClock(db);
+  const { app, runtime } = await apiApp(db, opts);
+  const quiet = { pollMs: 50, concurrency: 1, log: () => undefined };
+  const scheduler = new TimerScheduler(db, runtime.engine, quiet);
+  const outbox = new OutboxDispatcher(db, runtime.services, quiet);
+  return {
+    t, db, clock, app, runtime, scheduler, outbox,
+    async close() {
+      await scheduler.stop();
+      await outbox.stop();
+      await app.close();
+      await t.drop();
+    },
+  };
 }
