@@ -8,7 +8,6 @@
  * Standalone: `node --import tsx bench/burst.ts [--quick]` (BENCH_BURST sets the count); `npm run bench`
  * runs it as its own section. BENCH_BURST_COMPARE_BATCH=1 adds drains at one timer per claim, interleaved, in the same run.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
@@ -16,7 +15,7 @@ import type { Db } from '../src/db/database.js';
 import type { WorkflowEngine } from '../src/engine/engine.js';
 import type { FromBurstWorker, ToBurstWorker } from './burst-worker.js';
 import { PROCESS_KEY } from './diagram.js';
-import { busyShare, cpuTicks, pgCpuDelta, pgCpuSample, sleep } from './support.js';
+import { BenchChild, busyShare, cpuTicks, pgCpuDelta, pgCpuSample, sleep } from './support.js';
 import { makeTemplate, type Template } from './timer-lag.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,35 +65,10 @@ export interface BurstResult {
   compare?: { batchSize: number; one: DrainResult; two: DrainResult; burstVsPgBoss: number; burstTwoVsPgBoss: number };
 }
 
-class Child {
-  private readonly proc: ChildProcess;
-  private waiting: Array<{ type: FromBurstWorker['type']; resolve: (m: FromBurstWorker) => void; reject: (e: Error) => void }> = [];
-
-  constructor(readonly name: string) {
-    this.proc = fork(path.join(here, 'burst-worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-    this.proc.on('message', (m: FromBurstWorker) => {
-      if (m.type === 'error') return void this.waiting.shift()?.reject(new Error(`${this.name}: ${m.message}`));
-      const i = this.waiting.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
-    });
-    this.proc.on('exit', (code) => {
-      for (const w of this.waiting.splice(0)) w.reject(new Error(`${this.name} exited with ${code}`));
-    });
-  }
-
-  request<T extends FromBurstWorker['type']>(msg: ToBurstWorker, reply: T): Promise<Extract<FromBurstWorker, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ type: reply, resolve: resolve as (m: FromBurstWorker) => void, reject });
-      this.proc.send(msg);
-    });
-  }
-
-  async exit(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const gone = new Promise((r) => this.proc.once('exit', r));
-    this.proc.send({ type: 'exit' } satisfies ToBurstWorker);
-    await Promise.race([gone, sleep(10_000)]);
-    if (this.proc.exitCode === null) this.proc.kill();
+/** A burst child process (burst-worker.ts). */
+class Child extends BenchChild<ToBurstWorker, FromBurstWorker> {
+  constructor(name: string) {
+    super(name, path.join(here, 'burst-worker.ts'));
   }
 }
 

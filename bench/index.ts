@@ -10,7 +10,6 @@
  * process, BENCH_MEMORY_INSTANCES [600], BENCH_CONCURRENCY [8] commands in flight per process,
  * BENCH_PENDING [100000], BENCH_TIMER_RATE [100], BENCH_TIMER_SECONDS [20], BENCH_BURST [10000] timers due at once (bench/burst.ts). `--quick` shrinks all.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { apiLoad, apiSummary, type ApiLoadResult } from './api-load.js';
 import os from 'node:os';
@@ -22,7 +21,7 @@ import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry } from '../src/engine/services.js';
 import { BENCH_XML } from './diagram.js';
 import type { MemoryResult } from './memory.js';
-import { adminQuery, busyShare, cpuTicks, createBenchDatabase, findServer, pgCpuMs, round, sleep } from './support.js';
+import { adminQuery, BenchChild, busyShare, cpuTicks, createBenchDatabase, findServer, pgCpuMs, round, sleep } from './support.js';
 import { runTimerLag, type TimerLagResult } from './timer-lag.js';
 import { printBurst, runBurst, type BurstResult } from './burst.js';
 import type { DurablePhase, FromWorker, PhaseDone, ToWorker } from './worker.js';
@@ -50,39 +49,10 @@ const log = (m: string) => console.log(`[bench ${new Date().toISOString().slice(
 
 // ---------------------------------------------------------------- child processes
 
-class Worker {
-  private readonly child: ChildProcess;
-  private waiting: Array<{ type: FromWorker['type']; resolve: (m: FromWorker) => void; reject: (e: Error) => void }> = [];
-
-  constructor(readonly name: string) {
-    this.child = fork(path.join(here, 'worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-    this.child.on('message', (m: FromWorker) => {
-      if (m.type === 'error') {
-        const w = this.waiting.shift();
-        w?.reject(new Error(`${this.name}: ${m.message}`));
-        return;
-      }
-      const i = this.waiting.findIndex((w) => w.type === m.type);
-      if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
-    });
-    this.child.on('exit', (code) => {
-      for (const w of this.waiting.splice(0)) w.reject(new Error(`${this.name} exited with ${code}`));
-    });
-  }
-
-  request<T extends FromWorker['type']>(msg: ToWorker, reply: T): Promise<Extract<FromWorker, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ type: reply, resolve: resolve as (m: FromWorker) => void, reject });
-      this.child.send(msg);
-    });
-  }
-
-  async exit(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
-    this.child.send({ type: 'exit' } satisfies ToWorker);
-    await Promise.race([gone, sleep(10_000)]);
-    if (this.child.exitCode === null) this.child.kill();
+/** A durable-load or in-memory child process (worker.ts). */
+class Worker extends BenchChild<ToWorker, FromWorker> {
+  constructor(name: string) {
+    super(name, path.join(here, 'worker.ts'));
   }
 }
 

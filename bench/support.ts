@@ -1,3 +1,4 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -167,4 +168,42 @@ export function pgCpuSample(dbName: string): Map<string, number> | null {
     }
   }
   return found ? out : null;
+}
+
+/**
+ * A bench child process (`node --import tsx <script>`) spoken to by typed messages: request() sends one
+ * and resolves with the first reply of the named type; a reply of type `error` rejects the oldest
+ * request; the child's exit rejects whatever still waits.
+ */
+export class BenchChild<To extends { type: string }, From extends { type: string }> {
+  private readonly proc: ChildProcess;
+  private waiting: Array<{ type: From['type']; resolve: (m: From) => void; reject: (e: Error) => void }> = [];
+
+  constructor(readonly name: string, script: string) {
+    this.proc = fork(script, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    this.proc.on('message', (m: From) => {
+      if (m.type === 'error') return void this.waiting.shift()?.reject(new Error(`${this.name}: ${(m as { message?: string }).message}`));
+      const i = this.waiting.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(m);
+    });
+    this.proc.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`${this.name} exited with ${code}`));
+    });
+  }
+
+  request<T extends From['type']>(msg: To, reply: T): Promise<Extract<From, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ type: reply, resolve: resolve as (m: From) => void, reject });
+      this.proc.send(msg);
+    });
+  }
+
+  /** Ask the child to exit (its `exit` message); kill it when it has not gone within 10 s. */
+  async exit(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const gone = new Promise((r) => this.proc.once('exit', r));
+    this.proc.send({ type: 'exit' });
+    await Promise.race([gone, sleep(10_000)]);
+    if (this.proc.exitCode === null) this.proc.kill();
+  }
 }
