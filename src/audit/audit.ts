@@ -187,15 +187,10 @@ export interface AuditReport {
   keyId: string;
 }
 
-interface StoredRow {
+/** A row as read back: the entry (its time as the driver returns it) with its place in the chain. */
+interface StoredRow extends Omit<AuditRow, 'at'> {
   id: number;
   at: Date | string;
-  actor: string | null;
-  action: string;
-  entity_type: string;
-  entity_id: string | null;
-  before: unknown;
-  after: unknown;
   prev_hash: string;
   hash: string;
   key_id: string | null;
