@@ -155,9 +155,10 @@ export class TimerScheduler {
    */
   private async pushBack(timer: ClaimedTimer, err: unknown): Promise<void> {
     const pushed = await this.db.transaction(async (trx) => {
-      const due = await trx('timers').where({ id: timer.id }).andWhere('due_at', '<=', trx.raw('now()')).forUpdate().first('id');
-      if (!due) return false;
-      await trx('timers').where({ id: timer.id }).update({ due_at: trx.raw(`now() + interval '1 minute'`) });
+      // The UPDATE locks the row and re-checks its condition after a concurrent push-back commits.
+      const moved = await trx('timers').where({ id: timer.id }).andWhere('due_at', '<=', trx.raw('now()'))
+        .update({ due_at: trx.raw(`now() + interval '1 minute'`) });
+      if (!moved) return false;
       await trx('incidents').insert({ instance_id: timer.instance_id, element_id: timer.element_id, kind: 'timer', message: String((err as Error).message ?? err) });
       return true;
     });
