@@ -21,7 +21,7 @@ import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry } from '../src/engine/services.js';
 import { BENCH_XML } from './diagram.js';
 import type { MemoryResult } from './memory.js';
-import { adminQuery, BenchChild, busyShare, cpuTicks, createBenchDatabase, findServer, pgCpuMs, round, sleep } from './support.js';
+import { adminQuery, BenchChild, busyShare, cpuTicks, createBenchDatabase, findServer, LockWaitSampler, pgCpuMs, round, sleep } from './support.js';
 import { runTimerLag, type TimerLagResult } from './timer-lag.js';
 import { printBurst, runBurst, type BurstResult } from './burst.js';
 import type { DurablePhase, FromWorker, PhaseDone, ToWorker } from './worker.js';
@@ -43,7 +43,7 @@ const P = {
   timerSeconds: num('BENCH_TIMER_SECONDS', 20, 5),
   burst: num('BENCH_BURST', 10_000, 500),
 };
-const TARGET = { durableVsMemory: 0.7, twoVsOne: 1.6, timerP99Ms: 1000, floorRatio: 1.3, startVsMemory: 0.8, auditLockWaitMs: 1 };
+const TARGET = { durableVsMemory: 0.7, twoVsOne: 1.6, timerP99Ms: 1000, floorRatio: 1.3, startVsMemory: 0.8, lockWaitMs: 1 };
 
 const log = (m: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
@@ -72,9 +72,12 @@ interface PhaseResult {
   perProcess: Array<{ ops: number; opsPerSec: number }>;
   /** PostgreSQL round trips per operation (BEGIN and COMMIT included). */
   roundTripsPerOp: number;
-  /** Audit chain appends and the chain-head lock wait per operation (PostgreSQL's clock around the lock). */
+  /** Audit entries queued per operation (commands take no audit lock: entries are sealed after commit). */
   auditAppendsPerOp: number;
-  auditLockWaitMsPerOp: number;
+  /** Time this database's backends waited for any lock, per operation (sampled from pg_stat_activity). */
+  lockWaitMsPerOp: number;
+  /** Audit sealing in the workers: entries per seal round and their mean and max time from commit to chain. */
+  audit: { entriesPerRound: number; lagMsMean: number; lagMsMax: number };
 }
 
 interface DurableResult {
@@ -96,9 +99,13 @@ async function runDurable(url: string, dbName: string, processes: number): Promi
       await Promise.all(workers.map((w) => w.request({ type: 'prepare', phase, instances: P.instances }, 'prepared')));
       const cpu0 = cpuTicks();
       const pg0 = pgCpuMs(dbName);
+      const locks = new LockWaitSampler(url, dbName);
+      await locks.start();
       const done: PhaseDone[] = await Promise.all(workers.map((w) => w.request({ type: 'go' }, 'done')));
       const machineBusy = busyShare(cpu0, cpuTicks());
       const pg1 = pgCpuMs(dbName);
+      const waited = await locks.stop();
+      const sum = (f: (d: PhaseDone) => number) => done.reduce((a, d) => a + f(d), 0);
       const ops = done.reduce((a, d) => a + d.ops, 0);
       const seconds = (Math.max(...done.map((d) => d.t1)) - Math.min(...done.map((d) => d.t0))) / 1000;
       phases.push({
@@ -108,11 +115,16 @@ async function runDurable(url: string, dbName: string, processes: number): Promi
         pgCpuMsPerOp: pg0 !== null && pg1 !== null ? (pg1 - pg0) / Math.max(1, ops) : null,
         perProcess: done.map((d) => ({ ops: d.ops, opsPerSec: d.ops / ((d.t1 - d.t0) / 1000) })),
         roundTripsPerOp: done.reduce((a, d) => a + d.roundTrips, 0) / Math.max(1, ops),
-        auditAppendsPerOp: done.reduce((a, d) => a + d.auditAppends, 0) / Math.max(1, ops),
-        auditLockWaitMsPerOp: done.reduce((a, d) => a + d.auditLockWaitMs, 0) / Math.max(1, ops),
+        auditAppendsPerOp: sum((d) => d.auditAppends) / Math.max(1, ops),
+        lockWaitMsPerOp: waited.waitMs / Math.max(1, ops),
+        audit: {
+          entriesPerRound: sum((d) => d.seal.sealed) / Math.max(1, sum((d) => d.seal.rounds)),
+          lagMsMean: sum((d) => d.seal.lagMsSum) / Math.max(1, sum((d) => d.seal.sealed)),
+          lagMsMax: Math.max(0, ...done.map((d) => d.seal.lagMsMax)),
+        },
       });
       const last = phases[phases.length - 1]!;
-      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy; ${last.roundTripsPerOp.toFixed(1)} round trips, audit lock wait ${last.auditLockWaitMsPerOp.toFixed(3)} ms per op`);
+      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy; ${last.roundTripsPerOp.toFixed(1)} round trips, lock wait ${last.lockWaitMsPerOp.toFixed(3)} ms per op; audit sealed ${last.audit.entriesPerRound.toFixed(0)} per round, ${last.audit.lagMsMean.toFixed(0)} ms after commit (max ${last.audit.lagMsMax.toFixed(0)})`);
     }
     const verified = { completed: 0, running: 0, other: 0 };
     for (const w of workers) {
@@ -284,7 +296,7 @@ function floorSection(memory: MemoryResult[], one: DurableResult, two: DurableRe
   return {
     floorRatio: durableCompletionCpuMs / floor.completeCpuMs,
     startRatio: durableStartCpuMs / cached.startCpuMs,
-    auditLockWaitMs: per(two.phases, (p) => p.auditLockWaitMsPerOp),
+    lockWaitMs: per(two.phases, (p) => p.lockWaitMsPerOp),
     floor: {
       floorCompletionCpuMs: floor.completeCpuMs,
       durableCompletionCpuMs,
@@ -294,8 +306,10 @@ function floorSection(memory: MemoryResult[], one: DurableResult, two: DurableRe
       durableStartCpuMs,
       roundTripsPerCompletion: per(completions(one), (p) => p.roundTripsPerOp),
       roundTripsPerStart: one.phases[0]!.roundTripsPerOp,
-      auditLockWaitMsOneProcess: per(one.phases, (p) => p.auditLockWaitMsPerOp),
-      auditLockWaitMsTwoProcesses: per(two.phases, (p) => p.auditLockWaitMsPerOp),
+      lockWaitMsOneProcess: per(one.phases, (p) => p.lockWaitMsPerOp),
+      lockWaitMsTwoProcesses: per(two.phases, (p) => p.lockWaitMsPerOp),
+      auditSealLagMsMeanTwoProcesses: per(two.phases, (p) => p.audit.lagMsMean),
+      auditSealLagMsMaxTwoProcesses: Math.max(...two.phases.map((p) => p.audit.lagMsMax)),
     },
   };
 }
@@ -308,7 +322,8 @@ function printFloor(f: ReturnType<typeof floorSection>): void {
   console.log(`bpmn-engine recover + signal + getState + stringify  ${x.floorCompletionCpuMs.toFixed(2).padStart(6)}  ${f.floorRatio.toFixed(2).padStart(6)}  <= ${TARGET.floorRatio}  ${mark(f.floorRatio <= TARGET.floorRatio)}`);
   console.log(`durable start / in-memory (cached) start             ${x.durableStartCpuMs.toFixed(2).padStart(6)}  ${f.startRatio.toFixed(2).padStart(6)}  <= ${(1 / TARGET.startVsMemory).toFixed(2)} (start >= ${TARGET.startVsMemory}x)  ${mark(f.startRatio <= 1 / TARGET.startVsMemory)}`);
   console.log(`round trips: ${x.roundTripsPerCompletion.toFixed(1)} per completion, ${x.roundTripsPerStart.toFixed(1)} per start (BEGIN and COMMIT included)`);
-  console.log(`audit chain lock wait per command: ${x.auditLockWaitMsTwoProcesses.toFixed(3)} ms with 2 processes (${x.auditLockWaitMsOneProcess.toFixed(3)} ms with 1)  target < ${TARGET.auditLockWaitMs} ms  ${mark(f.auditLockWaitMs < TARGET.auditLockWaitMs)}`);
+  console.log(`lock wait per command (any lock, sampled): ${x.lockWaitMsTwoProcesses.toFixed(3)} ms with 2 processes (${x.lockWaitMsOneProcess.toFixed(3)} ms with 1)  target < ${TARGET.lockWaitMs} ms  ${mark(f.lockWaitMs < TARGET.lockWaitMs)}`);
+  console.log(`audit entries reach the chain ${x.auditSealLagMsMeanTwoProcesses.toFixed(0)} ms after commit on average with 2 processes (max ${x.auditSealLagMsMaxTwoProcesses.toFixed(0)} ms); commands take no audit lock`);
 }
 
 /** Issue 12: GET /api/tasks at 50 clients answers within this at p99. */

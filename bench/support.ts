@@ -207,3 +207,45 @@ export class BenchChild<To extends { type: string }, From extends { type: string
     if (this.proc.exitCode === null) this.proc.kill();
   }
 }
+
+/**
+ * Time commands spend waiting for any heavyweight lock (row, advisory, transaction), sampled: every
+ * `everyMs` one query counts this database's backends whose wait_event_type is 'Lock'; the sum times
+ * the interval estimates total lock-wait time. It covers every lock, not only one we know of.
+ */
+export class LockWaitSampler {
+  private client: pg.Client;
+  private timer: NodeJS.Timeout | undefined;
+  private waitingSamples = 0;
+  private samples = 0;
+  private busy = false;
+
+  constructor(url: string, private dbName: string, private everyMs = 20) {
+    this.client = new pg.Client({ connectionString: url, application_name: 'duban-bench-sampler' });
+  }
+
+  async start(): Promise<void> {
+    await this.client.connect();
+    this.timer = setInterval(() => void this.sample(), this.everyMs);
+  }
+
+  private async sample(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const { rows } = await this.client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name <> 'duban-bench-sampler'", [this.dbName]);
+      this.waitingSamples += rows[0]!.n;
+      this.samples++;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Estimated milliseconds of lock waiting in all, over the samples taken. */
+  async stop(): Promise<{ waitMs: number; samples: number }> {
+    clearInterval(this.timer);
+    await this.client.end();
+    return { waitMs: this.waitingSamples * this.everyMs, samples: this.samples };
+  }
+}

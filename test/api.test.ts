@@ -8,6 +8,7 @@ import { bpmn, flows } from './support/bpmn.js';
 import { buildApp } from '../src/http/app.js';
 import { createRuntime } from '../src/runtime.js';
 import type { Db } from '../src/db/database.js';
+import { sealed } from './support/audit.js';
 
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Db;
@@ -53,7 +54,7 @@ describe('authentication', () => {
     const bad = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'admin', password: 'wrong-password' } });
     assert.equal(bad.statusCode, 401);
     assert.match(String(bad.headers['content-type']), /problem\+json/);
-    const row = await db('audit_log').where({ action: 'login.failed' }).first();
+    const row = await (await sealed(db))('audit_log').where({ action: 'login.failed' }).first();
     assert.equal(row.actor, 'admin');
   });
 
@@ -110,7 +111,7 @@ describe('people', () => {
     assert.equal(noDept.json().departmentId, null);
     const dup = await as(app, admin, { method: 'POST', url: '/api/users', payload: { username: 'tax.clerk', displayName: 'x', password: 'secret-pass-1', roles: ['clerk'] } });
     assert.equal(dup.statusCode, 409);
-    assert.ok(await db('audit_log').where({ action: 'user.updated', entity_id: row.id }).first());
+    assert.ok(await (await sealed(db))('audit_log').where({ action: 'user.updated', entity_id: row.id }).first());
   });
 
   test('clerks see only their department’s users; only admins change people', async () => {
@@ -449,8 +450,8 @@ describe('operations console and departments', () => {
     assert.equal((await as(app, admin, { method: 'POST', url: '/api/process-definitions/nope:9/suspend' })).statusCode, 404);
     const listed = await as(app, admin, { method: 'GET', url: '/api/process-definitions?key=api_case' });
     assert.ok(listed.json().items.every((d: { suspendedAt: string | null }) => d.suspendedAt === null));
-    assert.ok(await db('audit_log').where({ action: 'definition.suspended', entity_id: second.id }).first());
-    assert.ok(await db('audit_log').where({ action: 'definition.activated', entity_id: second.id }).first());
+    assert.ok(await (await sealed(db))('audit_log').where({ action: 'definition.suspended', entity_id: second.id }).first());
+    assert.ok(await (await sealed(db))('audit_log').where({ action: 'definition.activated', entity_id: second.id }).first());
   });
 
   test('timers due soon and the SMS backlog, for admins', async () => {
@@ -483,7 +484,7 @@ describe('operations console and departments', () => {
     assert.equal((await as(app, market, { method: 'PATCH', url: '/api/departments/market', payload: { name: 'x' } })).statusCode, 403);
     assert.equal((await as(app, admin, { method: 'PATCH', url: '/api/departments/nowhere', payload: { name: 'x' } })).statusCode, 404);
     assert.equal((await as(app, admin, { method: 'PATCH', url: '/api/departments/market', payload: {} })).statusCode, 400);
-    assert.ok(await db('audit_log').where({ action: 'department.updated', entity_id: 'market' }).first());
+    assert.ok(await (await sealed(db))('audit_log').where({ action: 'department.updated', entity_id: 'market' }).first());
   });
 });
 

@@ -7,6 +7,7 @@ import { residentIdCheck } from '../src/domain/cases/identity.js';
 import type { TimerScheduler } from '../src/engine/scheduler.js';
 import type { Runtime } from '../src/runtime.js';
 import type { Db } from '../src/db/database.js';
+import { sealed } from './support/audit.js';
 
 /**
  * Issue 11, the approval procedure (acceptance 1 and 2): 不予受理, 补正 stopping and restarting the clock by
@@ -350,7 +351,7 @@ describe('finding things (the task list API)', () => {
     assert.deepEqual(comments.map((m) => [m.body, m.taskName, m.authorName]), [['申请人来电,明日补交照片', '受理', '王丽(市场监管)'], ['已电话核实', null, '孙悦(市场监管)']]);
     const history = (await as(app, market, { method: 'GET', url: `/api/process-instances/${c.id}` })).json().history as Array<{ kind: string }>;
     assert.deepEqual(['task.reassigned', 'task.delegated', 'comment.added'].map((k) => history.some((h) => h.kind === k)), [true, true, true]);
-    const audit = await db('audit_log').whereIn('action', ['task.reassigned', 'task.delegated', 'comment.added']).count('* as n').first();
+    const audit = await (await sealed(db))('audit_log').whereIn('action', ['task.reassigned', 'task.delegated', 'comment.added']).count('* as n').first();
     assert.ok(Number(audit!.n) >= 4);
   });
 });

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { createTestDatabase } from './support/db.js';
 import { freePort } from './support/ports.js';
 import { seedDemo } from '../src/demo.js';
-import { appendAudit, canonical, verifyAuditTrail } from '../src/audit/audit.js';
+import { appendAudit, canonical, sealAudit, verifyAuditTrail } from '../src/audit/audit.js';
 import { createDb, migrateFor, type Db } from '../src/db/database.js';
 import { auditProtection } from '../src/db/roles.js';
 import { loadConfig } from '../src/config.js';
@@ -59,6 +59,7 @@ async function tamper(db: Db, fn: (trx: Db) => Promise<void>): Promise<void> {
 
 async function touch(db: Db, n: number, prefix = 'C'): Promise<number[]> {
   for (let i = 0; i < n; i++) await appendAudit(db, { actor: 'tester', action: 'case.touched', entityType: 'case', entityId: `${prefix}-${i}`, before: { n: i }, after: { n: i + 1, note: '备注' } });
+  await sealAudit(db, { settleMs: 30_000 });
   return (await db('audit_log').where('entity_id', 'like', `${prefix}-%`).orderBy('id').select('id')).map((r) => Number(r.id));
 }
 
@@ -76,6 +77,7 @@ test('several rows in one transaction, savepoints and many transactions from two
     }).catch(() => undefined);
     await appendAudit(trx, { actor: 'system', action: 'case.third', entityType: 'case', entityId: 'TQ1' });
   });
+  await sealAudit(t.db, { settleMs: 30_000 });
   const actions = (await t.db('audit_log').whereIn('entity_id', ['TQ1', 'DB1', 'savepoint']).orderBy('id').select('action')).map((r) => r.action);
   assert.deepEqual(actions, ['case.warned', 'case.escalated', 'kept', 'case.third'], 'in order, the rolled-back savepoint left nothing');
 
@@ -100,6 +102,9 @@ test('several rows in one transaction, savepoints and many transactions from two
     await appendAudit(trx, { actor: 'main', action: 'race', entityType: 'test', entityId: `main-${i}-a` });
     await appendAudit(trx, { actor: 'main', action: 'race', entityType: 'test', entityId: `main-${i}-b` });
   }))]);
+  // The workers' handles sealed what they queued before exiting; this process's sealer runs in the background.
+  await sealAudit(t.db, { settleMs: 30_000 });
+  assert.equal(Number((await t.db('audit_queue').count('* as n').first())!.n), 0, 'every committed entry is in the chain');
   assert.equal(Number((await t.db('audit_log').where({ action: 'race' }).count('* as n').first())!.n), 2 * 40 * 3 + 20);
   const forks = await t.db.raw('SELECT prev_hash FROM audit_log GROUP BY prev_hash HAVING count(*) > 1');
   assert.equal(forks.rows.length, 0, 'no row has two successors');
@@ -109,20 +114,53 @@ test('several rows in one transaction, savepoints and many transactions from two
   assert.match(r.out, /intact: \d+ rows/);
 });
 
-test('the chain head is not locked across a command: another transaction appends and commits meanwhile', { timeout: 60_000 }, async () => {
+test('commands take no audit lock; the chain takes entries in transaction order, and waits for an open older transaction', { timeout: 60_000 }, async () => {
   const t = await freshDb();
   const slow = await t.db.transaction();
+  // `slow` has written (so it has a transaction id) and is still open.
+  await slow.raw("SET LOCAL lock_timeout = '10s'");
+  await slow('departments').insert({ id: 'slowdept', name: '慢' });
   await appendAudit(slow, { actor: 'slow', action: 'slow.started', entityType: 'test' });
-  // While `slow` is still open, another command appends and commits; a head lock held by `slow` would time out here.
+  // Meanwhile another command appends and commits; an audit lock held by `slow` would time out here.
   await t.db.transaction(async (trx) => {
     await trx.raw("SET LOCAL lock_timeout = '10s'");
     await appendAudit(trx, { actor: 'fast', action: 'fast.done', entityType: 'test' });
   });
+  const chained = async () => (await t.db('audit_log').where('entity_type', 'test').orderBy('id').select('action')).map((r) => r.action);
+  const waiting = await verifyAuditTrail(t.db);
+  assert.equal(waiting.ok, true);
+  assert.equal(waiting.queued, 1, 'the committed entry waits for the older transaction still open');
+  assert.deepEqual(await chained(), [], 'nothing can enter the chain before an open older transaction');
+  const out = await cli(t.url, 'verify');
+  assert.match(out.out, /intact: .*1 newer entry waits for an older transaction still open/, out.out);
+
   await appendAudit(slow, { actor: 'slow', action: 'slow.finished', entityType: 'test' });
   await slow.commit();
-  const order = (await t.db('audit_log').where('entity_type', 'test').orderBy('id').select('action')).map((r) => r.action);
-  assert.deepEqual(order, ['fast.done', 'slow.started', 'slow.finished'], 'a command\'s rows join the chain when it commits');
-  assert.equal((await verifyAuditTrail(t.db)).ok, true);
+  const done = await verifyAuditTrail(t.db, { settleMs: 30_000 });
+  assert.deepEqual([done.ok, done.queued], [true, 0]);
+  assert.deepEqual(await chained(), ['slow.started', 'slow.finished', 'fast.done'], 'in transaction order, a transaction\'s rows together');
+});
+
+test('queued entries survive their process: the next server seals them', { timeout: 120_000 }, async () => {
+  const t = await freshDb();
+  await sealAudit(t.db, { settleMs: 30_000 });
+  // A handle without a sealer, as a process killed right after its commit leaves things.
+  const bare = (await import('knex')).default({ client: 'pg', connection: t.url, pool: { min: 0, max: 1 } });
+  try {
+    await bare.transaction((trx) => appendAudit(trx, { actor: 'gone', action: 'before.kill', entityType: 'test' }));
+  } finally {
+    await bare.destroy();
+  }
+  assert.equal(Number((await t.db('audit_queue').count('* as n').first())!.n), 1);
+  const env: NodeJS.ProcessEnv = { DATABASE_URL: t.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DUBAN_DATA_DIR: scratch, DUBAN_AUDIT_KEY: process.env.DUBAN_AUDIT_KEY };
+  const server = await startServer(loadConfig(env), { log: () => undefined });
+  try {
+    for (let i = 0; i < 600 && !(await t.db('audit_log').where({ action: 'before.kill' }).first()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(await t.db('audit_log').where({ action: 'before.kill' }).first(), 'sealed by the server that started next');
+  } finally {
+    await server.stop();
+  }
+  assert.equal((await cli(t.url, 'verify')).code, 0);
 });
 
 test('the serving role can only read and append: no trigger changes, no UPDATE, DELETE or TRUNCATE; start and health tell', { timeout: 180_000 }, async () => {
@@ -148,7 +186,18 @@ test('the serving role can only read and append: no trigger changes, no UPDATE, 
     // The production path: migrations as the owner (here the test superuser), then the grants.
     await migrateFor(app, t.url);
     await appendAudit(app, { actor: role, action: 'app.wrote', entityType: 'test' });
-    assert.ok(await app('audit_log').where({ action: 'app.wrote' }).first(), 'it appends and reads');
+    await sealAudit(app, { settleMs: 30_000 });
+    assert.ok(await app('audit_log').where({ action: 'app.wrote' }).first(), 'it appends, seals and reads');
+    // Queued entries are the trail too: the serving role cannot drop or change one before it is sealed,
+    // nor seal out of order (the seal function checks it is given the oldest entries).
+    await app.transaction(async (trx) => {
+      await appendAudit(trx, { actor: role, action: 'app.queued', entityType: 'test' });
+      await trx.raw("SET LOCAL duban.audit_sealing = 'on'");
+    });
+    await assert.rejects(app('audit_queue').delete(), /permission denied/);
+    await assert.rejects(app('audit_queue').update({ actor: 'mallory' }), /permission denied/);
+    await assert.rejects(app.raw('TRUNCATE audit_queue'), /permission denied/);
+    await assert.rejects(app.raw("SELECT duban_audit_seal(ARRAY[-1]::bigint[], ARRAY['x'], 'y', 'z')"), /not the oldest sealable entries/);
 
     await assert.rejects(app.raw('ALTER TABLE audit_log DISABLE TRIGGER ALL'), /must be owner/);
     await assert.rejects(app.raw('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only'), /must be owner/);
@@ -164,7 +213,7 @@ test('the serving role can only read and append: no trigger changes, no UPDATE, 
     await t.db.raw('CREATE TABLE added_later (id int)');
     await app('added_later').insert({ id: 1 });
     const { rows } = await t.db.raw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname NOT IN ('audit_log', 'knex_migrations', 'knex_migrations_lock')
+      WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname NOT IN ('audit_log', 'audit_queue', 'knex_migrations', 'knex_migrations_lock')
         AND NOT has_table_privilege(?, c.oid, 'SELECT, INSERT, UPDATE, DELETE')`, [role]);
     assert.deepEqual(rows, [], 'no table is left without grants');
 

@@ -17,6 +17,7 @@ import {
 import { calendarFunctions } from '../src/calendar/feel.js';
 import { provisionalHolidays } from '../src/calendar/calendar.js';
 import { deadlineOf } from '../src/domain/cases/deadlines.js';
+import { sealed } from './support/audit.js';
 
 const at = (s: string) => new Date(s);
 const cal = new WorkingCalendar();
@@ -371,7 +372,7 @@ describe('calendar routes', () => {
     assert.equal(again.statusCode, 404);
     assert.equal((await loadCalendar(t.db)).isWorkday('2027-01-09'), false);
 
-    const audit = await t.db('audit_log').where('entity_type', 'like', 'calendar_%').orderBy('id');
+    const audit = await (await sealed(t.db))('audit_log').where('entity_type', 'like', 'calendar_%').orderBy('id');
     assert.deepEqual(audit.map((r) => [r.action, r.entity_id, r.actor]), [
       ['calendar.day.created', '2027-01-01', 'admin'],
       ['calendar.day.updated', '2027-01-01', 'admin'],

@@ -9,6 +9,7 @@ import { TimerScheduler } from '../src/engine/scheduler.js';
 import { OutboxDispatcher } from '../src/engine/outbox.js';
 import type { Runtime } from '../src/runtime.js';
 import type { Db } from '../src/db/database.js';
+import { AUDIT_ENTRIES } from './support/audit.js';
 
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Db;
@@ -55,7 +56,7 @@ function intake(s: Session, body: Record<string, unknown>) {
 
 async function fingerprint(): Promise<string> {
   const { rows } = await db.raw(`SELECT (SELECT count(*) FROM cases) || ',' || (SELECT count(*) FROM process_instances) || ',' || (SELECT count(*) FROM case_suspensions)
-    || ',' || (SELECT count(*) FROM audit_log) || ',' || (SELECT string_agg(status || promised_at::text, ',' ORDER BY id) FROM cases) AS f`);
+    || ',' || (SELECT count(*) FROM ${AUDIT_ENTRIES} a) || ',' || (SELECT string_agg(status || promised_at::text, ',' ORDER BY id) FROM cases) AS f`);
   return rows[0].f;
 }
 

@@ -7,6 +7,7 @@ import type { TimerScheduler } from '../src/engine/scheduler.js';
 import { shanghaiDay } from '../src/calendar/calendar.js';
 import { demoProjectInputs } from '../src/domain/projects/demo.js';
 import type { Db } from '../src/db/database.js';
+import { sealed } from './support/audit.js';
 
 /**
  * Key projects (issue 14), as the owner unit, the inspector and the responsible person's phone see them:
@@ -139,7 +140,7 @@ describe('a key project through its milestones', () => {
     const instance = await db('process_instances').where({ id }).first('status');
     assert.equal(instance.status, 'completed');
     assert.equal((await db('letters').where({ subject_id: id })).length, 2, 'exactly two letters in all');
-    const audit = await db('audit_log').where({ entity_id: 'T-001' }).pluck('action');
+    const audit = await (await sealed(db))('audit_log').where({ entity_id: 'T-001' }).pluck('action');
     for (const a of ['project.registered', 'project.milestone.done', 'project.milestone.replied', 'project.completed']) assert.ok(audit.includes(a), a);
   });
 

@@ -8,6 +8,7 @@ import { residentIdCheck } from '../src/domain/cases/identity.js';
 import { normalizePhone } from '../src/notify/phone.js';
 import { shanghaiDay } from '../src/calendar/calendar.js';
 import type { Db } from '../src/db/database.js';
+import { AUDIT_ENTRIES, sealed } from './support/audit.js';
 
 /**
  * Departments stay apart and alerts never go nowhere, tried the way an attacker would: real login
@@ -52,7 +53,7 @@ async function deploy(xml: string) {
 /** Everything a refused request could have touched, for "nothing changed". */
 async function snapshot(instanceId?: string): Promise<string> {
   const counts = await db.raw(`SELECT (SELECT count(*) FROM process_instances) || ',' || (SELECT count(*) FROM tasks) || ',' || (SELECT count(*) FROM history)
-    || ',' || (SELECT count(*) FROM audit_log) || ',' || (SELECT count(*) FROM outbox) || ',' || (SELECT count(*) FROM api_tokens) || ',' || (SELECT count(*) FROM supervisions) AS c`);
+    || ',' || (SELECT count(*) FROM ${AUDIT_ENTRIES} a) || ',' || (SELECT count(*) FROM outbox) || ',' || (SELECT count(*) FROM api_tokens) || ',' || (SELECT count(*) FROM supervisions) AS c`);
   if (!instanceId) return counts.rows[0].c;
   const [i, tasks, c, s] = await Promise.all([
     db('process_instances').where({ id: instanceId }).first('version', 'variables', 'status', 'department_id'),
@@ -222,7 +223,7 @@ describe('the 督办 task follows the supervision rule', () => {
     assert.equal(done.statusCode, 200, done.body);
     const closed = await db('supervisions').where({ id: sup.id }).first();
     assert.deepEqual([closed.status, closed.closed_by, closed.result], ['closed', 'inspector', '经督办已办结'], 'the closer is the session’s user');
-    assert.ok(await db('audit_log').where({ action: 'supervision.closed', entity_id: sup.number, actor: 'inspector' }).first());
+    assert.ok(await (await sealed(db))('audit_log').where({ action: 'supervision.closed', entity_id: sup.number, actor: 'inspector' }).first());
   });
 });
 

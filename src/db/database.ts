@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { grantApplicationRole } from './roles.js';
+import { attachAuditSealer } from '../audit/seal.js';
 
 // Timestamps come back as Date; bigint ids as JS numbers (they stay far below 2^53).
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -12,11 +13,14 @@ export type Db = Knex;
 const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 export function createDb(url: string, poolMax = 10): Db {
-  return knexFactory({
+  const db = knexFactory({
     client: 'pg',
     connection: { connectionString: url, application_name: 'duban' },
     pool: { min: 0, max: poolMax },
   });
+  // Audit entries that this handle's transactions queue are sealed into the chain in the background.
+  attachAuditSealer(db);
+  return db;
 }
 
 export async function migrate(db: Db): Promise<void> {

@@ -3,7 +3,7 @@ import type { Db } from './database.js';
 /**
  * Two database roles. The owner role runs the migrations and owns every table; the application
  * role, which serves requests, may only read and write rows: no DDL, no trigger changes, and on
- * `audit_log` only SELECT and INSERT. Then neither an application bug nor someone holding the
+ * `audit_log` and `audit_queue` only SELECT and INSERT. Then neither an application bug nor someone holding the
  * server's DATABASE_URL can switch the append-only trigger off or rewrite the audit trail.
  */
 
@@ -35,8 +35,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${a};
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${a};
 ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${a};
 ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT USAGE, SELECT ON SEQUENCES TO ${a};
--- The audit trail is append-only: read and insert, nothing else.
-REVOKE UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES ON ${s}.audit_log FROM ${a};
+-- The audit trail is append-only: read and insert, nothing else. Queued entries move into the chain
+-- only through duban_audit_seal, which runs as the owner and checks what it is given.
+REVOKE UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES ON ${s}.audit_log, ${s}.audit_queue FROM ${a};
+GRANT EXECUTE ON FUNCTION ${s}.duban_audit_seal(bigint[], text[], text, text) TO ${a};
 -- Only the owner records migrations.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ${s}.knex_migrations, ${s}.knex_migrations_lock FROM ${a};`.trim();
 }
@@ -82,13 +84,14 @@ export async function auditProtection(db: Db): Promise<AuditProtection> {
   const { rows } = await db.raw<{ rows: Array<Record<string, boolean | string>> }>(`
     SELECT current_user AS role, r.rolsuper AS superuser, r.rolcreaterole AS createrole,
            pg_has_role(current_user, c.relowner, 'MEMBER') AS owner,
-           has_table_privilege(current_user, c.oid, 'UPDATE') AS can_update,
-           has_table_privilege(current_user, c.oid, 'DELETE') AS can_delete,
-           has_table_privilege(current_user, c.oid, 'TRUNCATE') AS can_truncate,
-           has_table_privilege(current_user, c.oid, 'TRIGGER') AS can_trigger,
+           bool_or(has_table_privilege(current_user, c.oid, 'UPDATE')) OVER () AS can_update,
+           bool_or(has_table_privilege(current_user, c.oid, 'DELETE')) OVER () AS can_delete,
+           bool_or(has_table_privilege(current_user, c.oid, 'TRUNCATE')) OVER () AS can_truncate,
+           bool_or(has_table_privilege(current_user, c.oid, 'TRIGGER')) OVER () AS can_trigger,
            has_schema_privilege(current_user, c.relnamespace, 'CREATE') AS can_create
       FROM pg_class c, pg_roles r
-     WHERE c.oid = 'audit_log'::regclass AND r.rolname = current_user`);
+     WHERE c.oid IN ('audit_log'::regclass, to_regclass('audit_queue')) AND r.rolname = current_user
+     ORDER BY c.oid = 'audit_log'::regclass DESC`);
   const r = rows[0]!;
   const problems: string[] = [];
   if (r.superuser) problems.push('is a superuser (can disable the append-only trigger and rewrite rows)');
@@ -96,7 +99,7 @@ export async function auditProtection(db: Db): Promise<AuditProtection> {
   if (!r.superuser && r.createrole) problems.push('has CREATEROLE (can grant itself other roles)');
   if (!r.superuser && !r.owner) {
     const extra = (['update', 'delete', 'truncate', 'trigger'] as const).filter((p) => r[`can_${p}`]);
-    if (extra.length) problems.push(`holds ${extra.map((p) => p.toUpperCase()).join(', ')} on audit_log`);
+    if (extra.length) problems.push(`holds ${extra.map((p) => p.toUpperCase()).join(', ')} on audit_log or audit_queue`);
     if (r.can_create) problems.push('may create objects in the schema (DDL)');
   }
   return { protected: problems.length === 0, role: String(r.role), problems };

@@ -7,7 +7,7 @@ import { pageOf, paginate, pagingQuery, Nullable, iso } from './paging.js';
 import { hasRole } from '../auth/principal.js';
 import { assertUnprotected, mayStart, type DeclarationStore } from '../domain/processes/declarations.js';
 import { retryIncident } from '../engine/outbox.js';
-import { verifyAudit } from '../audit/audit.js';
+import { sealAudit, verifyAudit } from '../audit/audit.js';
 import { ConflictError, NotFoundError } from '../engine/errors.js';
 
 
@@ -92,6 +92,8 @@ export async function operationRoutes(app: FastifyInstance, opts: { db: Db; engi
     config: { access: { roles: ['admin', 'inspector'], scope: 'admin' } },
   }, async (req) => {
     const q = req.query as { actor?: string; action?: string; entityId?: string };
+    // The list is the chain: entries committed a moment ago are sealed into it first.
+    await sealAudit(db, { settleMs: 1000 });
     const query = db('audit_log as a').select('a.*');
     if (q.actor) query.where('a.actor', q.actor);
     if (q.action) query.where('a.action', q.action);
