@@ -76,6 +76,8 @@ interface PhaseResult {
   auditAppendsPerOp: number;
   /** Time this database's backends waited for any lock, per operation (sampled from pg_stat_activity). */
   lockWaitMsPerOp: number;
+  /** That wait by lock type (pg_stat_activity.wait_event), in ms for the phase. */
+  lockWaitMsByType: Record<string, number>;
   /** Audit sealing in the workers: entries per seal round and their mean and max time from commit to chain. */
   audit: { entriesPerRound: number; lagMsMean: number; lagMsMax: number };
 }
@@ -117,6 +119,7 @@ async function runDurable(url: string, dbName: string, processes: number): Promi
         roundTripsPerOp: done.reduce((a, d) => a + d.roundTrips, 0) / Math.max(1, ops),
         auditAppendsPerOp: sum((d) => d.auditAppends) / Math.max(1, ops),
         lockWaitMsPerOp: waited.waitMs / Math.max(1, ops),
+        lockWaitMsByType: waited.byType,
         audit: {
           entriesPerRound: sum((d) => d.seal.sealed) / Math.max(1, sum((d) => d.seal.rounds)),
           lagMsMean: sum((d) => d.seal.lagMsSum) / Math.max(1, sum((d) => d.seal.sealed)),
@@ -124,7 +127,7 @@ async function runDurable(url: string, dbName: string, processes: number): Promi
         },
       });
       const last = phases[phases.length - 1]!;
-      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy; ${last.roundTripsPerOp.toFixed(1)} round trips, lock wait ${last.lockWaitMsPerOp.toFixed(3)} ms per op; audit sealed ${last.audit.entriesPerRound.toFixed(0)} per round, ${last.audit.lagMsMean.toFixed(0)} ms after commit (max ${last.audit.lagMsMax.toFixed(0)})`);
+      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy; ${last.roundTripsPerOp.toFixed(1)} round trips, lock wait ${last.lockWaitMsPerOp.toFixed(3)} ms per op${Object.keys(last.lockWaitMsByType).length ? ` (${Object.entries(last.lockWaitMsByType).map(([k, v]) => `${k} ${v} ms`).join(', ')})` : ''}; audit sealed ${last.audit.entriesPerRound.toFixed(0)} per round, ${last.audit.lagMsMean.toFixed(0)} ms after commit (max ${last.audit.lagMsMax.toFixed(0)})`);
     }
     const verified = { completed: 0, running: 0, other: 0 };
     for (const w of workers) {

@@ -218,7 +218,9 @@ export class LockWaitSampler {
   private timer: NodeJS.Timeout | undefined;
   private waitingSamples = 0;
   private samples = 0;
-  private busy = false;
+  private inFlight: Promise<void> | undefined;
+  /** Waiting backends seen per lock type (advisory, transactionid, tuple, relation…), to tell what waited. */
+  readonly byType = new Map<string, number>();
 
   constructor(url: string, private dbName: string, private everyMs = 20) {
     this.client = new pg.Client({ connectionString: url, application_name: 'duban-bench-sampler' });
@@ -226,26 +228,28 @@ export class LockWaitSampler {
 
   async start(): Promise<void> {
     await this.client.connect();
-    this.timer = setInterval(() => void this.sample(), this.everyMs);
+    this.timer = setInterval(() => {
+      this.inFlight ??= this.sample().finally(() => (this.inFlight = undefined));
+    }, this.everyMs);
   }
 
   private async sample(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const { rows } = await this.client.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name <> 'duban-bench-sampler'", [this.dbName]);
-      this.waitingSamples += rows[0]!.n;
-      this.samples++;
-    } finally {
-      this.busy = false;
+    const { rows } = await this.client.query<{ type: string; n: number }>(
+      `SELECT wait_event AS type, count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = $1 AND wait_event_type = 'Lock' AND application_name <> 'duban-bench-sampler' GROUP BY wait_event`, [this.dbName]);
+    for (const r of rows) {
+      this.waitingSamples += r.n;
+      this.byType.set(r.type, (this.byType.get(r.type) ?? 0) + r.n);
     }
+    this.samples++;
   }
 
   /** Estimated milliseconds of lock waiting in all, over the samples taken. */
-  async stop(): Promise<{ waitMs: number; samples: number }> {
+  async stop(): Promise<{ waitMs: number; samples: number; byType: Record<string, number> }> {
     clearInterval(this.timer);
+    await this.inFlight?.catch(() => undefined);
     await this.client.end();
-    return { waitMs: this.waitingSamples * this.everyMs, samples: this.samples };
+    const byType = Object.fromEntries([...this.byType].map(([k, n]) => [k, n * this.everyMs]));
+    return { waitMs: this.waitingSamples * this.everyMs, samples: this.samples, byType };
   }
 }

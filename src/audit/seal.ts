@@ -150,9 +150,9 @@ export class AuditSealer {
       } catch (err) {
         this.report(err);
       }
+      if (round && round.sealed > 0) this.delayMs = RETRY_MIN_MS;
       if (round && round.sealed === BATCH) this.again = true;
       else if (!round || round.busy || round.left > 0) this.later();
-      else this.delayMs = RETRY_MIN_MS;
     } while (this.again && !this.closed);
   }
 
