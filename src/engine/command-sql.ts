@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { runPrepared, type PreparedStatement } from '../db/prepared.js';
+import { loadConfig } from '../config.js';
 import type { RunSnapshot } from './run.js';
 import type { InstanceRow } from './engine.js';
 
@@ -165,10 +166,25 @@ export async function writeCommand(trx: Knex.Transaction, w: CommandWrite): Prom
   const timers = snap.timers.map((t) => ({
     execution_id: t.executionId, element_id: t.elementId, timer_type: t.timerType, definition: t.definition, repeat: t.repeat, due_at: t.dueAt,
   }));
-  const earliest = timers.length ? new Date(Math.min(...snap.timers.map((t) => t.dueAt.getTime()))).toISOString() : null;
+  const earliest = wakeUpFor(snap.timers.map((t) => t.dueAt.getTime()));
   await runPrepared(trx, WRITE_COMMAND, [
     w.instanceId, done ? null : JSON.stringify(snap.state), JSON.stringify(snap.variables), snap.status, w.version, snap.error,
     w.actor, JSON.stringify(w.completedTask ? [w.completedTask] : []), cancelled, JSON.stringify(opened),
     snap.timers.map((t) => t.executionId), JSON.stringify(timers), JSON.stringify(w.history), earliest,
   ]);
+}
+
+let horizonMs: number | undefined;
+
+/**
+ * The wake-up for the timer schedulers: the earliest armed due time, but only when it falls before
+ * their next poll (DUBAN_TIMER_POLL_MS, plus a second for this transaction and clock skew); a later
+ * one is found by that poll. A NOTIFY is not free: PostgreSQL takes one database-wide lock at the
+ * commit of every notifying transaction, so commands of all processes that notify wait on each other.
+ */
+function wakeUpFor(dueTimes: number[]): string | null {
+  if (!dueTimes.length) return null;
+  horizonMs ??= loadConfig().timerPollMs + 1000;
+  const earliest = Math.min(...dueTimes);
+  return earliest <= Date.now() + horizonMs ? new Date(earliest).toISOString() : null;
 }
