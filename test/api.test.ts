@@ -504,6 +504,7 @@ describe('audit, metrics and docs', () => {
     assert.match(res.body, /duban_http_request_duration_seconds/);
     assert.match(res.body, /duban_timers_pending/);
     assert.match(res.body, /duban_outbox_backlog/);
+    assert.match(res.body, /duban_audit_queued \d/, 'the audit backlog is a gauge');
     assert.equal((await as(app, null, { method: 'GET', url: '/metrics' })).statusCode, 401);
   });
 

@@ -27,6 +27,10 @@ export class Metrics {
     queue('duban_timers_due', 'timers already due', 'SELECT count(*)::int AS n FROM timers WHERE due_at <= now()');
     queue('duban_outbox_backlog', 'outbox rows waiting for delivery', `SELECT count(*)::int AS n FROM outbox WHERE status = 'pending'`);
     queue('duban_incidents_open', 'open incidents', `SELECT count(*)::int AS n FROM incidents WHERE status = 'open'`);
+    // Normally near 0: entries wait here from their commit until the sealer links them into the chain.
+    queue('duban_audit_queued', 'committed audit entries not yet sealed into the chain', 'SELECT count(*)::int AS n FROM audit_queue');
+    queue('duban_audit_queued_age_seconds', 'age of the oldest audit entry not yet sealed into the chain',
+      'SELECT coalesce(extract(epoch FROM now() - min(at)), 0)::float8 AS n FROM audit_queue');
   }
 }
 
