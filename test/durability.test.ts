@@ -15,6 +15,7 @@ import type { Db } from '../src/db/database.js';
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ConflictError } from '../src/engine/errors.js';
 import { ServiceRegistry } from '../src/engine/services.js';
+import { appendAudit, verifyAuditTrail } from '../src/audit/audit.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const workerScript = path.join(root, 'test/support/worker.ts');
@@ -347,7 +348,7 @@ test('a worker killed with kill -9 while firing timers and completing tasks lose
   const t = await createTestDatabase();
   databases.push(t);
   sink.reset();
-  const engine = new WorkflowEngine(t.db, testServices());
+  const engine = new WorkflowEngine(t.db, testServices(), { audit: appendAudit });
   await engine.deploy(KILL_XML);
   const ids = await startMany(engine, 'timedReview', N);
 
@@ -417,6 +418,13 @@ test('a worker killed with kill -9 while firing timers and completing tasks lose
     assert.equal(completions.length, N);
     for (const c of completions) assert.equal(c.n, 1, `task ${c.task_id} completed ${c.n} times`);
     assert.equal(await count(t.db, `SELECT count(*) AS n FROM history WHERE kind = 'instance.completed'`), N);
+    // The audit trail kept every committed completion exactly once across the kill, and its chain verifies.
+    const report = await verifyAuditTrail(t.db, { settleMs: 30_000 });
+    assert.deepEqual([report.ok, report.queued, report.broken], [true, 0, []]);
+    const audited: Array<{ entity_id: string; n: number }> = await t.db('audit_log').where({ action: 'task.completed' })
+      .groupBy('entity_id').select('entity_id', t.db.raw('count(*)::int AS n'));
+    assert.deepEqual(new Set(audited.map((a) => a.entity_id)), new Set(tasks.map((x) => x.id)), 'every completed task is audited');
+    for (const a of audited) assert.equal(a.n, 1, `task ${a.entity_id} audited ${a.n} times`);
 
     // Delivery is at-least-once with a stable Idempotency-Key (the outbox dedup key): a worker killed
     // after the provider got a request but before its commit leaves the row pending, and the next

@@ -22,6 +22,7 @@ import { Notifier } from '../../src/engine/notifier.js';
 import { OutboxDispatcher } from '../../src/engine/outbox.js';
 import { TimerScheduler } from '../../src/engine/scheduler.js';
 import { ServiceRegistry } from '../../src/engine/services.js';
+import { appendAudit } from '../../src/audit/audit.js';
 
 function required(name: string): string {
   const v = process.env[name];
@@ -70,7 +71,8 @@ const services = new ServiceRegistry()
   });
 
 const db = createDb(databaseUrl, timerConcurrency + outboxConcurrency + 4);
-const engine = new WorkflowEngine(db, services);
+// Audited as in production: a kill -9 must not lose or double an entry, nor break the chain.
+const engine = new WorkflowEngine(db, services, { audit: appendAudit });
 const notifier = new Notifier(databaseUrl, (err) => log('notifier', err));
 const scheduler = new TimerScheduler(db, engine, { pollMs, concurrency: timerConcurrency, log, onFired: () => { stats.fired++; } });
 const dispatcher = new OutboxDispatcher(db, services, { pollMs, concurrency: outboxConcurrency, log, backoffMs: 200 });
