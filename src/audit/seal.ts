@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import type { Db } from '../db/database.js';
 import type { AuditKey } from './key.js';
 import { AUDIT_LOCK, auditKey, GENESIS, keyedHash, type AuditRow, type StoredRow } from './chain.js';
@@ -26,25 +27,64 @@ export interface SealRound {
 
 interface QueuedRow extends Omit<StoredRow, 'prev_hash' | 'hash' | 'key_id'> {}
 
-/** Seal one batch in one transaction. */
+/**
+ * Seal one batch in one transaction of two round trips on a connection of the pool: the lock and
+ * the read, then the move and COMMIT. Both use the simple protocol (several statements, no
+ * parameters): the second one inlines only numbers and hex strings this function made or checked.
+ */
 export async function sealRound(db: Db, opts: { wait?: boolean; key?: AuditKey } = {}): Promise<SealRound> {
   const key = opts.key ?? auditKey();
-  return db.transaction(async (trx) => {
-    const { rows: [got] } = await trx.raw<{ rows: Array<{ ok: boolean }> }>(opts.wait
-      ? `SELECT true AS ok FROM (SELECT pg_advisory_xact_lock(${AUDIT_LOCK})) l`
-      : `SELECT pg_try_advisory_xact_lock(${AUDIT_LOCK}) AS ok`);
-    if (!got!.ok) {
+  const conn = (await db.client.acquireConnection()) as pg.ClientBase;
+  try {
+    const read = await conn.query(readSql(opts.wait ?? false)) as unknown as pg.QueryResult[];
+    if (!read[1]!.rows[0]!.ok) {
+      await conn.query('ROLLBACK');
       auditSealStats.busy++;
       return { busy: true, sealed: 0, left: -1 };
     }
-    const { queued, head, waiting } = await readSealable(trx);
-    if (!queued.length) return { busy: false, sealed: 0, left: waiting };
+    const queued = read[2]!.rows as QueuedRow[];
+    const head = (read[3]!.rows[0]?.hash as string | undefined) ?? GENESIS;
+    const waiting = Number(read[4]!.rows[0]!.n);
+    if (!queued.length) {
+      await conn.query('COMMIT');
+      return { busy: false, sealed: 0, left: waiting };
+    }
     let prev = head;
     const hashes = queued.map((r) => (prev = keyedHash(key, prev, entryOf(r))));
-    await trx.raw('SELECT duban_audit_seal(?::bigint[], ?::text[], ?, ?)', [queued.map((r) => r.id), hashes, head, key.id]);
+    await conn.query(`SELECT duban_audit_seal('{${queued.map((r) => integer(r.id)).join(',')}}'::bigint[],
+      '{${hashes.map(hex).join(',')}}'::text[], '${hex(head)}', '${hex(key.id)}'); COMMIT`);
     countRound(queued);
     return { busy: false, sealed: queued.length, left: waiting - queued.length };
-  });
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
+/**
+ * BEGIN, the chain-head lock, then (harmless if the lock was refused) the oldest sealable entries,
+ * the head, and how many entries wait in all (capped: only "more than a batch" matters).
+ */
+function readSql(wait: boolean): string {
+  return `BEGIN;
+    ${wait ? `SELECT true AS ok FROM (SELECT pg_advisory_xact_lock(${AUDIT_LOCK})) l` : `SELECT pg_try_advisory_xact_lock(${AUDIT_LOCK}) AS ok`};
+    SELECT id, at, actor, action, entity_type, entity_id, before, after FROM audit_queue
+     WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY xid, id LIMIT ${BATCH};
+    SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1;
+    SELECT count(*)::int AS n FROM (SELECT 1 FROM audit_queue LIMIT ${BATCH * 2}) q`;
+}
+
+function integer(v: unknown): string {
+  if (!Number.isSafeInteger(v)) throw new Error(`audit seal: queue id ${String(v)} is not an integer`);
+  return String(v);
+}
+
+function hex(v: string): string {
+  if (!/^[0-9a-f]+$/.test(v)) throw new Error('audit seal: a hash or key id is not lowercase hex');
+  return v;
 }
 
 function countRound(queued: QueuedRow[]): void {
@@ -60,25 +100,6 @@ function countRound(queued: QueuedRow[]): void {
 
 function entryOf(r: QueuedRow): AuditRow {
   return { at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, entity_type: r.entity_type, entity_id: r.entity_id, before: r.before, after: r.after };
-}
-
-/**
- * One round trip after the lock (simple protocol, several statements, no bindings): the oldest
- * sealable entries, the chain head, and how many entries wait in all (capped: only "more than a batch"
- * matters).
- */
-async function readSealable(trx: Knex.Transaction): Promise<{ queued: QueuedRow[]; head: string; waiting: number }> {
-  const results = await trx.raw<Array<{ rows: Array<Record<string, unknown>> }>>(`
-    SELECT id, at, actor, action, entity_type, entity_id, before, after FROM audit_queue
-     WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY xid, id LIMIT ${BATCH};
-    SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1;
-    SELECT count(*)::int AS n FROM (SELECT 1 FROM audit_queue LIMIT ${BATCH * 2}) q`);
-  return {
-    queued: results[0]!.rows as unknown as QueuedRow[],
-    head: (results[1]!.rows[0]?.hash as string | undefined) ?? GENESIS,
-    waiting: Number(results[2]!.rows[0]!.n),
-  };
 }
 
 /**
