@@ -126,7 +126,7 @@ function toTask(r: Record<string, unknown>, calendar: WorkingCalendar, now: Date
     applicantName: (r.applicant_name as string) ?? null, itemCode: (r.item_code as string) ?? null, assigneeName: (r.assignee_name as string) ?? null,
     deadlineDay: timing ? calendar.shanghaiDay(new Date(new Date(timing.promised_at).getTime() - 1)) : null, stepLimit, stepLight,
     caseNumber: hasCase ? String(r.case_number) : null, itemName: (r.item_name as string) ?? null,
-    light: timing ? lightOf(timing, now) : null, remaining: timing ? remainingOf(calendar, timing, now) : null,
+    light: caseLight, remaining: timing ? remainingOf(calendar, timing, now) : null,
     id: String(r.id), instanceId: String(r.instance_id), elementId: String(r.element_id), name: (r.name as string) ?? null,
     processKey: String(r.process_key), businessKey: (r.business_key as string) ?? null, departmentId: (r.department_id as string) ?? null,
     assignee: (r.assignee as string) ?? null, candidateGroups: r.candidate_groups as string[], formKey: (r.form_key as string) ?? null,
