@@ -57,7 +57,6 @@ function likeOf(v: string): string {
   return `%${v.replace(/[%_\\]/g, '\\$&')}%`;
 }
 
-/** The filters of the task list, in SQL (the light from the case's own times, as the case list counts it). */
 /**
  * The status as a literal, not a binding: the list runs as a prepared statement, and only a literal
  * `status = 'open'` lets its generic plan use the partial indexes (WHERE status = 'open'). With a
@@ -65,6 +64,7 @@ function likeOf(v: string): string {
  */
 const STATUS_SQL: Record<string, string> = { open: "t.status = 'open'", completed: "t.status = 'completed'", cancelled: "t.status = 'cancelled'" };
 
+/** The filters of the task list, in SQL (the light from the case's own times, as the case list counts it). */
 function applyTaskFilters(query: ReturnType<Db>, q: TaskFilters, p: { username: string; departmentId: string | null }, db: Db) {
   query.whereRaw(STATUS_SQL[q.status ?? 'open']!);
   if (q.assignment === 'mine') query.where('t.assignee', p.username);
