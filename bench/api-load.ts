@@ -26,6 +26,8 @@ export interface ApiLoadRun {
   non2xx: number;
   /** The server process's CPU time per request (Linux), which other load on the machine barely moves. */
   serverCpuMsPerRequest: number | null;
+  /** The server's Node flags: `shipped` (as bin/duban.js and npm start run it) or `default` (Node's own young generation). */
+  node: 'shipped' | 'default';
 }
 
 export interface ApiLoadResult {
@@ -55,10 +57,13 @@ export async function multiply(db: Db, copies: number): Promise<void> {
   await db.raw('ANALYZE');
 }
 
-/** A server process (`duban start`) from the checkout at `cwd`, on a free loopback port. */
-export async function startServer(databaseUrl: string, cwd = process.cwd()): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+/** The Node flags bin/duban.js and `npm start` run the server with (README, Configuration). */
+export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=64'];
+
+/** A server process (`duban start`) from the checkout at `cwd`, on a free loopback port; Node's flags as shipped unless told. */
+export async function startServer(databaseUrl: string, cwd = process.cwd(), nodeFlags = SHIPPED_NODE_FLAGS): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const port = 3900 + Math.floor(Math.random() * 90);
-  const server = spawn(process.execPath, [...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'src/cli.ts', 'start'], {
+  const server = spawn(process.execPath, [...nodeFlags, ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'src/cli.ts', 'start'], {
     cwd, env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -90,7 +95,7 @@ function cpuMsOf(pid: number): number | null {
   }
 }
 
-export async function measure(url: string, cookie: string, connections: number, durationS: number, serverPid?: number): Promise<ApiLoadRun> {
+export async function measure(url: string, cookie: string, connections: number, durationS: number, serverPid?: number, node: ApiLoadRun['node'] = 'shipped'): Promise<ApiLoadRun> {
   // A short warm-up at the same concurrency: JIT, pool connections, PostgreSQL's plan and buffer caches.
   await autocannon({ url, connections, duration: 1, headers: { cookie } });
   const cpu0 = serverPid ? cpuMsOf(serverPid) : null;
@@ -101,6 +106,7 @@ export async function measure(url: string, cookie: string, connections: number, 
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
     errors: r.errors + r.timeouts, non2xx: r.non2xx,
     serverCpuMsPerRequest: cpu0 !== null && cpu1 !== null && r.requests.total ? round2((cpu1 - cpu0) / r.requests.total) : null,
+    node,
   };
 }
 
@@ -132,17 +138,27 @@ export async function apiLoad(adminUrl: string, opts: { connections?: number[]; 
     const copies = opts.copies ?? 24;
     log(`seeding ${cases} demo cases, then ${copies} copies of each…`);
     const openTasks = await seedTaskList(db, { cases, copies });
-    server = await startServer(url.toString());
-    const cookie = await loginCookie(server.port, 'market.clerk');
-    const target = `http://127.0.0.1:${server.port}/api/tasks?pageSize=20`;
-    const first = await (await fetch(target, { headers: { cookie } })).json() as { total: number };
     const durationS = opts.durationS ?? 10;
     const runs: ApiLoadRun[] = [];
-    for (const connections of opts.connections ?? [50, 200]) {
-      log(`autocannon: ${connections} connections × ${durationS} s on GET /api/tasks (market.clerk sees ${first.total} of ${openTasks} open tasks)`);
-      runs.push(await measure(target, cookie, connections, durationS, server.pid));
+    let visible = 0;
+    // As shipped at each client count; then, for reference, the most clients once more on Node's default young generation.
+    const plan: Array<{ node: ApiLoadRun['node']; connections: number[] }> = [
+      { node: 'shipped', connections: opts.connections ?? [50, 200] },
+      { node: 'default', connections: [Math.max(...(opts.connections ?? [50, 200]))] },
+    ];
+    for (const step of plan) {
+      server = await startServer(url.toString(), process.cwd(), step.node === 'shipped' ? SHIPPED_NODE_FLAGS : []);
+      const cookie = await loginCookie(server.port, 'market.clerk');
+      const target = `http://127.0.0.1:${server.port}/api/tasks?pageSize=20`;
+      visible = ((await (await fetch(target, { headers: { cookie } })).json()) as { total: number }).total;
+      for (const connections of step.connections) {
+        log(`autocannon: ${connections} connections × ${durationS} s on GET /api/tasks (market.clerk sees ${visible} of ${openTasks} open tasks; Node flags ${step.node})`);
+        runs.push(await measure(target, cookie, connections, durationS, server.pid, step.node));
+      }
+      await server.stop();
+      server = undefined;
     }
-    return { openTasks, tasksVisible: first.total, runs };
+    return { openTasks, tasksVisible: visible, runs };
   } finally {
     await server?.stop();
     await db.destroy();
@@ -155,7 +171,7 @@ export async function apiLoad(adminUrl: string, opts: { connections?: number[]; 
 export function apiSummary(r: ApiLoadResult): Record<string, unknown> {
   return {
     openTasks: r.openTasks, tasksVisible: r.tasksVisible,
-    ...Object.fromEntries(r.runs.map((x) => [`c${x.connections}`, { p50Ms: x.latencyMs.p50, p99Ms: x.latencyMs.p99, rps: x.throughputRps, serverCpuMsPerRequest: x.serverCpuMsPerRequest, errors: x.errors, non2xx: x.non2xx }])),
+    ...Object.fromEntries(r.runs.map((x) => [`c${x.connections}${x.node === 'default' ? 'DefaultNode' : ''}`, { p50Ms: x.latencyMs.p50, p99Ms: x.latencyMs.p99, rps: x.throughputRps, serverCpuMsPerRequest: x.serverCpuMsPerRequest, errors: x.errors, non2xx: x.non2xx }])),
   };
 }
 

@@ -23,6 +23,8 @@ export interface Config {
    * client cannot choose its own IP for the login rate limit.
    */
   trustProxy: boolean | number | string;
+  /** DUBAN_DB_POOL: PostgreSQL connections each server process keeps at most (knex pool). */
+  dbPool: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -42,6 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timerBatch: intOf(env.DUBAN_TIMER_BATCH, 8),
     publicUrl: env.DUBAN_PUBLIC_URL || null,
     trustProxy: trustProxyOf(env.DUBAN_TRUST_PROXY),
+    dbPool: intOf(env.DUBAN_DB_POOL, 10),
   };
 }
 

@@ -71,7 +71,7 @@ export async function installShipped(runtime: Runtime, log: (m: string) => void 
 export async function startServer(config: Config = loadConfig(), opts: { log?: (m: string) => void; demo?: boolean } = {}): Promise<Server> {
   const log = opts.log ?? ((m: string) => console.log(m));
   const database = await openDatabase(config, log);
-  const db = createDb(database.url);
+  const db = createDb(database.url, config.dbPool);
   await migrateFor(db, database.ownerUrl);
   // Entries a killed process queued but did not seal go into the chain now.
   sealerOf(db)?.wake();

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Principal, Role, Scope } from './principal.js';
 import { appendAudit } from '../audit/audit.js';
+import { queryPrepared, type PreparedStatement } from '../db/prepared.js';
 import { BadRequestError, DubanError, NotFoundError } from '../engine/errors.js';
 
 const SESSION_HOURS = 12;
@@ -36,12 +37,20 @@ export async function createSession(db: Db, userId: string): Promise<{ cookie: s
   return { cookie, csrfToken, expiresAt };
 }
 
+/**
+ * Every request asks this: a constant statement, prepared once per connection (one primary-key probe
+ * and one unique-key probe), which knex need not build. Read afresh on every request, so a deleted
+ * session or a deactivated user is refused at once by every server process.
+ */
+const SESSION_PRINCIPAL: PreparedStatement = {
+  name: 'session_principal',
+  text: `SELECT u.id, u.username, u.display_name, u.roles, u.department_id, u.active, s.csrf_token
+    FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.id = $1 AND s.expires_at > now() AND u.active`,
+};
+
 export async function sessionPrincipal(db: Db, cookie: string): Promise<Principal | null> {
-  const row = await db('sessions as s').join('users as u', 'u.id', 's.user_id')
-    .where('s.id', sha256(cookie)).andWhere('s.expires_at', '>', db.raw('now()')).andWhere('u.active', true)
-    .first('u.id', 'u.username', 'u.display_name', 'u.roles', 'u.department_id', 'u.active', 's.csrf_token')
-    // Every request asks this: prepared once per connection (one primary-key probe and one unique-key probe).
-    .options({ name: 'session_principal' });
+  const [row] = await queryPrepared<PrincipalRow & { csrf_token: string }>(db, SESSION_PRINCIPAL, [sha256(cookie)]);
   return row ? toPrincipal(row, 'session', null, row.csrf_token) : null;
 }
 

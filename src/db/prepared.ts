@@ -19,3 +19,22 @@ export async function runPrepared<R extends pg.QueryResultRow>(trx: Knex.Transac
   const result = await connection.query<R>({ name: statement.name, text: statement.text, values });
   return result.rows;
 }
+
+interface PooledClient {
+  acquireConnection(): Promise<pg.ClientBase>;
+  releaseConnection(connection: pg.ClientBase): Promise<void>;
+}
+
+/**
+ * A named statement on a pooled connection, outside any transaction: a hot read (the session lookup,
+ * a list page) that knex would otherwise build and compile on every call. Same pool, same type parsers.
+ */
+export async function queryPrepared<R extends pg.QueryResultRow>(db: Pick<Knex, 'client'>, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+  const client = db.client as unknown as PooledClient;
+  const connection = await client.acquireConnection();
+  try {
+    return (await connection.query<R>({ name: statement.name, text: statement.text, values })).rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
@@ -9,6 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Runtime } from '../runtime.js';
 import { frameworkProblem, registerProblemHandlers } from './problem.js';
 import { registerInputGuards } from './input.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { healthRoutes } from './health.js';
 import { authPlugin, authRoutes } from './auth.js';
 import { peopleRoutes } from './people.js';
@@ -63,7 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   registerProblemHandlers(app);
   registerInputGuards(app);
-  await app.register(helmet, {
+  registerSecurityHeaders(app, {
     contentSecurityPolicy: {
       directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-inline'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] },
     },

@@ -2,6 +2,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { Knex } from 'knex';
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../engine/errors.js';
+import { queryPrepared } from '../db/prepared.js';
 
 /** Every list pages and sorts on the server; sort keys are whitelisted per list. */
 export function pagingQuery<T extends Record<string, TSchema>>(sortKeys: readonly string[], filters: T) {
@@ -47,14 +48,17 @@ const MAX_PREPARED = 200;
  * Run a hot query as a named prepared statement: PostgreSQL parses and plans it once per connection
  * instead of on every call. The name is the SQL text's hash (values stay bindings), so each shape of
  * a list query (its filters and sort) is one statement; past MAX_PREPARED shapes they run unnamed.
+ * knex compiles the query once here and the text goes straight to a pooled connection (knex would
+ * compile it again to run it).
  */
-export function prepared<T extends Knex.QueryBuilder>(q: T, prefix: string): T {
-  const name = `${prefix}_${createHash('sha1').update(q.toSQL().sql).digest('hex').slice(0, 16)}`;
+export async function runPreparedQuery(q: Knex.QueryBuilder, prefix: string): Promise<Array<Record<string, unknown>>> {
+  const { sql, bindings } = q.toSQL().toNative();
+  const name = `${prefix}_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
   if (!preparedNames.has(name)) {
-    if (preparedNames.size >= MAX_PREPARED) return q;
+    if (preparedNames.size >= MAX_PREPARED) return await q;
     preparedNames.add(name);
   }
-  return q.options({ name }) as T;
+  return queryPrepared(q, { name, text: sql }, bindings as unknown[]);
 }
 
 /**
@@ -71,7 +75,7 @@ export async function paginateInOne<R>(name: string, q: Knex.QueryBuilder, param
   }
   const count = q.clone().clearSelect().clearOrder().count('* as count');
   const column = columns[params.sort ?? defaultSort] ?? columns[defaultSort]!;
-  const rows: Array<Record<string, unknown>> = await prepared(q.select(count.as('page_total')).orderBy(column, params.order ?? 'desc')
+  const rows = await runPreparedQuery(q.select(count.as('page_total')).orderBy(column, params.order ?? 'desc')
     .orderBy(columns.id ?? column, 'asc').limit(pageSize).offset((page - 1) * pageSize), name);
   const total = rows.length ? Number(rows[0]!.page_total) : page === 1 ? 0 : Number((await count.first())?.count ?? 0);
   return { items: rows.map(map), total, page, pageSize };

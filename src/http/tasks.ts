@@ -57,9 +57,16 @@ function likeOf(v: string): string {
   return `%${v.replace(/[%_\\]/g, '\\$&')}%`;
 }
 
+/**
+ * The status as a literal, not a binding: the list runs as a prepared statement, and only a literal
+ * `status = 'open'` lets its generic plan use the partial indexes (WHERE status = 'open'). With a
+ * binding the generic plan is so much worse that PostgreSQL re-plans the statement on every call.
+ */
+const STATUS_SQL: Record<string, string> = { open: "t.status = 'open'", completed: "t.status = 'completed'", cancelled: "t.status = 'cancelled'" };
+
 /** The filters of the task list, in SQL (the light from the case's own times, as the case list counts it). */
 function applyTaskFilters(query: ReturnType<Db>, q: TaskFilters, p: { username: string; departmentId: string | null }, db: Db) {
-  query.where('t.status', q.status ?? 'open');
+  query.whereRaw(STATUS_SQL[q.status ?? 'open']!);
   if (q.assignment === 'mine') query.where('t.assignee', p.username);
   if (q.assignment === 'unassigned') query.whereNull('t.assignee');
   if (q.assignment === 'department') query.whereRaw('t.candidate_groups @> ARRAY[?]::text[]', [p.departmentId ?? '']);
@@ -119,7 +126,7 @@ function toTask(r: Record<string, unknown>, calendar: WorkingCalendar, now: Date
     applicantName: (r.applicant_name as string) ?? null, itemCode: (r.item_code as string) ?? null, assigneeName: (r.assignee_name as string) ?? null,
     deadlineDay: timing ? calendar.shanghaiDay(new Date(new Date(timing.promised_at).getTime() - 1)) : null, stepLimit, stepLight,
     caseNumber: hasCase ? String(r.case_number) : null, itemName: (r.item_name as string) ?? null,
-    light: timing ? lightOf(timing, now) : null, remaining: timing ? remainingOf(calendar, timing, now) : null,
+    light: caseLight, remaining: timing ? remainingOf(calendar, timing, now) : null,
     id: String(r.id), instanceId: String(r.instance_id), elementId: String(r.element_id), name: (r.name as string) ?? null,
     processKey: String(r.process_key), businessKey: (r.business_key as string) ?? null, departmentId: (r.department_id as string) ?? null,
     assignee: (r.assignee as string) ?? null, candidateGroups: r.candidate_groups as string[], formKey: (r.form_key as string) ?? null,
