@@ -13,7 +13,11 @@ import { APPROVE_OUTPUT, PROCESS_KEY, REVIEW_OUTPUT, startVariables } from './di
 import { runMemory, type MemoryVariant } from './memory.js';
 import { runPool } from './support.js';
 
-export type DurablePhase = 'start' | 'complete-review' | 'complete-approve';
+/**
+ * The `-cold` phases are the same work with the execution cache emptied before the phase, so every
+ * completion recovers its instance from the stored state (the case days after the previous step).
+ */
+export type DurablePhase = 'start' | 'complete-review' | 'complete-approve' | 'start-cold' | 'complete-review-cold' | 'complete-approve-cold';
 
 export type ToWorker =
   | { type: 'memory'; variants: MemoryVariant[]; instances: number; batch: number; warmup: number }
@@ -37,6 +41,9 @@ export interface PhaseDone {
   /** Audit chain appends in the phase and the time they waited for the chain-head lock. */
   auditAppends: number;
   auditLockWaitMs: number;
+  /** Commands served by a kept execution (no recovery) and commands that recovered, in the phase. */
+  cacheHits: number;
+  cacheMisses: number;
 }
 
 export type FromWorker =
@@ -91,14 +98,16 @@ async function handle(msg: ToWorker): Promise<void> {
       armed = undefined;
       const rt0 = roundTrips;
       const audit0 = { ...auditLockStats };
+      const cache0 = { ...engine!.executions.stats };
       const cpu0 = process.cpuUsage();
       const t0 = now();
       const { results, errors } = await runPool(count, concurrency, op);
       const t1 = now();
       const cpu = process.cpuUsage(cpu0);
-      if (phase === 'start') instanceIds = results.filter((r): r is string => typeof r === 'string');
+      if (phase.startsWith('start')) instanceIds = results.filter((r): r is string => typeof r === 'string');
       send({ type: 'done', phase, ops: count - errors.length, errors: errors.slice(0, 5), t0, t1, cpuMs: (cpu.user + cpu.system) / 1000,
-        roundTrips: roundTrips - rt0, auditAppends: auditLockStats.appends - audit0.appends, auditLockWaitMs: auditLockStats.waitMs - audit0.waitMs });
+        roundTrips: roundTrips - rt0, auditAppends: auditLockStats.appends - audit0.appends, auditLockWaitMs: auditLockStats.waitMs - audit0.waitMs,
+        cacheHits: engine!.executions.stats.hits - cache0.hits, cacheMisses: engine!.executions.stats.misses - cache0.misses });
       return;
     }
     case 'verify': {
@@ -118,15 +127,17 @@ async function handle(msg: ToWorker): Promise<void> {
 /** The untimed part of a phase: the task list lookup a client would have done already. */
 async function prepare(phase: DurablePhase, instances: number): Promise<NonNullable<typeof armed>> {
   const e = engine!;
-  if (phase === 'start') {
+  if (phase.endsWith('-cold')) e.executions.clear();
+  if (phase.startsWith('start')) {
     return {
       phase,
       count: instances,
-      op: async (i) => (await e.start(PROCESS_KEY, { businessKey: `${tag}-${i}`, variables: startVariables(i), actor: 'bench' })).id,
+      op: async (i) => (await e.start(PROCESS_KEY, { businessKey: phase === 'start' ? `${tag}-${i}` : `${tag}-cold-${i}`, variables: startVariables(i), actor: 'bench' })).id,
     };
   }
-  const elementId = phase === 'complete-review' ? 'review' : 'approve';
-  const output = phase === 'complete-review' ? REVIEW_OUTPUT : APPROVE_OUTPUT;
+  const review = phase.startsWith('complete-review');
+  const elementId = review ? 'review' : 'approve';
+  const output = review ? REVIEW_OUTPUT : APPROVE_OUTPUT;
   const taskIds = await openTasks(elementId, instanceIds);
   return { phase, count: taskIds.length, op: (i) => e.completeTask(taskIds[i]!, output, `officer${i % 50}`) };
 }

@@ -9,7 +9,7 @@ import type { CompileOptions } from './compile.js';
 import type { ExpressionScope } from './expressions.js';
 import type { AuditEntry } from '../audit/audit.js';
 import { insertInstanceOfLatest, lockInstance, lockInstanceOfTask, readHeld, writeCommand, type HeldTask, type HeldTimer, type LockedInstance } from './command-sql.js';
-import { ExecutionCache, timersAgree } from './execution-cache.js';
+import { DEFAULT_EXECUTION_CACHE, ExecutionCache, timersAgree } from './execution-cache.js';
 
 export interface InstanceRow {
   id: string;
@@ -57,8 +57,6 @@ export interface EngineOptions {
   executionCache?: number;
 }
 
-/** Entries of the execution cache by default (about 0.9 MB each for a small diagram). */
-export const DEFAULT_EXECUTION_CACHE = 1000;
 
 export interface StartOptions {
   businessKey?: string | null;

@@ -15,6 +15,9 @@ import type { HeldTimer } from './command-sql.js';
  * Bounded by count, least recently used first out. A live execution is large (about 0.9 MB for the
  * benchmark's 14-element diagram; bpmn-elements keeps a broker with its queues per element).
  */
+/** Entries kept by default (DUBAN_EXECUTION_CACHE): about 0.9 GB at most for small diagrams. */
+export const DEFAULT_EXECUTION_CACHE = 1000;
+
 export class ExecutionCache {
   private readonly entries = new Map<string, { version: number; run: EngineRun }>();
   /** Commands served by a kept run, and commands that recovered (the benchmark reports both). */
