@@ -6,6 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase } from './support/db.js';
+import { VirtualClock } from './support/clock.js';
+import { TimerScheduler } from '../src/engine/scheduler.js';
 import { bpmn, flows } from './support/bpmn.js';
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry } from '../src/engine/services.js';
@@ -13,6 +15,7 @@ import type { Db } from '../src/db/database.js';
 
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Db;
+let clock: VirtualClock;
 
 const services = () => new ServiceRegistry()
   .register({ name: 'notify', description: 'queue a message', handler: (ctx) => { ctx.enqueue('sink', { bk: ctx.businessKey, n: ctx.variables.n }); return { notified: true }; } })
@@ -43,8 +46,9 @@ const XML = bpmn('cache_p', `
   ${flows('join', 'tell', 'ok')}`, '<message id="m_reply" name="reply"/>');
 
 before(async () => {
-  t = await createTestDatabase('duban_cache');
+  t = await createTestDatabase('duban_cache', { virtualClock: true });
   db = t.db;
+  clock = new VirtualClock(db);
 });
 after(async () => t.drop());
 
@@ -123,4 +127,21 @@ test('moved timer rows, a cancellation and a failed command each make the kept r
   await assert.rejects(engine.completeTask(await openTask(started.id, 'review').catch(() => '00000000-0000-4000-8000-000000000000'), {}, 'x'));
   await engine.cancel(started.id, 'a', 'test');
   assert.equal(engine.executions.size, 0);
+});
+
+test('a deadline fired by the scheduler on a kept run stores what a recovered run stores', async () => {
+  const warm = new WorkflowEngine(db, services());
+  const cold = new WorkflowEngine(db, services(), { executionCache: 0 });
+  const a = await warm.start('cache_p', { businessKey: 'bk-late-warm', variables: { owner: 'ann', n: 4 } });
+  const b = await cold.start('cache_p', { businessKey: 'bk-late-cold', variables: { owner: 'ann', n: 4 } });
+  await clock.advance(3 * 86_400_000 + 1000);
+  const log = () => undefined;
+  const hits = warm.executions.stats.hits;
+  // Each engine's scheduler fires both deadlines; only the warm engine holds a kept run (for a).
+  assert.equal(await new TimerScheduler(db, warm, { pollMs: 50, concurrency: 1, log }).drain(), 2);
+  assert.equal(warm.executions.stats.hits, hits + 1, 'the kept run fired its own deadline');
+  const sa = await stored(a.id);
+  const sb = await stored(b.id);
+  assert.equal(sa.i.status, 'completed');
+  assert.deepEqual(sa, sb);
 });

@@ -100,6 +100,8 @@ export class WorkflowEngine {
   readonly definitions: DefinitionStore;
   /** Per process; see ExecutionCache for why a hit is the same as recovering. */
   readonly executions: ExecutionCache;
+  /** Runs of timer firings in a caller's transaction, kept once the caller says it committed. */
+  private readonly keepOnCommit = new WeakMap<Knex.Transaction, Array<{ instanceId: string; run: EngineRun; version: number }>>();
 
   constructor(readonly db: Db, readonly services: ServiceRegistry, private readonly options: EngineOptions = {}) {
     this.definitions = new DefinitionStore(db, { services, ...options.compile });
@@ -222,11 +224,28 @@ export class WorkflowEngine {
    * (claimed with SKIP LOCKED by the scheduler). Returns the lag in ms.
    */
   async fireTimer(trx: Knex.Transaction, timer: { id: number; instance_id: string; execution_id: string; element_id: string; due_at: Date }): Promise<void> {
-    await this.commandIn(trx, timer.instance_id, null, 'timer.fired', async (run) => {
+    const out = await this.commandIn(trx, timer.instance_id, null, 'timer.fired', async (run) => {
       // false when it fired already while recovering (it was overdue): the state already shows it.
       await run.fireTimer(timer.execution_id);
       return { result: undefined };
     });
+    const keep = keepable(out.run, out.summary);
+    if (!keep) return;
+    const list = this.keepOnCommit.get(trx) ?? [];
+    list.push({ instanceId: out.summary.id, ...keep });
+    this.keepOnCommit.set(trx, list);
+  }
+
+  /**
+   * The caller of fireTimer committed `trx` (the scheduler owns that transaction): keep the runs of
+   * its firings for the instances' next commands. Never called for a transaction that rolled back.
+   */
+  committedFirings(trx: Knex.Transaction): void {
+    for (const k of this.keepOnCommit.get(trx) ?? []) {
+      k.run.park();
+      this.executions.put(k.instanceId, k.version, k.run);
+    }
+    this.keepOnCommit.delete(trx);
   }
 
   /**
@@ -394,7 +413,11 @@ export class WorkflowEngine {
     // transaction's time), and the open tasks the write compares the new waiting tasks with.
     const held = await readHeld(trx, row.id, typeof target === 'string' ? null : target.taskId);
     const run = live && timersAgree(live, held.timers) ? live : await this.recover(trx, row, held.timers);
-    if (run === live) run.nextCommand({ trx, businessKey: row.business_key });
+    if (run === live) {
+      run.nextCommand({ trx, businessKey: row.business_key });
+      // As after a recovery: whatever is due in the timers table fires before the command acts.
+      await this.fireDueTimers(run, held.timers.filter((t) => t.due).map((t) => t.execution_id));
+    }
     this.executions.stats[run === live ? 'hits' : 'misses']++;
     const outcome = await act(run, trx, { tasks: held.tasks });
     const openTasks = held.tasks.filter((t) => t.status === 'open');

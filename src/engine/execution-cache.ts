@@ -9,7 +9,7 @@ import type { HeldTimer } from './command-sql.js';
  * An entry is the run a command committed, keyed by instance id and the version it wrote. A command
  * uses it only when, under the instance row lock, the row still has that version (no command of any
  * process has run since; every writer of the state bumps the version) and the timer rows still agree
- * with the run's armed timers (a retime or resume moves rows) and none is due. Anything else, and
+ * with the run's armed timers (a retime or resume moves rows). Anything else, and
  * any error, drops it: taking an entry removes it, and only a committed command puts one back.
  *
  * Bounded by count, least recently used first out. A live execution is large (about 0.9 MB for the
@@ -55,10 +55,14 @@ export class ExecutionCache {
   }
 }
 
-/** Whether the timer rows are exactly the run's armed timers, none of them due (else: recover). */
+/**
+ * Whether the timer rows are exactly the run's armed timers (else: recover). Due ones may be among
+ * them: the command fires them on the live run as it fires them on a recovered one, after it has
+ * settled, so a due timer fires the same way whichever run the command uses.
+ */
 export function timersAgree(run: EngineRun, rows: HeldTimer[]): boolean {
   const armed = run.timers.active();
   if (armed.length !== rows.length) return false;
   const due = new Map(armed.map((t) => [t.executionId, t.dueAt.getTime()]));
-  return rows.every((r) => !r.due && due.get(r.execution_id) === r.due_at.getTime());
+  return rows.every((r) => due.get(r.execution_id) === r.due_at.getTime());
 }
