@@ -8,7 +8,7 @@ import type { ServiceRegistry } from './services.js';
 import type { CompileOptions } from './compile.js';
 import type { ExpressionScope } from './expressions.js';
 import type { AuditEntry } from '../audit/audit.js';
-import { insertInstanceOfLatest, lockInstance, lockInstanceOfTask, readHeld, writeCommand, type HeldTask, type HeldTimer, type LockedInstance } from './command-sql.js';
+import { insertInstanceOfLatest, lockInstance, lockInstanceOfTask, readHeld, readState, writeCommand, type HeldTask, type HeldTimer, type LockedInstance } from './command-sql.js';
 import { DEFAULT_EXECUTION_CACHE, ExecutionCache, timersAgree } from './execution-cache.js';
 
 export interface InstanceRow {
@@ -410,9 +410,11 @@ export class WorkflowEngine {
     // Taken whatever happens next: a run that served a command that did not commit is never reused.
     const live = this.executions.take(row.id, row.version);
     // One read after the lock: the due times to align the state with, which are due now (now() is the
-    // transaction's time), and the open tasks the write compares the new waiting tasks with.
-    const held = await readHeld(trx, row.id, typeof target === 'string' ? null : target.taskId);
-    const run = live && timersAgree(live, held.timers) ? live : await this.recover(trx, row, held.timers);
+    // transaction's time), the open tasks the write compares the new waiting tasks with, and the
+    // stored state unless a kept run makes it unnecessary.
+    const held = await readHeld(trx, row.id, typeof target === 'string' ? null : target.taskId, !live);
+    const usable = live && timersAgree(live, held.timers);
+    const run = usable ? live : await this.recover(trx, row, live ? await readState(trx, row.id) : held.state, held.timers);
     if (run === live) {
       run.nextCommand({ trx, businessKey: row.business_key });
       // As after a recovery: whatever is due in the timers table fires before the command acts.
@@ -426,12 +428,12 @@ export class WorkflowEngine {
   }
 
   /** A fresh engine from the stored state, its timers aligned with their rows; due ones fire after resume. */
-  private async recover(trx: Knex.Transaction, row: LockedInstance, timers: HeldTimer[]): Promise<EngineRun> {
+  private async recover(trx: Knex.Transaction, row: LockedInstance, state: unknown, timers: HeldTimer[]): Promise<EngineRun> {
     const def = await this.definitions.get(row.definition_id, trx);
     const run = this.newRun(def, row.id, row.business_key, trx);
     const due = timers.filter((t) => t.due).map((t) => t.execution_id);
     for (const t of timers) run.timers.recordDue(t.execution_id, t.due_at);
-    await run.resume(timers.length ? alignTimerState(row.state, new Map(timers.map((t) => [t.execution_id, t.due_at])), new Set(due)) : row.state);
+    await run.resume(timers.length ? alignTimerState(state, new Map(timers.map((t) => [t.execution_id, t.due_at])), new Set(due)) : state);
     // Only now, with every branch of the instance listening again, do the due timers fire.
     await this.fireDueTimers(run, due);
     return run;
