@@ -100,8 +100,6 @@ export class WorkflowEngine {
   readonly definitions: DefinitionStore;
   /** Per process; see ExecutionCache for why a hit is the same as recovering. */
   readonly executions: ExecutionCache;
-  /** Runs of timer firings in a caller's transaction, kept once the caller says it committed. */
-  private readonly keepOnCommit = new WeakMap<Knex.Transaction, Array<{ instanceId: string; run: EngineRun; version: number }>>();
 
   constructor(readonly db: Db, readonly services: ServiceRegistry, private readonly options: EngineOptions = {}) {
     this.definitions = new DefinitionStore(db, { services, ...options.compile });
@@ -224,28 +222,13 @@ export class WorkflowEngine {
    * (claimed with SKIP LOCKED by the scheduler). Returns the lag in ms.
    */
   async fireTimer(trx: Knex.Transaction, timer: { id: number; instance_id: string; execution_id: string; element_id: string; due_at: Date }): Promise<void> {
-    const out = await this.commandIn(trx, timer.instance_id, null, 'timer.fired', async (run) => {
+    // A kept run serves the firing, but the firing keeps none: the step a deadline opens (an
+    // escalation) is rarely taken soon, and keeping a run costs its GC (bench/README.md, timer burst).
+    await this.commandIn(trx, timer.instance_id, null, 'timer.fired', async (run) => {
       // false when it fired already while recovering (it was overdue): the state already shows it.
       await run.fireTimer(timer.execution_id);
       return { result: undefined };
     });
-    const keep = keepable(out.run, out.summary);
-    if (!keep) return;
-    const list = this.keepOnCommit.get(trx) ?? [];
-    list.push({ instanceId: out.summary.id, ...keep });
-    this.keepOnCommit.set(trx, list);
-  }
-
-  /**
-   * The caller of fireTimer committed `trx` (the scheduler owns that transaction): keep the runs of
-   * its firings for the instances' next commands. Never called for a transaction that rolled back.
-   */
-  committedFirings(trx: Knex.Transaction): void {
-    for (const k of this.keepOnCommit.get(trx) ?? []) {
-      k.run.park();
-      this.executions.put(k.instanceId, k.version, k.run);
-    }
-    this.keepOnCommit.delete(trx);
   }
 
   /**

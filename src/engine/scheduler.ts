@@ -89,9 +89,7 @@ export class TimerScheduler {
   async fireDue(limit = this.batchSize): Promise<FireRound> {
     let claimed: ClaimedTimer[] = [];
     try {
-      let committed: Knex.Transaction | undefined;
       const fired = await this.db.transaction(async (trx) => {
-        committed = trx;
         const claim = await claimDue(trx, limit);
         this.nextDueMs = claim.nextDueMs;
         claimed = claim.timers;
@@ -99,7 +97,6 @@ export class TimerScheduler {
         if (claimed.length === limit && limit > 1) this.workers.wakeAll();
         return this.fireClaimed(trx, claimed);
       });
-      if (committed) this.engine.committedFirings(committed);
       for (const t of fired) this.opts.onFired?.(t.lag_ms);
       return { claimed: claimed.length, fired: fired.length };
     } catch (err) {
@@ -135,9 +132,7 @@ export class TimerScheduler {
   /** Fire one timer of a failed batch in its own transaction; on failure push it back with an incident. */
   private async fireAlone(timer: ClaimedTimer): Promise<boolean> {
     try {
-      let committed: Knex.Transaction | undefined;
-      const fired = await this.db.transaction(async (trx) => {
-        committed = trx;
+      return await this.db.transaction(async (trx) => {
         const locked = await trx.raw<{ rows: unknown[] }>(
           `SELECT 1 FROM process_instances WHERE id = ? AND suspended_at IS NULL FOR UPDATE SKIP LOCKED`, [timer.instance_id]);
         // Another process took it meanwhile, or it was suspended: not ours to fire now.
@@ -146,8 +141,6 @@ export class TimerScheduler {
         for (const t of fired) this.opts.onFired?.(t.lag_ms);
         return fired.length > 0;
       });
-      if (committed) this.engine.committedFirings(committed);
-      return fired;
     } catch (err) {
       if (!isRetryable(err)) await this.pushBack(timer, err);
       return false;
