@@ -15,6 +15,7 @@ import { createDb, migrate, type Db } from '../src/db/database.js';
 import { createRuntime } from '../src/runtime.js';
 import { installShipped } from '../src/server.js';
 import { seedDemo, DEMO_PASSWORD } from '../src/demo.js';
+import { SHIPPED_NODE_FLAGS } from './support.js';
 
 export interface ApiLoadRun {
   connections: number;
@@ -57,8 +58,6 @@ export async function multiply(db: Db, copies: number): Promise<void> {
   await db.raw('ANALYZE');
 }
 
-/** The Node flags bin/duban.js and `npm start` run the server with (README, Configuration). */
-export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /** A server process (`duban start`) from the checkout at `cwd`, on a free loopback port; Node's flags as shipped unless told. */
 export async function startServer(databaseUrl: string, cwd = process.cwd(), nodeFlags = SHIPPED_NODE_FLAGS): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {

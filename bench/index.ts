@@ -28,6 +28,8 @@ import type { DurablePhase, FromWorker, PhaseDone, ToWorker } from './worker.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
+/** `--floor`: only what the engine floor needs (in-memory baseline, durable one process); nothing else runs. */
+const floorOnly = process.argv.includes('--floor');
 const num = (name: string, full: number, small: number) => {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? v : quick ? small : full;
@@ -80,6 +82,8 @@ interface PhaseResult {
   lockWaitMsByType: Record<string, number>;
   /** Audit sealing in the workers: entries per seal round and their mean and max time from commit to chain. */
   audit: { entriesPerRound: number; lagMsMean: number; lagMsMax: number };
+  /** Share of the phase's commands served by a kept execution (no recovery; src/engine/execution-cache.ts). */
+  cacheHitRate: number;
 }
 
 interface DurableResult {
@@ -87,6 +91,8 @@ interface DurableResult {
   concurrencyPerProcess: number;
   instancesPerProcess: number;
   phases: PhaseResult[];
+  /** One process only: the same start and completions with the execution cache emptied before each phase. */
+  coldPhases?: PhaseResult[];
   startsPerSec: number;
   completionsPerSec: number;
   verified: { completed: number; running: number; other: number };
@@ -95,40 +101,9 @@ interface DurableResult {
 async function runDurable(url: string, dbName: string, processes: number): Promise<DurableResult> {
   const workers = Array.from({ length: processes }, (_, i) => new Worker(`durable-${processes}p-${i}`));
   try {
-    await Promise.all(workers.map((w, i) => w.request({ type: 'init', url, concurrency: P.concurrency, tag: `p${processes}-${i}`, warmup: P.warmup }, 'ready')));
-    const phases: PhaseResult[] = [];
-    for (const phase of ['start', 'complete-review', 'complete-approve'] as DurablePhase[]) {
-      await Promise.all(workers.map((w) => w.request({ type: 'prepare', phase, instances: P.instances }, 'prepared')));
-      const cpu0 = cpuTicks();
-      const pg0 = pgCpuMs(dbName);
-      const locks = new LockWaitSampler(url, dbName);
-      await locks.start();
-      const done: PhaseDone[] = await Promise.all(workers.map((w) => w.request({ type: 'go' }, 'done')));
-      const machineBusy = busyShare(cpu0, cpuTicks());
-      const pg1 = pgCpuMs(dbName);
-      const waited = await locks.stop();
-      const sum = (f: (d: PhaseDone) => number) => done.reduce((a, d) => a + f(d), 0);
-      const ops = done.reduce((a, d) => a + d.ops, 0);
-      const seconds = (Math.max(...done.map((d) => d.t1)) - Math.min(...done.map((d) => d.t0))) / 1000;
-      phases.push({
-        phase, ops, seconds, opsPerSec: ops / seconds, machineBusy,
-        errors: done.flatMap((d) => d.errors),
-        nodeCpuMsPerOp: done.reduce((a, d) => a + d.cpuMs, 0) / Math.max(1, ops),
-        pgCpuMsPerOp: pg0 !== null && pg1 !== null ? (pg1 - pg0) / Math.max(1, ops) : null,
-        perProcess: done.map((d) => ({ ops: d.ops, opsPerSec: d.ops / ((d.t1 - d.t0) / 1000) })),
-        roundTripsPerOp: done.reduce((a, d) => a + d.roundTrips, 0) / Math.max(1, ops),
-        auditAppendsPerOp: sum((d) => d.auditAppends) / Math.max(1, ops),
-        lockWaitMsPerOp: waited.waitMs / Math.max(1, ops),
-        lockWaitMsByType: waited.byType,
-        audit: {
-          entriesPerRound: sum((d) => d.seal.sealed) / Math.max(1, sum((d) => d.seal.rounds)),
-          lagMsMean: sum((d) => d.seal.lagMsSum) / Math.max(1, sum((d) => d.seal.sealed)),
-          lagMsMax: Math.max(0, ...done.map((d) => d.seal.lagMsMax)),
-        },
-      });
-      const last = phases[phases.length - 1]!;
-      log(`  ${processes}p ${phase}: ${ops} ops in ${seconds.toFixed(1)} s = ${(ops / seconds).toFixed(0)}/s; CPU per op: node ${last.nodeCpuMsPerOp.toFixed(1)} ms, PostgreSQL ${last.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(machineBusy * 100).toFixed(0)}% busy; ${last.roundTripsPerOp.toFixed(1)} round trips, lock wait ${last.lockWaitMsPerOp.toFixed(3)} ms per op${Object.keys(last.lockWaitMsByType).length ? ` (${Object.entries(last.lockWaitMsByType).map(([k, v]) => `${k} ${v} ms`).join(', ')})` : ''}; audit sealed ${last.audit.entriesPerRound.toFixed(0)} per round, ${last.audit.lagMsMean.toFixed(0)} ms after commit (max ${last.audit.lagMsMax.toFixed(0)})`);
-    }
+    await Promise.all(workers.map((w, i) => w.request({ type: 'init', url, concurrency: P.concurrency, tag: `p${processes}-${i}`, warmup: P.warmup, executionCache: P.instances + P.warmup + 100 }, 'ready')));
+    const phases = await runPhases(workers, url, dbName, ['start', 'complete-review', 'complete-approve']);
+    const coldPhases = processes === 1 ? await runPhases(workers, url, dbName, ['start-cold', 'complete-review-cold', 'complete-approve-cold']) : undefined;
     const verified = { completed: 0, running: 0, other: 0 };
     for (const w of workers) {
       const v = await w.request({ type: 'verify' }, 'verified');
@@ -142,6 +117,7 @@ async function runDurable(url: string, dbName: string, processes: number): Promi
       concurrencyPerProcess: P.concurrency,
       instancesPerProcess: P.instances,
       phases,
+      coldPhases,
       startsPerSec: s.opsPerSec,
       completionsPerSec: (r.ops + a.ops) / (r.seconds + a.seconds),
       verified,
@@ -149,6 +125,53 @@ async function runDurable(url: string, dbName: string, processes: number): Promi
   } finally {
     await Promise.all(workers.map((w) => w.exit()));
   }
+}
+
+/** Each phase lined up across the workers (prepare → go → done), measured. */
+async function runPhases(workers: Worker[], url: string, dbName: string, names: DurablePhase[]): Promise<PhaseResult[]> {
+  const processes = workers.length;
+  const phases: PhaseResult[] = [];
+  for (const phase of names) {
+    await Promise.all(workers.map((w) => w.request({ type: 'prepare', phase, instances: P.instances }, 'prepared')));
+    const cpu0 = cpuTicks();
+    const pg0 = pgCpuMs(dbName);
+    const locks = new LockWaitSampler(url, dbName);
+    await locks.start();
+    const done: PhaseDone[] = await Promise.all(workers.map((w) => w.request({ type: 'go' }, 'done')));
+    const machineBusy = busyShare(cpu0, cpuTicks());
+    const pg1 = pgCpuMs(dbName);
+    const waited = await locks.stop();
+    const sum = (f: (d: PhaseDone) => number) => done.reduce((a, d) => a + f(d), 0);
+    const ops = sum((d) => d.ops);
+    const seconds = (Math.max(...done.map((d) => d.t1)) - Math.min(...done.map((d) => d.t0))) / 1000;
+    phases.push({
+      phase, ops, seconds, opsPerSec: ops / seconds, machineBusy,
+      errors: done.flatMap((d) => d.errors),
+      nodeCpuMsPerOp: sum((d) => d.cpuMs) / Math.max(1, ops),
+      pgCpuMsPerOp: pg0 !== null && pg1 !== null ? (pg1 - pg0) / Math.max(1, ops) : null,
+      perProcess: done.map((d) => ({ ops: d.ops, opsPerSec: d.ops / ((d.t1 - d.t0) / 1000) })),
+      roundTripsPerOp: sum((d) => d.roundTrips) / Math.max(1, ops),
+      auditAppendsPerOp: sum((d) => d.auditAppends) / Math.max(1, ops),
+      lockWaitMsPerOp: waited.waitMs / Math.max(1, ops),
+      lockWaitMsByType: waited.byType,
+      audit: {
+        entriesPerRound: sum((d) => d.seal.sealed) / Math.max(1, sum((d) => d.seal.rounds)),
+        lagMsMean: sum((d) => d.seal.lagMsSum) / Math.max(1, sum((d) => d.seal.sealed)),
+        lagMsMax: Math.max(0, ...done.map((d) => d.seal.lagMsMax)),
+      },
+      cacheHitRate: sum((d) => d.cacheHits) / Math.max(1, sum((d) => d.cacheHits + d.cacheMisses)),
+    });
+    log(`  ${processes}p ${phase}: ${describePhase(phases[phases.length - 1]!)}`);
+  }
+  return phases;
+}
+
+function describePhase(p: PhaseResult): string {
+  const byType = Object.entries(p.lockWaitMsByType).map(([k, v]) => `${k} ${v} ms`).join(', ');
+  return `${p.ops} ops in ${p.seconds.toFixed(1)} s = ${p.opsPerSec.toFixed(0)}/s; CPU per op: node ${p.nodeCpuMsPerOp.toFixed(1)} ms, `
+    + `PostgreSQL ${p.pgCpuMsPerOp?.toFixed(1) ?? '?'} ms; machine ${(p.machineBusy * 100).toFixed(0)}% busy; ${p.roundTripsPerOp.toFixed(1)} round trips, `
+    + `lock wait ${p.lockWaitMsPerOp.toFixed(3)} ms per op${byType ? ` (${byType})` : ''}; audit sealed ${p.audit.entriesPerRound.toFixed(0)} per round, `
+    + `${p.audit.lagMsMean.toFixed(0)} ms after commit (max ${p.audit.lagMsMax.toFixed(0)}); ${(p.cacheHitRate * 100).toFixed(0)}% kept executions`;
 }
 
 /** Node + PostgreSQL CPU ms per operation over some phases (NaN without the PostgreSQL reading). */
@@ -211,6 +234,11 @@ async function main(): Promise<void> {
     idle.durable1 = await idleCheck('durable, one process');
     log(`durable, one process: ${P.instances} instances, ${P.concurrency} commands in flight`);
     one = await runDurable(bench.url, bench.name, 1);
+
+    if (floorOnly) {
+      printFloor(floorSection(memory, one));
+      return;
+    }
 
     await db.raw('VACUUM ANALYZE').catch(() => undefined);
     await db.raw('CHECKPOINT').catch(() => undefined);
@@ -289,17 +317,21 @@ async function main(): Promise<void> {
  * over plain bpmn-engine's recover + signal + getState + stringify (memory.ts `floor`); a durable
  * start's CPU over an in-memory start's; and the audit chain's lock wait per command with two processes.
  */
-function floorSection(memory: MemoryResult[], one: DurableResult, two: DurableResult) {
+function floorSection(memory: MemoryResult[], one: DurableResult, two?: DurableResult) {
   const floor = memory.find((m) => m.variant === 'floor')!;
   const cached = memory.find((m) => m.variant === 'cached')!;
   const completions = (d: DurableResult) => d.phases.slice(1);
   const per = (ps: PhaseResult[], f: (p: PhaseResult) => number) => ps.reduce((a, p) => a + f(p) * p.ops, 0) / Math.max(1, ps.reduce((a, p) => a + p.ops, 0));
   const durableCompletionCpuMs = durableCpu(completions(one));
   const durableStartCpuMs = durableCpu(one.phases.slice(0, 1));
+  const cold = one.coldPhases;
+  const coldCompletionCpuMs = cold ? durableCpu(cold.slice(1)) : NaN;
   return {
     floorRatio: durableCompletionCpuMs / floor.completeCpuMs,
     startRatio: durableStartCpuMs / cached.startCpuMs,
-    lockWaitMs: per(two.phases, (p) => p.lockWaitMsPerOp),
+    lockWaitMs: two ? per(two.phases, (p) => p.lockWaitMsPerOp) : NaN,
+    // The same ratio when no completion finds its instance's execution kept (the execution cache emptied).
+    floorRatioCold: coldCompletionCpuMs / floor.completeCpuMs,
     floor: {
       floorCompletionCpuMs: floor.completeCpuMs,
       durableCompletionCpuMs,
@@ -309,10 +341,15 @@ function floorSection(memory: MemoryResult[], one: DurableResult, two: DurableRe
       durableStartCpuMs,
       roundTripsPerCompletion: per(completions(one), (p) => p.roundTripsPerOp),
       roundTripsPerStart: one.phases[0]!.roundTripsPerOp,
+      completionCacheHitRate: per(completions(one), (p) => p.cacheHitRate),
+      coldCompletionCpuMs,
+      coldCompletionNodeCpuMs: cold ? per(cold.slice(1), (p) => p.nodeCpuMsPerOp) : NaN,
+      coldCompletionPgCpuMs: cold ? per(cold.slice(1), (p) => p.pgCpuMsPerOp ?? NaN) : NaN,
+      coldCompletionCacheHitRate: cold ? per(cold.slice(1), (p) => p.cacheHitRate) : NaN,
       lockWaitMsOneProcess: per(one.phases, (p) => p.lockWaitMsPerOp),
-      lockWaitMsTwoProcesses: per(two.phases, (p) => p.lockWaitMsPerOp),
-      auditSealLagMsMeanTwoProcesses: per(two.phases, (p) => p.audit.lagMsMean),
-      auditSealLagMsMaxTwoProcesses: Math.max(...two.phases.map((p) => p.audit.lagMsMax)),
+      lockWaitMsTwoProcesses: two ? per(two.phases, (p) => p.lockWaitMsPerOp) : NaN,
+      auditSealLagMsMeanTwoProcesses: two ? per(two.phases, (p) => p.audit.lagMsMean) : NaN,
+      auditSealLagMsMaxTwoProcesses: two ? Math.max(...two.phases.map((p) => p.audit.lagMsMax)) : NaN,
     },
   };
 }
@@ -323,6 +360,7 @@ function printFloor(f: ReturnType<typeof floorSection>): void {
   console.log('\nEngine floor (CPU per op, one process)                  ms     ratio  target');
   console.log(`durable completion (node ${x.durableCompletionNodeCpuMs.toFixed(2)} + PostgreSQL ${x.durableCompletionPgCpuMs.toFixed(2)})  ${x.durableCompletionCpuMs.toFixed(2).padStart(6)}`);
   console.log(`bpmn-engine recover + signal + getState + stringify  ${x.floorCompletionCpuMs.toFixed(2).padStart(6)}  ${f.floorRatio.toFixed(2).padStart(6)}  <= ${TARGET.floorRatio}  ${mark(f.floorRatio <= TARGET.floorRatio)}`);
+  console.log(`  ${(x.completionCacheHitRate * 100).toFixed(0)}% of those completions used a kept execution; with none kept (cold: node ${x.coldCompletionNodeCpuMs.toFixed(2)} + PostgreSQL ${x.coldCompletionPgCpuMs.toFixed(2)} = ${x.coldCompletionCpuMs.toFixed(2)} ms, ${(x.coldCompletionCacheHitRate * 100).toFixed(0)}% kept) floorRatio ${f.floorRatioCold.toFixed(2)}`);
   console.log(`durable start / in-memory (cached) start             ${x.durableStartCpuMs.toFixed(2).padStart(6)}  ${f.startRatio.toFixed(2).padStart(6)}  <= ${(1 / TARGET.startVsMemory).toFixed(2)} (start >= ${TARGET.startVsMemory}x)  ${mark(f.startRatio <= 1 / TARGET.startVsMemory)}`);
   console.log(`round trips: ${x.roundTripsPerCompletion.toFixed(1)} per completion, ${x.roundTripsPerStart.toFixed(1)} per start (BEGIN and COMMIT included)`);
   console.log(`lock wait per command (any lock, sampled): ${x.lockWaitMsTwoProcesses.toFixed(3)} ms with 2 processes (${x.lockWaitMsOneProcess.toFixed(3)} ms with 1)  target < ${TARGET.lockWaitMs} ms  ${mark(f.lockWaitMs < TARGET.lockWaitMs)}`);

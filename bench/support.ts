@@ -175,12 +175,16 @@ export function pgCpuSample(dbName: string): Map<string, number> | null {
  * and resolves with the first reply of the named type; a reply of type `error` rejects the oldest
  * request; the child's exit rejects whatever still waits.
  */
+/** The Node flags bin/duban.js and `npm start` run the server with (README, Configuration). */
+export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 export class BenchChild<To extends { type: string }, From extends { type: string }> {
   private readonly proc: ChildProcess;
   private waiting: Array<{ type: From['type']; resolve: (m: From) => void; reject: (e: Error) => void }> = [];
 
   constructor(readonly name: string, script: string) {
-    this.proc = fork(script, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    // Every child (durable workers, the in-memory baseline, pg-boss) runs with the server's Node flags.
+    this.proc = fork(script, [], { execArgv: [...SHIPPED_NODE_FLAGS, '--import', 'tsx'], stdio: 'inherit' });
     this.proc.on('message', (m: From) => {
       if (m.type === 'error') return void this.waiting.shift()?.reject(new Error(`${this.name}: ${(m as { message?: string }).message}`));
       const i = this.waiting.findIndex((w) => w.type === m.type);

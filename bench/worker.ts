@@ -13,11 +13,15 @@ import { APPROVE_OUTPUT, PROCESS_KEY, REVIEW_OUTPUT, startVariables } from './di
 import { runMemory, type MemoryVariant } from './memory.js';
 import { runPool } from './support.js';
 
-export type DurablePhase = 'start' | 'complete-review' | 'complete-approve';
+/**
+ * The `-cold` phases are the same work with the execution cache emptied before the phase, so every
+ * completion recovers its instance from the stored state (the case days after the previous step).
+ */
+export type DurablePhase = 'start' | 'complete-review' | 'complete-approve' | 'start-cold' | 'complete-review-cold' | 'complete-approve-cold';
 
 export type ToWorker =
   | { type: 'memory'; variants: MemoryVariant[]; instances: number; batch: number; warmup: number }
-  | { type: 'init'; url: string; concurrency: number; tag: string; warmup: number }
+  | { type: 'init'; url: string; concurrency: number; tag: string; warmup: number; executionCache: number }
   | { type: 'prepare'; phase: DurablePhase; instances: number }
   | { type: 'go' }
   | { type: 'verify' }
@@ -37,6 +41,9 @@ export interface PhaseDone {
   /** Audit entries queued in the phase, and this process's sealing of them into the chain. */
   auditAppends: number;
   seal: { rounds: number; sealed: number; lagMsSum: number; lagMsMax: number };
+  /** Commands served by a kept execution (no recovery) and commands that recovered, in the phase. */
+  cacheHits: number;
+  cacheMisses: number;
 }
 
 export type FromWorker =
@@ -75,7 +82,9 @@ async function handle(msg: ToWorker): Promise<void> {
       tag = msg.tag;
       db = createDb(msg.url, concurrency + 2);
       // The production path: every command appends to the audit chain (src/runtime.ts does the same).
-      engine = new WorkflowEngine(db, new ServiceRegistry(), { audit: appendAudit });
+      // The execution cache is sized to this worker's working set (its instances and the warm-up), so
+      // the warm phases measure a kept execution; the cold phases empty it (bench/README.md).
+      engine = new WorkflowEngine(db, new ServiceRegistry(), { audit: appendAudit, executionCache: msg.executionCache });
       await warmup(msg.warmup);
       send({ type: 'ready' });
       return;
@@ -93,6 +102,7 @@ async function handle(msg: ToWorker): Promise<void> {
       const audit0 = { ...auditLockStats };
       const seal0 = { ...auditSealStats, lagMsMax: 0 };
       auditSealStats.lagMsMax = 0;
+      const cache0 = { ...engine!.executions.stats };
       const cpu0 = process.cpuUsage();
       const t0 = now();
       const { results, errors } = await runPool(count, concurrency, op);
@@ -100,10 +110,11 @@ async function handle(msg: ToWorker): Promise<void> {
       // The phase's last entries are sealed after their commands: that work is counted in its CPU.
       await sealAudit(db!, { settleMs: 10_000 });
       const cpu = process.cpuUsage(cpu0);
-      if (phase === 'start') instanceIds = results.filter((r): r is string => typeof r === 'string');
+      if (phase.startsWith('start')) instanceIds = results.filter((r): r is string => typeof r === 'string');
       send({ type: 'done', phase, ops: count - errors.length, errors: errors.slice(0, 5), t0, t1, cpuMs: (cpu.user + cpu.system) / 1000,
         roundTrips: roundTrips - rt0, auditAppends: auditLockStats.appends - audit0.appends,
-        seal: { rounds: auditSealStats.rounds - seal0.rounds, sealed: auditSealStats.sealed - seal0.sealed, lagMsSum: auditSealStats.lagMsSum - seal0.lagMsSum, lagMsMax: auditSealStats.lagMsMax } });
+        seal: { rounds: auditSealStats.rounds - seal0.rounds, sealed: auditSealStats.sealed - seal0.sealed, lagMsSum: auditSealStats.lagMsSum - seal0.lagMsSum, lagMsMax: auditSealStats.lagMsMax },
+        cacheHits: engine!.executions.stats.hits - cache0.hits, cacheMisses: engine!.executions.stats.misses - cache0.misses });
       return;
     }
     case 'verify': {
@@ -123,15 +134,17 @@ async function handle(msg: ToWorker): Promise<void> {
 /** The untimed part of a phase: the task list lookup a client would have done already. */
 async function prepare(phase: DurablePhase, instances: number): Promise<NonNullable<typeof armed>> {
   const e = engine!;
-  if (phase === 'start') {
+  if (phase.endsWith('-cold')) e.executions.clear();
+  if (phase.startsWith('start')) {
     return {
       phase,
       count: instances,
-      op: async (i) => (await e.start(PROCESS_KEY, { businessKey: `${tag}-${i}`, variables: startVariables(i), actor: 'bench' })).id,
+      op: async (i) => (await e.start(PROCESS_KEY, { businessKey: phase === 'start' ? `${tag}-${i}` : `${tag}-cold-${i}`, variables: startVariables(i), actor: 'bench' })).id,
     };
   }
-  const elementId = phase === 'complete-review' ? 'review' : 'approve';
-  const output = phase === 'complete-review' ? REVIEW_OUTPUT : APPROVE_OUTPUT;
+  const review = phase.startsWith('complete-review');
+  const elementId = review ? 'review' : 'approve';
+  const output = review ? REVIEW_OUTPUT : APPROVE_OUTPUT;
   const taskIds = await openTasks(elementId, instanceIds);
   return { phase, count: taskIds.length, op: (i) => e.completeTask(taskIds[i]!, output, `officer${i % 50}`) };
 }

@@ -1,3 +1,5 @@
+import { DEFAULT_EXECUTION_CACHE } from './engine/execution-cache.js';
+
 /** Configuration comes only from environment variables; README lists each one. */
 export interface Config {
   databaseUrl: string | undefined;
@@ -15,6 +17,8 @@ export interface Config {
   workerConcurrency: number;
   /** DUBAN_TIMER_BATCH: due timers one scheduler claim takes and commits together (1 = one per transaction). */
   timerBatch: number;
+  /** DUBAN_EXECUTION_CACHE: live executions a server process keeps for the next command (0: none); see ExecutionCache. */
+  executionCache: number;
   /** DUBAN_PUBLIC_URL: Duban's public address; https there turns on the session cookie's Secure flag. */
   publicUrl: string | null;
   /**
@@ -42,6 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxPollMs: intOf(env.DUBAN_OUTBOX_POLL_MS, 1000),
     workerConcurrency: intOf(env.DUBAN_WORKER_CONCURRENCY, 4),
     timerBatch: intOf(env.DUBAN_TIMER_BATCH, 8),
+    executionCache: countOf(env.DUBAN_EXECUTION_CACHE, DEFAULT_EXECUTION_CACHE),
     publicUrl: env.DUBAN_PUBLIC_URL || null,
     trustProxy: trustProxyOf(env.DUBAN_TRUST_PROXY),
     dbPool: intOf(env.DUBAN_DB_POOL, 10),
@@ -59,6 +64,12 @@ export function trustProxyOf(value: string | undefined): boolean | number | stri
 /** The session cookie is Secure whenever Duban is reached over https. */
 export function secureCookiesFor(publicUrl: string | null): boolean {
   return !!publicUrl && /^https:/i.test(publicUrl.trim());
+}
+
+/** Like intOf, but 0 is a value (turns the feature off). */
+function countOf(value: string | undefined, fallback: number): number {
+  const n = value === undefined || value === '' ? NaN : Number(value);
+  return Number.isInteger(n) && n >= 0 ? n : fallback;
 }
 
 function intOf(value: string | undefined, fallback: number): number {

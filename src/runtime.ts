@@ -2,6 +2,7 @@ import type { Db } from './db/database.js';
 import { WorkflowEngine } from './engine/engine.js';
 import type { ServiceRegistry } from './engine/services.js';
 import { appendAudit } from './audit/audit.js';
+import { loadConfig } from './config.js';
 import { calendarCache, type CalendarCache } from './calendar/calendar.js';
 import { calendarFunctions } from './calendar/feel.js';
 import { createServiceRegistry, type ServiceRegistryOptions } from './services.js';
@@ -43,6 +44,7 @@ export async function createRuntime(db: Db, opts: Omit<ServiceRegistryOptions, '
   registerCaseServices(services, calendars);
   const engine = new WorkflowEngine(db, services, {
     audit: appendAudit,
+    executionCache: loadConfig(opts.env ?? process.env).executionCache,
     // Diagrams may say "N working days" in FEEL: <timeDate>=workingDays(2)</timeDate>.
     functions: calendarFunctions(() => calendars.current()),
     // The case shows a failed process (an uncaught BPMN error); the incident names the error and element.

@@ -10,10 +10,13 @@ import type { InstanceRow } from './engine.js';
  * is: BEGIN, lock, read what the command needs, one write, the audit chain append, COMMIT.
  */
 
-/** The instance row as a command needs it, locked (the columns INSTANCE_COLUMNS reads). */
-export type LockedInstance = Pick<InstanceRow, 'id' | 'definition_id' | 'process_key' | 'business_key' | 'status' | 'state' | 'version' | 'suspended_at'>;
+/**
+ * The instance row as a command needs it, locked (the columns INSTANCE_COLUMNS reads). Not its state:
+ * a command served by a kept execution (ExecutionCache) does not read it, readHeld does for the others.
+ */
+export type LockedInstance = Pick<InstanceRow, 'id' | 'definition_id' | 'process_key' | 'business_key' | 'status' | 'version' | 'suspended_at'>;
 
-const INSTANCE_COLUMNS = 'i.id, i.definition_id, i.process_key, i.business_key, i.status, i.state, i.version, i.suspended_at';
+const INSTANCE_COLUMNS = 'i.id, i.definition_id, i.process_key, i.business_key, i.status, i.version, i.suspended_at';
 
 const LOCK_INSTANCE: PreparedStatement = {
   name: 'duban_lock_instance',
@@ -80,7 +83,8 @@ export interface HeldTask {
 /**
  * Read once, after the lock, what the command holds until it writes: the instance's timers (the
  * clock of record, with which are due now) and its open tasks, plus one task by id whatever its
- * status (the one a completion acts on). Only commands holding the instance lock change these rows.
+ * status (the one a completion acts on), and the stored state when the command recovers from it
+ * ($3). Only commands holding the instance lock change these rows.
  */
 const READ_HELD: PreparedStatement = {
   name: 'duban_read_held',
@@ -88,12 +92,19 @@ const READ_HELD: PreparedStatement = {
     (SELECT coalesce(json_agg(json_build_object('execution_id', execution_id, 'due_at', due_at, 'due', due_at <= now()) ORDER BY due_at), '[]'::json)
        FROM timers WHERE instance_id = $1) AS timers,
     (SELECT coalesce(json_agg(json_build_object('id', id, 'execution_id', execution_id, 'element_id', element_id, 'status', status)), '[]'::json)
-       FROM tasks WHERE instance_id = $1 AND (status = 'open' OR id = $2::uuid)) AS tasks`,
+       FROM tasks WHERE instance_id = $1 AND (status = 'open' OR id = $2::uuid)) AS tasks,
+    (SELECT state FROM process_instances WHERE id = $1 AND $3::bool) AS state`,
 };
 
-export async function readHeld(trx: Knex.Transaction, instanceId: string, taskId: string | null): Promise<{ timers: HeldTimer[]; tasks: HeldTask[] }> {
-  const [row] = await runPrepared<{ timers: Array<Omit<HeldTimer, 'due_at'> & { due_at: string }>; tasks: HeldTask[] }>(trx, READ_HELD, [instanceId, taskId]);
-  return { timers: row!.timers.map((t) => ({ ...t, due_at: new Date(t.due_at) })), tasks: row!.tasks };
+export async function readHeld(trx: Knex.Transaction, instanceId: string, taskId: string | null, withState: boolean): Promise<{ timers: HeldTimer[]; tasks: HeldTask[]; state: unknown }> {
+  const [row] = await runPrepared<{ timers: Array<Omit<HeldTimer, 'due_at'> & { due_at: string }>; tasks: HeldTask[]; state: unknown }>(trx, READ_HELD, [instanceId, taskId, withState]);
+  return { timers: row!.timers.map((t) => ({ ...t, due_at: new Date(t.due_at) })), tasks: row!.tasks, state: row!.state };
+}
+
+/** The stored state alone: a kept execution turned out unusable after readHeld (its timers moved). */
+export async function readState(trx: Knex.Transaction, instanceId: string): Promise<unknown> {
+  const row: { state: unknown } | undefined = await trx('process_instances').where({ id: instanceId }).first('state');
+  return row?.state ?? null;
 }
 
 export interface CommandWrite {

@@ -8,7 +8,8 @@ import type { ServiceRegistry } from './services.js';
 import type { CompileOptions } from './compile.js';
 import type { ExpressionScope } from './expressions.js';
 import type { AuditEntry } from '../audit/audit.js';
-import { insertInstanceOfLatest, lockInstance, lockInstanceOfTask, readHeld, writeCommand, type HeldTask, type LockedInstance } from './command-sql.js';
+import { insertInstanceOfLatest, lockInstance, lockInstanceOfTask, readHeld, readState, writeCommand, type HeldTask, type HeldTimer, type LockedInstance } from './command-sql.js';
+import { DEFAULT_EXECUTION_CACHE, ExecutionCache, timersAgree } from './execution-cache.js';
 
 export interface InstanceRow {
   id: string;
@@ -49,7 +50,13 @@ export interface EngineOptions {
   onFailed?: (trx: Knex.Transaction, instanceId: string, error: string) => Promise<void>;
   /** Called after each committed command, e.g. to emit metrics or domain events. */
   onCommitted?: (event: { instanceId: string; kind: string }) => void;
+  /**
+   * Live executions kept after their command commits, so the next command on the instance skips
+   * recovery (ExecutionCache); 0 turns it off. Default DEFAULT_EXECUTION_CACHE.
+   */
+  executionCache?: number;
 }
+
 
 export interface StartOptions {
   businessKey?: string | null;
@@ -73,6 +80,12 @@ interface CommandOutcome<T> {
   completedTask?: { id: string; output: Record<string, unknown> };
 }
 
+/** A command's result, and the run to keep in the execution cache once it has committed. */
+interface Committable<R> {
+  summary: R;
+  keep?: { run: EngineRun; version: number };
+}
+
 /** What a command read under the instance lock and holds until it writes. */
 interface Held {
   tasks: HeldTask[];
@@ -85,9 +98,22 @@ interface Held {
  */
 export class WorkflowEngine {
   readonly definitions: DefinitionStore;
+  /** Per process; see ExecutionCache for why a hit is the same as recovering. */
+  readonly executions: ExecutionCache;
 
   constructor(readonly db: Db, readonly services: ServiceRegistry, private readonly options: EngineOptions = {}) {
     this.definitions = new DefinitionStore(db, { services, ...options.compile });
+    this.executions = new ExecutionCache(options.executionCache ?? DEFAULT_EXECUTION_CACHE);
+  }
+
+  /** Run a command's transaction; once it has committed, keep its run for the next command. */
+  private async committed<R>(fn: (trx: Knex.Transaction) => Promise<Committable<R>>, instanceId: () => string): Promise<R> {
+    const out = await withRetry(() => this.db.transaction(fn));
+    if (out.keep) {
+      out.keep.run.park();
+      this.executions.put(instanceId(), out.keep.version, out.keep.run);
+    }
+    return out.summary;
   }
 
   deploy(xml: string, opts: DeployOptions = {}) {
@@ -105,7 +131,7 @@ export class WorkflowEngine {
     const named = opts.definitionId ? await this.definitions.startable(opts.definitionId) : undefined;
     const id = opts.id ?? randomUUID();
     const businessKey = opts.businessKey ?? null;
-    const summary = await withRetry(() => this.db.transaction(async (trx) => {
+    const summary = await this.committed(async (trx) => {
       const onLatest = named ? undefined : await this.insertOnLatest(trx, key, id, opts);
       const def = named ?? onLatest?.def ?? await this.definitions.latest(key);
       if (!onLatest?.inserted) {
@@ -121,8 +147,9 @@ export class WorkflowEngine {
       const run = this.newRun(def, id, businessKey, trx);
       await run.start(opts.variables ?? {});
       const row = { id, definition_id: def.id, process_key: def.key, business_key: businessKey, version: 0 } as InstanceRow;
-      return this.persist(trx, row, run, opts.actor ?? null, [{ kind: 'instance.started', data: { definitionId: def.id } }], undefined, { openTasks: [] });
-    }));
+      const started = await this.persist(trx, row, run, opts.actor ?? null, [{ kind: 'instance.started', data: { definitionId: def.id } }], undefined, { openTasks: [] });
+      return { summary: started, keep: keepable(run, started) };
+    }, () => id);
     this.options.onCommitted?.({ instanceId: id, kind: 'started' });
     return summary;
   }
@@ -195,6 +222,8 @@ export class WorkflowEngine {
    * (claimed with SKIP LOCKED by the scheduler). Returns the lag in ms.
    */
   async fireTimer(trx: Knex.Transaction, timer: { id: number; instance_id: string; execution_id: string; element_id: string; due_at: Date }): Promise<void> {
+    // A kept run serves the firing, but the firing keeps none: the step a deadline opens (an
+    // escalation) is rarely taken soon, and keeping a run costs its GC (bench/README.md, timer burst).
     await this.commandIn(trx, timer.instance_id, null, 'timer.fired', async (run) => {
       // false when it fired already while recovering (it was overdue): the state already shows it.
       await run.fireTimer(timer.execution_id);
@@ -246,6 +275,7 @@ export class WorkflowEngine {
       await trx('message_subscriptions').where({ instance_id: instanceId }).delete();
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.cancelled', actor, data: JSON.stringify({ reason: reason ?? null }) });
       await this.options.onCancelled?.(trx, instanceId, reason ?? null);
+      this.executions.drop(instanceId);
       await this.audit(trx, { actor, action: 'instance.cancelled', entityType: 'process_instance', entityId: instanceId, before: { status: 'running' }, after: { status: 'cancelled', reason: reason ?? null } });
     });
   }
@@ -290,6 +320,8 @@ export class WorkflowEngine {
       const p = await plan(trx);
       if (!p) return false;
       const moved = await this.moveTimers(trx, instanceId, p.due);
+      // plan() may have rewritten the stored state (a case's deadline variables): a new version.
+      await trx('process_instances').where({ id: instanceId }).update({ updated_at: trx.raw('now()') }).increment('version', 1);
       await trx('history').insert({ instance_id: instanceId, kind: 'instance.retimed', actor, data: JSON.stringify({ ...p.data, timers: moved }) });
       await this.audit(trx, { actor, action: 'instance.retimed', entityType: 'process_instance', entityId: instanceId, after: { timers: moved, ...p.data } });
       return true;
@@ -340,39 +372,54 @@ export class WorkflowEngine {
     let conflict: ConflictError | undefined;
     let instanceId = typeof target === 'string' ? target : '';
     // A deadlock or serialization failure is PostgreSQL's, not the caller's: the command runs again.
-    const summary = await withRetry(() => this.db.transaction(async (trx) => {
+    const summary = await this.committed(async (trx) => {
       const out = await this.commandIn(trx, target, actor, kind, act);
       conflict = out.conflict;
       instanceId = out.summary.id;
-      return out.summary;
-    }));
+      return { summary: out.summary, keep: keepable(out.run, out.summary) };
+    }, () => instanceId);
     this.options.onCommitted?.({ instanceId, kind });
     if (conflict) throw conflict;
     return summary;
   }
 
   private async commandIn<T>(trx: Knex.Transaction, target: string | CommandTarget, actor: string | null, _kind: string,
-    act: (run: EngineRun, trx: Knex.Transaction, held: Held) => Promise<CommandOutcome<T>>): Promise<{ summary: InstanceSummary; conflict?: ConflictError }> {
+    act: (run: EngineRun, trx: Knex.Transaction, held: Held) => Promise<CommandOutcome<T>>): Promise<{ summary: InstanceSummary; conflict?: ConflictError; run: EngineRun }> {
     const instanceId = typeof target === 'string' ? target : undefined;
     const row: LockedInstance | undefined = instanceId ? await lockInstance(trx, instanceId) : await (target as CommandTarget).lock(trx);
     if (!row) throw new NotFoundError('process instance', instanceId ?? '');
     if (row.status !== 'running') throw new ConflictError(`the process instance is ${row.status}`, { instanceId: row.id, status: row.status });
     if (row.suspended_at) throw new ConflictError('the case is suspended (clock stopped); resume it first', { instanceId: row.id });
-    const def = await this.definitions.get(row.definition_id, trx);
-    const run = this.newRun(def, row.id, row.business_key, trx);
+    // Taken whatever happens next: a run that served a command that did not commit is never reused.
+    const live = this.executions.take(row.id, row.version);
     // One read after the lock: the due times to align the state with, which are due now (now() is the
-    // transaction's time), and the open tasks the write compares the new waiting tasks with.
-    const held = await readHeld(trx, row.id, typeof target === 'string' ? null : target.taskId);
-    const timers = held.timers;
-    const due = timers.filter((t) => t.due).map((t) => t.execution_id);
-    for (const t of timers) run.timers.recordDue(t.execution_id, t.due_at);
-    await run.resume(timers.length ? alignTimerState(row.state, new Map(timers.map((t) => [t.execution_id, t.due_at])), new Set(due)) : row.state);
-    // Only now, with every branch of the instance listening again, do the due timers fire.
-    await this.fireDueTimers(run, due);
+    // transaction's time), the open tasks the write compares the new waiting tasks with, and the
+    // stored state unless a kept run makes it unnecessary.
+    const held = await readHeld(trx, row.id, typeof target === 'string' ? null : target.taskId, !live);
+    const usable = live && timersAgree(live, held.timers);
+    const run = usable ? live : await this.recover(trx, row, live ? await readState(trx, row.id) : held.state, held.timers);
+    if (run === live) {
+      run.nextCommand({ trx, businessKey: row.business_key });
+      // As after a recovery: whatever is due in the timers table fires before the command acts.
+      await this.fireDueTimers(run, held.timers.filter((t) => t.due).map((t) => t.execution_id));
+    }
+    this.executions.stats[run === live ? 'hits' : 'misses']++;
     const outcome = await act(run, trx, { tasks: held.tasks });
     const openTasks = held.tasks.filter((t) => t.status === 'open');
     const summary = await this.persist(trx, row, run, actor, outcome.history ?? [], outcome.beforePersist, { openTasks, completedTask: outcome.completedTask });
-    return { summary, conflict: outcome.conflict };
+    return { summary, conflict: outcome.conflict, run };
+  }
+
+  /** A fresh engine from the stored state, its timers aligned with their rows; due ones fire after resume. */
+  private async recover(trx: Knex.Transaction, row: LockedInstance, state: unknown, timers: HeldTimer[]): Promise<EngineRun> {
+    const def = await this.definitions.get(row.definition_id, trx);
+    const run = this.newRun(def, row.id, row.business_key, trx);
+    const due = timers.filter((t) => t.due).map((t) => t.execution_id);
+    for (const t of timers) run.timers.recordDue(t.execution_id, t.due_at);
+    await run.resume(timers.length ? alignTimerState(state, new Map(timers.map((t) => [t.execution_id, t.due_at])), new Set(due)) : state);
+    // Only now, with every branch of the instance listening again, do the due timers fire.
+    await this.fireDueTimers(run, due);
+    return run;
   }
 
   /**
@@ -467,6 +514,11 @@ export function alignTimerState(state: unknown, dueByExecution: Map<string, Date
 
 /** How far ahead a due timer is armed during recovery; the command fires it right after. */
 const DEFERRED_FIRE_MS = 60_000;
+
+/** A committed run worth keeping: the instance still runs and the run can take the next command. */
+function keepable(run: EngineRun, summary: InstanceSummary): Committable<InstanceSummary>['keep'] {
+  return summary.status === 'running' && run.reusable ? { run, version: summary.version } : undefined;
+}
 
 interface CommandTarget {
   lock: (trx: Knex.Transaction) => Promise<LockedInstance>;

@@ -145,7 +145,7 @@ export class EngineRun {
   private readonly calledBy = new Map<string, string>();
   private lastError: { elementId: string; code: string | null; message: string } | undefined;
 
-  constructor(private readonly def: CompiledDefinition, private readonly ctx: RunContext) {
+  constructor(private readonly def: CompiledDefinition, private ctx: RunContext) {
     this.engine = new (Engine as unknown as new (opts: object) => EngineApi)({
       name: ctx.instanceId,
       sourceContext: def.sourceContext,
@@ -178,6 +178,35 @@ export class EngineRun {
     this.eventSubs = def.meta.eventSubProcesses ?? {};
     this.hasEventSubs = Object.values(this.eventSubs).some((e) => ARMED_EVENT_STARTS.has(e.kind));
     for (const [id, m] of Object.entries(this.eventSubs)) this.eventSubByStart.set(m.startId, id);
+  }
+
+  /**
+   * Whether this run can serve another command as it is (ExecutionCache): it ended in a wait state
+   * with nothing in flight, and no failure.
+   */
+  get reusable(): boolean {
+    return this.engine.state === 'running' && !this.failure && !this.uncaught.size && !this.pending.size && !this.pendingInterrupts.length;
+  }
+
+  /**
+   * Serve the next command of the same instance with this live run instead of a recovered one: the
+   * command's transaction and the row's business key, and everything a recovered run starts without
+   * (history, outbox, this command's interruptions and caught errors, called-process links).
+   */
+  nextCommand(ctx: Pick<RunContext, 'trx' | 'businessKey'>): void {
+    this.ctx = { ...this.ctx, trx: ctx.trx, businessKey: ctx.businessKey };
+    this.outbox.length = 0;
+    this.history.length = 0;
+    this.caughtEarly.clear();
+    this.interrupted.clear();
+    this.calledBy.clear();
+    this.lastError = undefined;
+    this.timers.forgetRecorded();
+  }
+
+  /** Kept between commands (ExecutionCache): hold no transaction of the one that committed. */
+  park(): void {
+    this.ctx = { ...this.ctx, trx: undefined };
   }
 
   private get catchesSignals(): boolean {

@@ -43,6 +43,11 @@ export class DurableTimers {
     this.recorded.set(executionId, dueAt);
   }
 
+  /** A live run serving another command (ExecutionCache) starts, as a recovered one, with no row due times. */
+  forgetRecorded(): void {
+    this.recorded.clear();
+  }
+
   /** The engine's stop() clears these. */
   get executing(): TimerRef[] {
     return [...this.refs];
