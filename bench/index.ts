@@ -30,6 +30,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 /** `--floor`: only what the engine floor needs (in-memory baseline, durable one process); nothing else runs. */
 const floorOnly = process.argv.includes('--floor');
+/** `--durable`: the in-memory baseline and the durable runs with one and two processes; no timers, burst or API. */
+const durableOnly = process.argv.includes('--durable');
 const num = (name: string, full: number, small: number) => {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? v : quick ? small : full;
@@ -245,6 +247,10 @@ async function main(): Promise<void> {
     idle.durable2 = await idleCheck('durable, two processes');
     log(`durable, two processes: ${P.instances} instances each, ${P.concurrency} commands in flight each`);
     two = await runDurable(bench.url, bench.name, 2);
+    if (durableOnly) {
+      printFloor(floorSection(memory, one, two));
+      return;
+    }
 
     await db.raw('VACUUM ANALYZE').catch(() => undefined);
     idle.timers = await idleCheck('the timer run');

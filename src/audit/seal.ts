@@ -64,17 +64,21 @@ export async function sealRound(db: Db, opts: { wait?: boolean; key?: AuditKey }
 }
 
 /**
- * BEGIN, the chain-head lock, then (harmless if the lock was refused) the oldest sealable entries,
- * the head, and how many entries wait in all (capped: only "more than a batch" matters).
+ * BEGIN, the chain-head lock, then the oldest sealable entries, the head, and how many entries wait
+ * in all (capped: only "more than a batch" matters). The reads are statements of their own, so their
+ * snapshots are taken after the lock and see what the previous holder committed. Each reads only
+ * while this transaction holds the lock (a held advisory lock is taken again at once; the InitPlan
+ * runs once): a round that found another process sealing reads nothing.
  */
 function readSql(wait: boolean): string {
+  const held = `(SELECT pg_try_advisory_xact_lock(${AUDIT_LOCK}))`;
   return `BEGIN;
     ${wait ? `SELECT true AS ok FROM (SELECT pg_advisory_xact_lock(${AUDIT_LOCK})) l` : `SELECT pg_try_advisory_xact_lock(${AUDIT_LOCK}) AS ok`};
     SELECT id, at, actor, action, entity_type, entity_id, before, after FROM audit_queue
-     WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+     WHERE ${held} AND xid < pg_snapshot_xmin(pg_current_snapshot())
      ORDER BY xid, id LIMIT ${BATCH};
-    SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1;
-    SELECT count(*)::int AS n FROM (SELECT 1 FROM audit_queue LIMIT ${BATCH * 2}) q`;
+    SELECT hash FROM audit_log WHERE ${held} ORDER BY id DESC LIMIT 1;
+    SELECT count(*)::int AS n FROM (SELECT 1 FROM audit_queue WHERE ${held} LIMIT ${BATCH * 2}) q`;
 }
 
 function integer(v: unknown): string {
@@ -144,6 +148,9 @@ export class AuditSealer {
       this.again = true;
       return;
     }
+    // A retry is scheduled (another process is sealing, or entries wait for an open transaction): it
+    // runs the next round; rounds on every commit meanwhile would only find the lock taken again.
+    if (this.retry) return;
     this.running = this.rounds().finally(() => (this.running = undefined));
   }
 
@@ -161,25 +168,35 @@ export class AuditSealer {
   }
 
   private async rounds(): Promise<void> {
-    do {
+    for (;;) {
       this.again = false;
-      clearTimeout(this.retry);
-      let round: SealRound | undefined;
-      try {
-        round = await sealRound(this.db);
-        this.lastError = '';
-      } catch (err) {
-        this.report(err);
-      }
-      if (round && round.sealed > 0) this.delayMs = RETRY_MIN_MS;
-      if (round && round.sealed === BATCH) this.again = true;
-      else if (!round || round.busy || round.left > 0) this.later();
-    } while (this.again && !this.closed);
+      const round = await this.round();
+      if (round?.sealed === BATCH) continue;
+      if (round && !round.busy && round.sealed > 0) this.delayMs = RETRY_MIN_MS;
+      // No progress (busy, blocked, failed): back off, doubling. Progress with more waiting: soon again.
+      if (!round || round.busy || round.left > 0) return this.later();
+      this.delayMs = RETRY_MIN_MS;
+      if (!this.again || this.closed) return;
+    }
+  }
+
+  private async round(): Promise<SealRound | undefined> {
+    try {
+      const round = await sealRound(this.db);
+      this.lastError = '';
+      return round;
+    } catch (err) {
+      this.report(err);
+      return undefined;
+    }
   }
 
   private later(): void {
     if (this.closed) return;
-    this.retry = setTimeout(() => this.wake(), this.delayMs);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.wake();
+    }, this.delayMs);
     this.retry.unref();
     this.delayMs = Math.min(this.delayMs * 2, RETRY_MAX_MS);
   }
@@ -192,7 +209,7 @@ export class AuditSealer {
 }
 
 const RETRY_MIN_MS = 20;
-const RETRY_MAX_MS = 2000;
+const RETRY_MAX_MS = 1000;
 
 // One sealer per database handle; a transaction finds its handle's by the knex config they share.
 const sealers = new WeakMap<object, AuditSealer>();
