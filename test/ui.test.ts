@@ -384,7 +384,17 @@ test('inspector: an overdue case shows a red badge; urging notice; closed once t
   await page.getByTestId('sup-urge').click();
   await page.getByTestId('urge-content').fill('请市场监管局于两个工作日内办结并书面反馈。');
   await page.getByTestId('urge-dialog-ok').click();
-  await page.getByTestId('urging-notice').first().waitFor();
+  // The notice appears, or the dialog says why not; a timeout says whether the server has the urging.
+  const urgeRefused = page.locator('.ant-message-error, .ant-modal .ant-form-item-explain-error').first();
+  const urged = await Promise.race([
+    page.getByTestId('urging-notice').first().waitFor().then(() => 'shown'),
+    urgeRefused.waitFor().then(async () => `refused: ${await urgeRefused.innerText()}`),
+  ]).catch(async (e: Error) => {
+    const onServer = await inspector.get<{ urgingNotices: unknown[] }>(`/api/supervisions/${chosen!.id}`);
+    const dialogOpen = await page.getByTestId('urge-dialog').isVisible();
+    return `${e.message}; the server has ${onServer.urgingNotices.length} urging(s); dialog open: ${dialogOpen}; browser errors: ${w.errors.join(' | ') || 'none'}\nserver log (tail):\n${demo.log()}`;
+  });
+  assert.equal(urged, 'shown');
   await page.locator('.ant-modal-wrap').waitFor({ state: 'hidden' });
   const detail = await inspector.get<{ urgingNotices: unknown[] }>(`/api/supervisions/${chosen.id}`);
   assert.equal(detail.urgingNotices.length, 1);
