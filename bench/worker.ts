@@ -6,7 +6,7 @@
  */
 import { createDb, type Db } from '../src/db/database.js';
 import pg from 'pg';
-import { appendAudit, auditLockStats, auditSealStats, sealAudit } from '../src/audit/audit.js';
+import { appendAudit, auditQueueStats, auditSealStats, sealAudit } from '../src/audit/audit.js';
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry } from '../src/engine/services.js';
 import { APPROVE_OUTPUT, PROCESS_KEY, REVIEW_OUTPUT, startVariables } from './diagram.js';
@@ -99,7 +99,7 @@ async function handle(msg: ToWorker): Promise<void> {
       const { phase, count, op } = armed;
       armed = undefined;
       const rt0 = roundTrips;
-      const audit0 = { ...auditLockStats };
+      const audit0 = { ...auditQueueStats };
       const seal0 = { ...auditSealStats, lagMsMax: 0 };
       auditSealStats.lagMsMax = 0;
       const cache0 = { ...engine!.executions.stats };
@@ -112,7 +112,7 @@ async function handle(msg: ToWorker): Promise<void> {
       const cpu = process.cpuUsage(cpu0);
       if (phase.startsWith('start')) instanceIds = results.filter((r): r is string => typeof r === 'string');
       send({ type: 'done', phase, ops: count - errors.length, errors: errors.slice(0, 5), t0, t1, cpuMs: (cpu.user + cpu.system) / 1000,
-        roundTrips: roundTrips - rt0, auditAppends: auditLockStats.appends - audit0.appends,
+        roundTrips: roundTrips - rt0, auditAppends: auditQueueStats.appends - audit0.appends,
         seal: { rounds: auditSealStats.rounds - seal0.rounds, sealed: auditSealStats.sealed - seal0.sealed, lagMsSum: auditSealStats.lagMsSum - seal0.lagMsSum, lagMsMax: auditSealStats.lagMsMax },
         cacheHits: engine!.executions.stats.hits - cache0.hits, cacheMisses: engine!.executions.stats.misses - cache0.misses });
       return;

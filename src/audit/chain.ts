@@ -48,7 +48,8 @@ export function auditKey(): AuditKey {
 // ---------------------------------------------------------------------------------------------
 // Hashing
 
-export function rowContent(r: StoredRow, at: string): AuditRow {
+/** What is hashed: the entry's fields, its time as ISO text (a chain row's or a queued entry's). */
+export function rowContent(r: Omit<StoredRow, 'id' | 'prev_hash' | 'hash' | 'key_id'>, at: string): AuditRow {
   return { at, actor: r.actor, action: r.action, entity_type: r.entity_type, entity_id: r.entity_id, before: r.before, after: r.after };
 }
 

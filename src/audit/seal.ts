@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { Db } from '../db/database.js';
+import { withPooledConnection } from '../db/prepared.js';
 import type { AuditKey } from './key.js';
-import { AUDIT_LOCK, auditKey, GENESIS, keyedHash, type AuditRow, type StoredRow } from './chain.js';
+import { AUDIT_LOCK, auditKey, GENESIS, keyedHash, rowContent, type StoredRow } from './chain.js';
 
 /**
  * Sealing: linking queued audit entries (`audit_queue`, written by commands without a lock) into the
@@ -34,33 +35,36 @@ interface QueuedRow extends Omit<StoredRow, 'prev_hash' | 'hash' | 'key_id'> {}
  */
 export async function sealRound(db: Db, opts: { wait?: boolean; key?: AuditKey } = {}): Promise<SealRound> {
   const key = opts.key ?? auditKey();
-  const conn = (await db.client.acquireConnection()) as pg.ClientBase;
-  try {
-    const read = await conn.query(readSql(opts.wait ?? false)) as unknown as pg.QueryResult[];
-    if (!read[1]!.rows[0]!.ok) {
-      await conn.query('ROLLBACK');
-      auditSealStats.busy++;
-      return { busy: true, sealed: 0, left: -1 };
+  return withPooledConnection(db, async (conn) => {
+    try {
+      return await sealOn(conn, key, opts.wait ?? false);
+    } catch (err) {
+      await conn.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
-    const queued = read[2]!.rows as QueuedRow[];
-    const head = (read[3]!.rows[0]?.hash as string | undefined) ?? GENESIS;
-    const waiting = Number(read[4]!.rows[0]!.n);
-    if (!queued.length) {
-      await conn.query('COMMIT');
-      return { busy: false, sealed: 0, left: waiting };
-    }
-    let prev = head;
-    const hashes = queued.map((r) => (prev = keyedHash(key, prev, entryOf(r))));
-    await conn.query(`SELECT duban_audit_seal('{${queued.map((r) => integer(r.id)).join(',')}}'::bigint[],
-      '{${hashes.map(hex).join(',')}}'::text[], '${hex(head)}', '${hex(key.id)}'); COMMIT`);
-    countRound(queued);
-    return { busy: false, sealed: queued.length, left: waiting - queued.length };
-  } catch (err) {
-    await conn.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    await db.client.releaseConnection(conn);
+  });
+}
+
+async function sealOn(conn: pg.ClientBase, key: AuditKey, wait: boolean): Promise<SealRound> {
+  const read = await conn.query(readSql(wait)) as unknown as pg.QueryResult[];
+  if (!read[1]!.rows[0]!.ok) {
+    await conn.query('ROLLBACK');
+    auditSealStats.busy++;
+    return { busy: true, sealed: 0, left: -1 };
   }
+  const queued = read[2]!.rows as QueuedRow[];
+  const head = (read[3]!.rows[0]?.hash as string | undefined) ?? GENESIS;
+  const waiting = Number(read[4]!.rows[0]!.n);
+  if (!queued.length) {
+    await conn.query('COMMIT');
+    return { busy: false, sealed: 0, left: waiting };
+  }
+  let prev = head;
+  const hashes = queued.map((r) => (prev = keyedHash(key, prev, rowContent(r, new Date(r.at).toISOString()))));
+  await conn.query(`SELECT duban_audit_seal('{${queued.map((r) => integer(r.id)).join(',')}}'::bigint[],
+    '{${hashes.map(hex).join(',')}}'::text[], '${hex(head)}', '${hex(key.id)}'); COMMIT`);
+  countRound(queued);
+  return { busy: false, sealed: queued.length, left: waiting - queued.length };
 }
 
 /**
@@ -100,10 +104,6 @@ function countRound(queued: QueuedRow[]): void {
     auditSealStats.lagMsSum += lag;
     auditSealStats.lagMsMax = Math.max(auditSealStats.lagMsMax, lag);
   }
-}
-
-function entryOf(r: QueuedRow): AuditRow {
-  return { at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, entity_type: r.entity_type, entity_id: r.entity_id, before: r.before, after: r.after };
 }
 
 /**

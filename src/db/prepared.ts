@@ -30,10 +30,15 @@ interface PooledClient {
  * a list page) that knex would otherwise build and compile on every call. Same pool, same type parsers.
  */
 export async function queryPrepared<R extends pg.QueryResultRow>(db: Pick<Knex, 'client'>, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+  return withPooledConnection(db, async (connection) => (await connection.query<R>({ name: statement.name, text: statement.text, values })).rows);
+}
+
+/** One connection of the knex pool for `fn`, released after it whatever happens. */
+export async function withPooledConnection<T>(db: Pick<Knex, 'client'>, fn: (connection: pg.ClientBase) => Promise<T>): Promise<T> {
   const client = db.client as unknown as PooledClient;
   const connection = await client.acquireConnection();
   try {
-    return (await connection.query<R>({ name: statement.name, text: statement.text, values })).rows;
+    return await fn(connection);
   } finally {
     await client.releaseConnection(connection);
   }
