@@ -46,7 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboxPollMs: intOf(env.DUBAN_OUTBOX_POLL_MS, 1000),
     workerConcurrency: intOf(env.DUBAN_WORKER_CONCURRENCY, 4),
     timerBatch: intOf(env.DUBAN_TIMER_BATCH, 8),
-    executionCache: countOf(env.DUBAN_EXECUTION_CACHE, DEFAULT_EXECUTION_CACHE),
+    executionCache: intOf(env.DUBAN_EXECUTION_CACHE, DEFAULT_EXECUTION_CACHE, 0),
     publicUrl: env.DUBAN_PUBLIC_URL || null,
     trustProxy: trustProxyOf(env.DUBAN_TRUST_PROXY),
     dbPool: intOf(env.DUBAN_DB_POOL, 10),
@@ -66,13 +66,8 @@ export function secureCookiesFor(publicUrl: string | null): boolean {
   return !!publicUrl && /^https:/i.test(publicUrl.trim());
 }
 
-/** Like intOf, but 0 is a value (turns the feature off). */
-function countOf(value: string | undefined, fallback: number): number {
+/** An integer setting of at least `min` (0 where 0 turns a feature off), else the fallback. */
+function intOf(value: string | undefined, fallback: number, min = 1): number {
   const n = value === undefined || value === '' ? NaN : Number(value);
-  return Number.isInteger(n) && n >= 0 ? n : fallback;
-}
-
-function intOf(value: string | undefined, fallback: number): number {
-  const n = value === undefined || value === '' ? NaN : Number(value);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
+  return Number.isInteger(n) && n >= min ? n : fallback;
 }

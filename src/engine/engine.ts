@@ -57,7 +57,6 @@ export interface EngineOptions {
   executionCache?: number;
 }
 
-
 export interface StartOptions {
   businessKey?: string | null;
   variables?: Record<string, unknown>;

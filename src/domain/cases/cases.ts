@@ -269,9 +269,9 @@ async function setDeadlineVariables(trx: Knex.Transaction, instanceId: string, v
   visit(state);
   const variables = { ...(typeof row.variables === 'string' ? JSON.parse(row.variables) : row.variables ?? {}) };
   for (const k of ['deadlineAt', 'warningAt'] as const) if (typeof variables[k] === 'string') variables[k] = vars[k];
-  // A new version: a live execution an engine keeps of the old state (ExecutionCache) is not reused.
-  await trx('process_instances').where({ id: instanceId }).update({ state: state === null ? null : JSON.stringify(state), variables: JSON.stringify(variables) })
-    .increment('version', 1);
+  // Both callers run inside engine.retime / engine.resume, which bump the row's version, so a live
+  // execution an engine keeps of the old state (ExecutionCache) is not reused.
+  await trx('process_instances').where({ id: instanceId }).update({ state: state === null ? null : JSON.stringify(state), variables: JSON.stringify(variables) });
 }
 
 /** The deadlines a case has under `calendar`: its promised limit from intake, moved by the working days it spent suspended. */
