@@ -58,7 +58,6 @@ export async function multiply(db: Db, copies: number): Promise<void> {
   await db.raw('ANALYZE');
 }
 
-
 /** A server process (`duban start`) from the checkout at `cwd`, on a free loopback port; Node's flags as shipped unless told. */
 export async function startServer(databaseUrl: string, cwd = process.cwd(), nodeFlags = SHIPPED_NODE_FLAGS): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const port = 3900 + Math.floor(Math.random() * 90);

@@ -170,14 +170,14 @@ export function pgCpuSample(dbName: string): Map<string, number> | null {
   return found ? out : null;
 }
 
+/** The Node flags bin/duban.js and `npm start` run the server with (README, Configuration). */
+export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /**
  * A bench child process (`node --import tsx <script>`) spoken to by typed messages: request() sends one
  * and resolves with the first reply of the named type; a reply of type `error` rejects the oldest
  * request; the child's exit rejects whatever still waits.
  */
-/** The Node flags bin/duban.js and `npm start` run the server with (README, Configuration). */
-export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=64'];
-
 export class BenchChild<To extends { type: string }, From extends { type: string }> {
   private readonly proc: ChildProcess;
   private waiting: Array<{ type: From['type']; resolve: (m: From) => void; reject: (e: Error) => void }> = [];
