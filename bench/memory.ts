@@ -218,3 +218,31 @@ async function runFloor(n: number, batch: number): Promise<MemoryResult> {
     stateBytes: Math.round(stateBytes / n), completedOk,
   };
 }
+
+/**
+ * Message queues (smqp `Queue` objects) one waiting instance holds: how the baseline child shows which
+ * smqp it ran (published: ~1,200 for this diagram; patched, as Duban runs it: ~370), and most of
+ * what a live execution weighs. Counted by walking the execution's own properties; the shared
+ * parsed diagram is not walked.
+ */
+export async function queuesPerExecution(): Promise<number> {
+  const ctx = await cachedContext();
+  const engine = new EngineCtor({ name: 'count', sourceContext: ctx, moddleOptions, timers: inertTimers, Logger: silentLogger });
+  const execution = await engine.execute({ variables: startVariables(0) });
+  const seen = new Set<object>([ctx as object]);
+  const stack: unknown[] = [execution];
+  let queues = 0;
+  while (stack.length) {
+    const o = stack.pop();
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+    seen.add(o);
+    if (o.constructor?.name === 'Queue') queues++;
+    for (const key of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, key);
+      if (d && 'value' in d) stack.push(d.value);
+    }
+    if (o instanceof Map) for (const [k, v] of o) stack.push(k, v);
+    else if (o instanceof Set) for (const v of o) stack.push(v);
+  }
+  return queues;
+}

@@ -137,10 +137,10 @@ export function pgCpuMs(dbName: string): number | null {
  * pool connection closed) takes its whole past CPU with it, which a difference of totals would count
  * as negative work. Those are left out; backends that started in between count from zero.
  */
-export function pgCpuDelta(before: Map<string, number> | null, after: Map<string, number> | null): number | null {
+export function pgCpuDelta(before: Map<string, number> | null, after: Map<string, number> | null, leaveOut?: string): number | null {
   if (!before || !after) return null;
   let total = 0;
-  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  for (const [pid, ms] of after) if (pid !== leaveOut) total += ms - (before.get(pid) ?? 0);
   return total;
 }
 
@@ -182,9 +182,11 @@ export class BenchChild<To extends { type: string }, From extends { type: string
   private readonly proc: ChildProcess;
   private waiting: Array<{ type: From['type']; resolve: (m: From) => void; reject: (e: Error) => void }> = [];
 
-  constructor(readonly name: string, script: string) {
+  /** `preload`: modules the child imports before its script (`--import`), e.g. bench/upstream-engine.mjs. */
+  constructor(readonly name: string, script: string, preload: string[] = []) {
     // Every child (durable workers, the in-memory baseline, pg-boss) runs with the server's Node flags.
-    this.proc = fork(script, [], { execArgv: [...SHIPPED_NODE_FLAGS, '--import', 'tsx'], stdio: 'inherit' });
+    const imports = [...preload, 'tsx'].flatMap((m) => ['--import', m]);
+    this.proc = fork(script, [], { execArgv: [...SHIPPED_NODE_FLAGS, ...imports], stdio: 'inherit' });
     this.proc.on('message', (m: From) => {
       if (m.type === 'error') return void this.waiting.shift()?.reject(new Error(`${this.name}: ${(m as { message?: string }).message}`));
       const i = this.waiting.findIndex((w) => w.type === m.type);
@@ -225,6 +227,8 @@ export class LockWaitSampler {
   private inFlight: Promise<void> | undefined;
   /** Waiting backends seen per lock type (advisory, transactionid, tuple, relation…), to tell what waited. */
   readonly byType = new Map<string, number>();
+  /** The sampler's own backend: its CPU is the instrument's, not the load's (pgCpuDelta leaves it out). */
+  pid: string | undefined;
 
   constructor(url: string, private dbName: string, private everyMs = 20) {
     this.client = new pg.Client({ connectionString: url, application_name: 'duban-bench-sampler' });
@@ -232,6 +236,7 @@ export class LockWaitSampler {
 
   async start(): Promise<void> {
     await this.client.connect();
+    this.pid = String((await this.client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
     this.timer = setInterval(() => {
       this.inFlight ??= this.sample().finally(() => (this.inFlight = undefined));
     }, this.everyMs);

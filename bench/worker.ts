@@ -10,7 +10,7 @@ import { appendAudit, auditQueueStats, auditSealStats, sealAudit } from '../src/
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry } from '../src/engine/services.js';
 import { APPROVE_OUTPUT, PROCESS_KEY, REVIEW_OUTPUT, startVariables } from './diagram.js';
-import { runMemory, type MemoryVariant } from './memory.js';
+import { queuesPerExecution, runMemory, type MemoryVariant } from './memory.js';
 import { runPool } from './support.js';
 
 /**
@@ -47,7 +47,7 @@ export interface PhaseDone {
 }
 
 export type FromWorker =
-  | { type: 'memory-result'; results: Awaited<ReturnType<typeof runMemory>>[] }
+  | { type: 'memory-result'; results: Awaited<ReturnType<typeof runMemory>>[]; queuesPerExecution: number }
   | { type: 'ready' }
   | { type: 'prepared'; ops: number }
   | PhaseDone
@@ -74,7 +74,7 @@ async function handle(msg: ToWorker): Promise<void> {
       for (const v of msg.variants) await runMemory(v, msg.warmup, msg.batch);
       const results = [];
       for (const v of msg.variants) results.push(await runMemory(v, msg.instances, msg.batch));
-      send({ type: 'memory-result', results });
+      send({ type: 'memory-result', results, queuesPerExecution: await queuesPerExecution() });
       return;
     }
     case 'init': {

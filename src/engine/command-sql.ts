@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { runPrepared, type PreparedStatement } from '../db/prepared.js';
+import { insertQueuedSql, takeQueuedAudit } from '../audit/audit.js';
 import { loadConfig } from '../config.js';
 import type { RunSnapshot } from './run.js';
 import type { InstanceRow } from './engine.js';
 
 /**
  * The hot statements of an engine command, named and prepared (src/db/prepared.ts). A completion
- * is: BEGIN, lock, read what the command needs, one write, the audit chain append, COMMIT.
+ * is: BEGIN, lock, read what the command needs, one write (with the command's audit entries), COMMIT.
  */
 
 /**
@@ -123,7 +124,8 @@ export interface CommandWrite {
  * Everything a command changes in the engine tables, in one statement: the instance row; the
  * completed task; open tasks that no longer wait (cancelled) and new waiting tasks; timers that are
  * no longer armed (deleted) and armed ones (upserted, the row's due time moves with the engine's);
- * history; and a wake-up for the timer scheduler. The parts touch disjoint rows, as one statement's
+ * history; the audit entries queued on the transaction so far (src/audit/audit.ts takeQueuedAudit);
+ * and a wake-up for the timer scheduler. The parts touch disjoint rows, as one statement's
  * data-modifying CTEs must.
  */
 const WRITE_COMMAND: PreparedStatement = {
@@ -159,7 +161,9 @@ const WRITE_COMMAND: PreparedStatement = {
     SELECT $1::uuid, h.kind, h.element_id, h.element_type, h.execution_id, $7::text, h.data
       FROM ROWS FROM (json_to_recordset($13::json) AS (kind text, element_id text, element_type text, execution_id text, data jsonb))
            WITH ORDINALITY AS h(kind, element_id, element_type, execution_id, data, n)
-     ORDER BY h.n)
+     ORDER BY h.n),
+  audited AS (
+    ${insertQueuedSql('$15')})
 SELECT pg_notify('duban_timers', $14::text) WHERE $14::text IS NOT NULL`,
 };
 
@@ -182,6 +186,7 @@ export async function writeCommand(trx: Knex.Transaction, w: CommandWrite): Prom
     w.instanceId, done ? null : JSON.stringify(snap.state), JSON.stringify(snap.variables), snap.status, w.version, snap.error,
     w.actor, JSON.stringify(w.completedTask ? [w.completedTask] : []), cancelled, JSON.stringify(opened),
     snap.timers.map((t) => t.executionId), JSON.stringify(timers), JSON.stringify(w.history), earliest,
+    takeQueuedAudit(trx),
   ]);
 }
 

@@ -17,8 +17,9 @@ import type { HeldTimer } from './command-sql.js';
  * collections it would otherwise die in: about 1 ms per command here), so it pays only when the
  * instance's next command tends to come soon; a fired deadline's escalation rarely does.
  *
- * Bounded by count, least recently used first out. A live execution is large (about 0.9 MB for the
- * benchmark's 14-element diagram; bpmn-elements keeps a broker with its queues per element).
+ * Bounded by count, least recently used first out. A live execution is large (about 0.4 MB for the
+ * benchmark's 14-element diagram on the patched smqp, patches/README.md; bpmn-elements keeps a broker
+ * with its queues per element).
  */
 /** Entries kept by default (DUBAN_EXECUTION_CACHE): a few hundred MB at most; the benchmark sizes it to its working set. */
 export const DEFAULT_EXECUTION_CACHE = 200;
