@@ -85,7 +85,7 @@ function queueRows(trx: Transactor, rows: AuditRow[]): void {
   }) as typeof trx.commit;
 }
 
-const INSERT_QUEUED: PreparedStatement = { name: 'duban_audit_enqueue', text: insertQueuedSql('$1') };
+export const INSERT_QUEUED: PreparedStatement = { name: 'duban_audit_enqueue', text: insertQueuedSql('$1') };
 
 /**
  * The entries queued so far on a top-level transaction, as the JSON INSERT_QUEUED takes, handed to

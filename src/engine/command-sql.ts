@@ -85,15 +85,18 @@ export interface HeldTask {
  * Read once, after the lock, what the command holds until it writes: the instance's timers (the
  * clock of record, with which are due now) and its open tasks, plus one task by id whatever its
  * status (the one a completion acts on), and the stored state when the command recovers from it
- * ($3). Only commands holding the instance lock change these rows.
+ * ($3). Only commands holding the instance lock change these rows. The task filter is applied to the
+ * instance's own rows (FILTER): as a WHERE clause the generic plan OR-ed the partial index of every
+ * open task into the scan.
  */
 const READ_HELD: PreparedStatement = {
   name: 'duban_read_held',
   text: `SELECT
     (SELECT coalesce(json_agg(json_build_object('execution_id', execution_id, 'due_at', due_at, 'due', due_at <= now()) ORDER BY due_at), '[]'::json)
        FROM timers WHERE instance_id = $1) AS timers,
-    (SELECT coalesce(json_agg(json_build_object('id', id, 'execution_id', execution_id, 'element_id', element_id, 'status', status)), '[]'::json)
-       FROM tasks WHERE instance_id = $1 AND (status = 'open' OR id = $2::uuid)) AS tasks,
+    (SELECT coalesce(json_agg(json_build_object('id', id, 'execution_id', execution_id, 'element_id', element_id, 'status', status))
+                       FILTER (WHERE status = 'open' OR id = $2::uuid), '[]'::json)
+       FROM tasks WHERE instance_id = $1) AS tasks,
     (SELECT state FROM process_instances WHERE id = $1 AND $3::bool) AS state`,
 };
 
@@ -126,7 +129,8 @@ export interface CommandWrite {
  * no longer armed (deleted) and armed ones (upserted, the row's due time moves with the engine's);
  * history; the audit entries queued on the transaction so far (src/audit/audit.ts takeQueuedAudit);
  * and a wake-up for the timer scheduler. The parts touch disjoint rows, as one statement's
- * data-modifying CTEs must.
+ * data-modifying CTEs must. Rows to change are found by key ($8 is the one completed task): a join
+ * on a recordset is planned for a hundred rows, and the generic plan read the whole tasks table.
  */
 const WRITE_COMMAND: PreparedStatement = {
   name: 'duban_write_command',
@@ -138,9 +142,8 @@ const WRITE_COMMAND: PreparedStatement = {
      WHERE id = $1::uuid),
   completed AS (
     UPDATE tasks
-       SET status = 'completed', completed_by = $7::text, ended_at = now(), output = c.output
-      FROM json_to_recordset($8::json) AS c(id uuid, output jsonb)
-     WHERE tasks.id = c.id),
+       SET status = 'completed', completed_by = $7::text, ended_at = now(), output = ($8::json -> 'output')::jsonb
+     WHERE id = ($8::json ->> 'id')::uuid),
   cancelled AS (
     UPDATE tasks SET status = 'cancelled', ended_at = now() WHERE id = ANY($9::uuid[])),
   opened AS (
@@ -184,7 +187,7 @@ export async function writeCommand(trx: Knex.Transaction, w: CommandWrite): Prom
   const earliest = wakeUpFor(snap.timers.map((t) => t.dueAt.getTime()));
   await runPrepared(trx, WRITE_COMMAND, [
     w.instanceId, done ? null : JSON.stringify(snap.state), JSON.stringify(snap.variables), snap.status, w.version, snap.error,
-    w.actor, JSON.stringify(w.completedTask ? [w.completedTask] : []), cancelled, JSON.stringify(opened),
+    w.actor, w.completedTask ? JSON.stringify(w.completedTask) : null, cancelled, JSON.stringify(opened),
     snap.timers.map((t) => t.executionId), JSON.stringify(timers), JSON.stringify(w.history), earliest,
     takeQueuedAudit(trx),
   ]);
@@ -204,3 +207,9 @@ function wakeUpFor(dueTimes: number[]): string | null {
   const earliest = Math.min(...dueTimes);
   return earliest <= Date.now() + horizonMs ? new Date(earliest).toISOString() : null;
 }
+
+/**
+ * Every hot statement of a command, for the test that checks their generic plans read no large table
+ * whole (test/command-plans.test.ts): a command's cost must not grow with the number of cases.
+ */
+export const COMMAND_STATEMENTS: readonly PreparedStatement[] = [LOCK_INSTANCE, LOCK_INSTANCE_OF_TASK, INSERT_INSTANCE_OF_LATEST, READ_HELD, WRITE_COMMAND];
