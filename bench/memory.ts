@@ -228,9 +228,13 @@ async function runFloor(n: number, batch: number): Promise<MemoryResult> {
 export async function queuesPerExecution(): Promise<number> {
   const ctx = await cachedContext();
   const engine = new EngineCtor({ name: 'count', sourceContext: ctx, moddleOptions, timers: inertTimers, Logger: silentLogger });
-  const execution = await engine.execute({ variables: startVariables(0) });
-  const seen = new Set<object>([ctx as object]);
-  const stack: unknown[] = [execution];
+  return queuesReachableFrom(await engine.execute({ variables: startVariables(0) }), [ctx as object]);
+}
+
+/** smqp `Queue` objects reachable from `root` through own properties, Maps and Sets (`skip` is not walked). */
+export function queuesReachableFrom(root: unknown, skip: object[] = []): number {
+  const seen = new Set<object>(skip);
+  const stack: unknown[] = [root];
   let queues = 0;
   while (stack.length) {
     const o = stack.pop();

@@ -12,6 +12,7 @@ import { bpmn, flows } from './support/bpmn.js';
 import { WorkflowEngine } from '../src/engine/engine.js';
 import { ServiceRegistry } from '../src/engine/services.js';
 import type { Db } from '../src/db/database.js';
+import { queuesReachableFrom } from '../bench/memory.js';
 
 let t: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Db;
@@ -146,26 +147,6 @@ test('a deadline fired by the scheduler on a kept run stores what a recovered ru
   assert.deepEqual(sa, sb);
 });
 
-/** smqp message queues reachable from an object (a kept run): most of what a live execution weighs. */
-function queuesIn(root: object): number {
-  const seen = new Set<object>();
-  const stack: unknown[] = [root];
-  let queues = 0;
-  while (stack.length) {
-    const o = stack.pop();
-    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
-    seen.add(o);
-    if (o.constructor?.name === 'Queue') queues++;
-    for (const key of Reflect.ownKeys(o)) {
-      const d = Object.getOwnPropertyDescriptor(o, key);
-      if (d && 'value' in d) stack.push(d.value);
-    }
-    if (o instanceof Map) for (const [k, v] of o) stack.push(k, v);
-    else if (o instanceof Set) for (const v of o) stack.push(v);
-  }
-  return queues;
-}
-
 test('a kept execution is the small one: the install applied the smqp patch (patches/)', async () => {
   const engine = new WorkflowEngine(db, services());
   const started = await engine.start('cache_p', { businessKey: 'bk-size', variables: { owner: 'ann', n: 5 } });
@@ -175,6 +156,6 @@ test('a kept execution is the small one: the install applied the smqp patch (pat
   // This diagram's waiting instance holds about 1,550 queues on smqp as published (a topic exchange
   // with queues of its own behind every queue's events) and about 490 with the patch. Without it
   // every kept run weighs about twice as much and every command costs about twice the engine CPU.
-  const queues = queuesIn(run);
+  const queues = queuesReachableFrom(run);
   assert.ok(queues < 800, `a kept run holds ${queues} smqp queues: is patches/bpmn-elements++smqp+11.0.1.patch applied (npm install runs patch-package)?`);
 });
