@@ -240,7 +240,6 @@ async function main(): Promise<void> {
   log(`database ${bench.name} on ${server.source} ${pgVersion} (fsync=${settings.fsync}, synchronous_commit=${settings.synchronous_commit})`);
   const idle: Record<string, number> = {};
   const db = createDb(bench.url, 10);
-  let memory: MemoryResult[] = [];
   let published: InMemoryRun | undefined;
   let floorRounds: FloorRatios[] = [];
   let patched: InMemoryRun | undefined;
@@ -264,7 +263,6 @@ async function main(): Promise<void> {
       if (engine === 'published') published = run;
       else patched = run;
     }
-    memory = published!.results;
 
     await db.raw('CHECKPOINT').catch(() => undefined);
     idle.durable1 = await idleCheck('durable, one process');
@@ -320,8 +318,8 @@ async function main(): Promise<void> {
     await server.stop();
   }
 
-  const base = memory.find((m) => m.variant === 'cached')!;
-  const xml = memory.find((m) => m.variant === 'xml')!;
+  const base = published!.results.find((m) => m.variant === 'cached')!;
+  const xml = published!.results.find((m) => m.variant === 'xml')!;
   const sameBase = patched!.results.find((m) => m.variant === 'cached')!;
   const ratios = {
     startVsMemory: one.startsPerSec / base.startsPerSec,
@@ -348,7 +346,7 @@ async function main(): Promise<void> {
     parameters: P,
     targets: TARGET,
     // bpmn-engine as published (the reference of every ratio without `SameEngine`), and on Duban's patched smqp.
-    inMemory: memory,
+    inMemory: published!.results,
     inMemoryPatched: patched!.results,
     queuesPerExecution: { published: published!.queuesPerExecution, patched: patched!.queuesPerExecution },
     durableOneProcess: one,
@@ -429,10 +427,13 @@ function floorSection(published: InMemoryRun, patched: InMemoryRun, one: Durable
   };
 }
 
-type FloorRatios = Pick<ReturnType<typeof floorSection>, 'floorRatio' | 'startRatio' | 'floorRatioSameEngine' | 'startRatioSameEngine'>;
+/** The engine-floor ratios each round measures (and whose medians count). */
+const FLOOR_RATIOS = ['floorRatio', 'startRatio', 'floorRatioSameEngine', 'startRatioSameEngine'] as const;
+type FloorRatios = Record<(typeof FLOOR_RATIOS)[number], number>;
 
-function floorRatios(f: ReturnType<typeof floorSection>): FloorRatios {
-  return { floorRatio: f.floorRatio, startRatio: f.startRatio, floorRatioSameEngine: f.floorRatioSameEngine, startRatioSameEngine: f.startRatioSameEngine };
+/** Just the four ratios of a floor section (a round's record). */
+function floorRatios(f: FloorRatios): FloorRatios {
+  return Object.fromEntries(FLOOR_RATIOS.map((k) => [k, f[k]])) as FloorRatios;
 }
 
 function median(xs: number[]): number {
@@ -442,8 +443,7 @@ function median(xs: number[]): number {
 }
 
 function medianRatios(rounds: FloorRatios[]): FloorRatios {
-  const keys = ['floorRatio', 'startRatio', 'floorRatioSameEngine', 'startRatioSameEngine'] as const;
-  return Object.fromEntries(keys.map((k) => [k, median(rounds.map((r) => r[k]))])) as unknown as FloorRatios;
+  return Object.fromEntries(FLOOR_RATIOS.map((k) => [k, median(rounds.map((r) => r[k]))])) as FloorRatios;
 }
 
 function describeRatios(r: FloorRatios): string {

@@ -9,8 +9,9 @@ import { wakeSealerOf } from './seal.js';
  * The audit trail: one row per state change, each carrying an HMAC of its content and of the previous
  * row's hash, keyed with a secret the database does not hold (src/audit/key.ts).
  *
- * A command's entries are kept with its transaction and inserted, just before COMMIT, into
- * `audit_queue` with its transaction id: no lock, so no command waits for another's audit. The
+ * A command's entries are kept with its transaction and inserted into `audit_queue` with its
+ * transaction id, just before COMMIT (or earlier, by an engine command's own write statement:
+ * takeQueuedAudit): no lock, so no command waits for another's audit. The
  * sealer (src/audit/seal.ts) then links committed entries into the chain `audit_log` in
  * transaction-id order (migration 20261202000000_audit_queue). A unique index on `prev_hash` makes a
  * fork impossible: a second successor of the same row is refused.
