@@ -6,9 +6,11 @@
  * Prints throughput and latency percentiles; never asserts.
  * Run alone: `node --import tsx bench/api-load.ts [--quick]` (uses DATABASE_URL's server or the local one).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createDb, migrate, type Db } from '../src/db/database.js';
@@ -29,6 +31,8 @@ export interface ApiLoadRun {
   serverCpuMsPerRequest: number | null;
   /** The server's Node flags: `shipped` (as bin/duban.js and npm start run it) or `default` (Node's own young generation). */
   node: 'shipped' | 'default';
+  /** This checkout, or the code before issue 12 (API_BEFORE_REV) on the same data and load. */
+  code: 'current' | 'before';
 }
 
 export interface ApiLoadResult {
@@ -36,6 +40,10 @@ export interface ApiLoadResult {
   openTasks: number;
   tasksVisible: number;
   runs: ApiLoadRun[];
+  /** The reference revision, or why it did not run. */
+  before?: { rev: string; skipped?: string };
+  /** This code's requests/s ÷ the code before's, per client count (`c50`, `c200`). */
+  throughputVsBefore?: Record<string, number>;
 }
 
 /** Copy every seeded instance `copies` times (new ids, new case numbers), so the lists are long. */
@@ -93,7 +101,7 @@ function cpuMsOf(pid: number): number | null {
   }
 }
 
-export async function measure(url: string, cookie: string, connections: number, durationS: number, serverPid?: number, node: ApiLoadRun['node'] = 'shipped'): Promise<ApiLoadRun> {
+export async function measure(url: string, cookie: string, connections: number, durationS: number, serverPid?: number, node: ApiLoadRun['node'] = 'shipped'): Promise<Omit<ApiLoadRun, 'code'>> {
   // A short warm-up at the same concurrency: JIT, pool connections, PostgreSQL's plan and buffer caches.
   await autocannon({ url, connections, duration: 1, headers: { cookie } });
   const cpu0 = serverPid ? cpuMsOf(serverPid) : null;
@@ -121,55 +129,140 @@ export async function seedTaskList(db: Db, opts: { cases: number; copies: number
   return Number(open?.count ?? 0);
 }
 
-export async function apiLoad(adminUrl: string, opts: { connections?: number[]; durationS?: number; cases?: number; copies?: number; log?: (m: string) => void } = {}): Promise<ApiLoadResult> {
+/**
+ * The code before issue 12's work on the command path and the task list: the reference its API targets
+ * are measured against ("200 clients: at least 4x the throughput"), run in the same bench, on the same
+ * data shape and load, so the ratio holds on any machine. BENCH_API_BEFORE names another revision;
+ * `none` skips it.
+ */
+export const API_BEFORE_REV = process.env.BENCH_API_BEFORE ?? 'd727460';
+
+/** A detached worktree of `rev` with its dependencies installed, or why there is none. */
+async function referenceCheckout(rev: string): Promise<{ dir: string; remove: () => void } | { skipped: string }> {
+  if (rev === 'none') return { skipped: 'BENCH_API_BEFORE=none' };
+  const dir = mkdtempSync(path.join(tmpdir(), 'duban-before-'));
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  try {
+    git('worktree', 'add', '--detach', '--force', dir, rev);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    return { skipped: `no checkout of ${rev} (${String((err as Error).message).split('\n')[0]})` };
+  }
+  const remove = () => { try { git('worktree', 'remove', '--force', dir); } catch { rmSync(dir, { recursive: true, force: true }); } };
+  try {
+    // Its own dependencies as its lockfile pins them (it used some this code no longer does), from npm's cache where it can.
+    execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    remove();
+    return { skipped: `npm ci failed in the checkout of ${rev} (${String((err as Error).message).split('\n')[0]})` };
+  }
+  return { dir, remove };
+}
+
+/** The reference's database, seeded by the reference's own migrations, processes and demo, then copied alike. */
+async function seedReference(dir: string, url: string, opts: { cases: number; copies: number }): Promise<void> {
+  const { createDb: create, migrate: up } = await import(path.join(dir, 'src/db/database.ts'));
+  const { createRuntime: runtimeOf } = await import(path.join(dir, 'src/runtime.ts'));
+  const { installShipped: install } = await import(path.join(dir, 'src/server.ts'));
+  const { seedDemo: seed } = await import(path.join(dir, 'src/demo.ts'));
+  const db = create(url) as Db;
+  try {
+    await up(db);
+    const runtime = await runtimeOf(db, { print: () => undefined });
+    await install(runtime);
+    await seed(db, runtime, { cases: opts.cases });
+    await multiply(db, opts.copies);
+  } finally {
+    await db.destroy();
+  }
+}
+
+interface LoadStep { code: ApiLoadRun['code']; node: ApiLoadRun['node']; connections: number; dir: string; url: string }
+
+export async function apiLoad(adminUrl: string, opts: { connections?: number[]; durationS?: number; cases?: number; copies?: number; before?: string; log?: (m: string) => void } = {}): Promise<ApiLoadResult> {
   const log = opts.log ?? ((m: string) => console.log(m));
-  const name = `duban_bench_api_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = createDb(url.toString());
+  const databases: string[] = [];
+  const databaseUrl = async (label: string) => {
+    const name = `duban_bench_api_${label}_${randomBytes(4).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${name}`);
+    databases.push(name);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return url.toString();
+  };
+  const url = await databaseUrl('now');
+  const db = createDb(url);
+  const rev = opts.before ?? API_BEFORE_REV;
+  const reference = await referenceCheckout(rev);
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
     const cases = opts.cases ?? 200;
     const copies = opts.copies ?? 24;
     log(`seeding ${cases} demo cases, then ${copies} copies of each…`);
     const openTasks = await seedTaskList(db, { cases, copies });
+    const connections = opts.connections ?? [50, 200];
+    const here = process.cwd();
+    const steps: LoadStep[] = [];
+    let before: ApiLoadResult['before'] = 'skipped' in reference ? { rev, skipped: reference.skipped } : undefined;
+    if (!('skipped' in reference)) {
+      log(`seeding the same for the code before (${rev}), with its own migrations and demo…`);
+      const beforeUrl = await databaseUrl('before');
+      await seedReference(reference.dir, beforeUrl, { cases, copies });
+      // Alternating at each client count, so that a machine's drift in speed moves both alike.
+      for (const c of connections) steps.push({ code: 'current', node: 'shipped', connections: c, dir: here, url }, { code: 'before', node: 'shipped', connections: c, dir: reference.dir, url: beforeUrl });
+      before = { rev };
+    } else {
+      log(`no side-by-side reference: ${reference.skipped}`);
+      for (const c of connections) steps.push({ code: 'current', node: 'shipped', connections: c, dir: here, url });
+    }
+    // For reference, the most clients once more on Node's default young generation.
+    steps.push({ code: 'current', node: 'default', connections: Math.max(...connections), dir: here, url });
     const durationS = opts.durationS ?? 10;
     const runs: ApiLoadRun[] = [];
     let visible = 0;
-    // As shipped at each client count; then, for reference, the most clients once more on Node's default young generation.
-    const plan: Array<{ node: ApiLoadRun['node']; connections: number[] }> = [
-      { node: 'shipped', connections: opts.connections ?? [50, 200] },
-      { node: 'default', connections: [Math.max(...(opts.connections ?? [50, 200]))] },
-    ];
-    for (const step of plan) {
-      server = await startServer(url.toString(), process.cwd(), step.node === 'shipped' ? SHIPPED_NODE_FLAGS : []);
+    for (const step of steps) {
+      server = await startServer(step.url, step.dir, step.node === 'shipped' ? SHIPPED_NODE_FLAGS : []);
       const cookie = await loginCookie(server.port, 'market.clerk');
       const target = `http://127.0.0.1:${server.port}/api/tasks?pageSize=20`;
-      visible = ((await (await fetch(target, { headers: { cookie } })).json()) as { total: number }).total;
-      for (const connections of step.connections) {
-        log(`autocannon: ${connections} connections × ${durationS} s on GET /api/tasks (market.clerk sees ${visible} of ${openTasks} open tasks; Node flags ${step.node})`);
-        runs.push(await measure(target, cookie, connections, durationS, server.pid, step.node));
-      }
+      const seen = ((await (await fetch(target, { headers: { cookie } })).json()) as { total: number }).total;
+      if (step.code === 'current') visible = seen;
+      log(`autocannon: ${step.connections} connections × ${durationS} s on GET /api/tasks, ${step.code === 'before' ? `the code before (${rev})` : 'this code'} (market.clerk sees ${seen} of ${openTasks} open tasks; Node flags ${step.node})`);
+      runs.push({ ...(await measure(target, cookie, step.connections, durationS, server.pid, step.node)), code: step.code });
       await server.stop();
       server = undefined;
     }
-    return { openTasks, tasksVisible: visible, runs };
+    return { openTasks, tasksVisible: visible, runs, before, throughputVsBefore: throughputRatios(runs) };
   } finally {
     await server?.stop();
     await db.destroy();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (!('skipped' in reference)) reference.remove();
+    for (const name of databases) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
 }
 
+/** This code's requests/s ÷ the code before's, per client count (Node flags as shipped for both). */
+function throughputRatios(runs: ApiLoadRun[]): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const b of runs.filter((r) => r.code === 'before')) {
+    const now = runs.find((r) => r.code === 'current' && r.node === 'shipped' && r.connections === b.connections);
+    if (now && b.throughputRps > 0) out[`c${b.connections}`] = round2(now.throughputRps / b.throughputRps);
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** The results.json shape: p50/p99/rps per client count. */
 export function apiSummary(r: ApiLoadResult): Record<string, unknown> {
+  const runOf = (x: ApiLoadRun) => ({ p50Ms: x.latencyMs.p50, p99Ms: x.latencyMs.p99, rps: x.throughputRps, serverCpuMsPerRequest: x.serverCpuMsPerRequest, errors: x.errors, non2xx: x.non2xx });
+  const keyOf = (x: ApiLoadRun) => `c${x.connections}${x.node === 'default' ? 'DefaultNode' : ''}`;
+  const before = r.runs.filter((x) => x.code === 'before');
   return {
     openTasks: r.openTasks, tasksVisible: r.tasksVisible,
-    ...Object.fromEntries(r.runs.map((x) => [`c${x.connections}${x.node === 'default' ? 'DefaultNode' : ''}`, { p50Ms: x.latencyMs.p50, p99Ms: x.latencyMs.p99, rps: x.throughputRps, serverCpuMsPerRequest: x.serverCpuMsPerRequest, errors: x.errors, non2xx: x.non2xx }])),
+    ...Object.fromEntries(r.runs.filter((x) => x.code === 'current').map((x) => [keyOf(x), runOf(x)])),
+    before: r.before && { ...r.before, ...Object.fromEntries(before.map((x) => [keyOf(x), runOf(x)])) },
+    throughputVsBefore: r.throughputVsBefore,
   };
 }
 

@@ -336,6 +336,8 @@ async function main(): Promise<void> {
     // What two processes could reach at most here: all cores busy at the one-process CPU cost per op.
     startTwoVsOneCeiling: (os.cpus().length * 1000) / durableCpu(one.phases.slice(0, 1)) / one.startsPerSec,
     completeTwoVsOneCeiling: (os.cpus().length * 1000) / durableCpu(one.phases.slice(1)) / one.completionsPerSec,
+    // GET /api/tasks at 200 clients: this code's requests/s ÷ the code before issue 12's, same run and data.
+    ...(api?.throughputVsBefore?.c200 !== undefined ? { taskListVsBefore: api.throughputVsBefore.c200 } : {}),
   };
   const floorOne = floorSection(published!, patched!, one, two);
   const results = {
@@ -478,6 +480,8 @@ function printFloor(f: ReturnType<typeof floorSection>, rounds: FloorRatios[]): 
 
 /** Issue 12: GET /api/tasks at 50 clients answers within this at p99. */
 const API_TARGET_P99_MS = 100;
+/** Issue 12: 200 clients get at least 4x the task list's throughput before the change (same run, same data). */
+const API_TARGET_VS_BEFORE = 4;
 
 function printTable(r: { inMemory: MemoryResult[]; inMemoryPatched: MemoryResult[]; durableOneProcess: DurableResult; durableTwoProcesses: DurableResult; ratios: Record<string, number>; timers: TimerLagResult; apiLoad?: ApiLoadResult; seconds: number }): void {
   const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
@@ -533,8 +537,14 @@ function printTable(r: { inMemory: MemoryResult[]; inMemoryPatched: MemoryResult
   if (a) {
     console.log(`\nAPI load: GET /api/tasks as a clerk who sees ${a.tasksVisible} of ${a.openTasks} open tasks (autocannon, loopback, one server process)`);
     for (const x of a.runs) {
-      const target = x.connections === 50 && x.node === 'shipped' ? `  target p99 < ${API_TARGET_P99_MS} ms  ${mark(x.latencyMs.p99 < API_TARGET_P99_MS)}` : '';
-      console.log(`  ${String(x.connections).padStart(3)} clients × ${x.durationS} s${x.node === 'default' ? ' (Node default young generation)' : ''}: ${x.throughputRps} req/s; p50 ${x.latencyMs.p50} ms  p90 ${x.latencyMs.p90} ms  p99 ${x.latencyMs.p99} ms  max ${x.latencyMs.max} ms; server CPU ${x.serverCpuMsPerRequest ?? '-'} ms/req; errors ${x.errors}, non-2xx ${x.non2xx}${target}`);
+      const target = x.connections === 50 && x.node === 'shipped' && x.code === 'current' ? `  target p99 < ${API_TARGET_P99_MS} ms  ${mark(x.latencyMs.p99 < API_TARGET_P99_MS)}` : '';
+      const who = x.code === 'before' ? ` the code before (${a.before?.rev})` : '';
+      console.log(`  ${String(x.connections).padStart(3)} clients × ${x.durationS} s${who}${x.node === 'default' ? ' (Node default young generation)' : ''}: ${x.throughputRps} req/s; p50 ${x.latencyMs.p50} ms  p90 ${x.latencyMs.p90} ms  p99 ${x.latencyMs.p99} ms  max ${x.latencyMs.max} ms; server CPU ${x.serverCpuMsPerRequest ?? '-'} ms/req; errors ${x.errors}, non-2xx ${x.non2xx}${target}`);
+    }
+    if (a.before?.skipped) console.log(`  no side-by-side with the code before: ${a.before.skipped}`);
+    for (const [k, v] of Object.entries(a.throughputVsBefore ?? {})) {
+      const target = k === 'c200' ? `  target ≥ ${API_TARGET_VS_BEFORE}×  ${mark(v >= API_TARGET_VS_BEFORE)}` : '';
+      console.log(`  throughput ÷ the code before's, ${k.slice(1)} clients: ${f2(v)}${target}`);
     }
   }
   const problems = [

@@ -29,6 +29,11 @@ export interface Config {
   trustProxy: boolean | number | string;
   /** DUBAN_DB_POOL: PostgreSQL connections each server process keeps at most (knex pool). */
   dbPool: number;
+  /**
+   * DUBAN_SESSION_CACHE_MS: how long a read may trust a session the database confirmed, should a change's
+   * notification go missing (0: every request asks the database); see src/auth/session-cache.ts.
+   */
+  sessionCacheMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -50,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: env.DUBAN_PUBLIC_URL || null,
     trustProxy: trustProxyOf(env.DUBAN_TRUST_PROXY),
     dbPool: intOf(env.DUBAN_DB_POOL, 10),
+    sessionCacheMs: intOf(env.DUBAN_SESSION_CACHE_MS, 10_000, 0),
   };
 }
 

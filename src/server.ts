@@ -12,6 +12,7 @@ import { WorkflowEngine } from './engine/engine.js';
 import { TimerScheduler } from './engine/scheduler.js';
 import { OutboxDispatcher } from './engine/outbox.js';
 import { Notifier } from './engine/notifier.js';
+import { AUTH_CHANNEL, watchedSessionCache } from './auth/session-cache.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { installShippedForms } from './forms/forms.js';
 import { buildApp } from './http/app.js';
@@ -87,7 +88,8 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const metrics = new Metrics(db);
 
   const notifier = new Notifier(database.url, (err) => log(`notifier: ${err.message}`));
-  await notifier.start(['duban_timers', 'duban_outbox']);
+  const sessions = watchedSessionCache(notifier, { maxAgeMs: config.sessionCacheMs });
+  await notifier.start(['duban_timers', 'duban_outbox', AUTH_CHANNEL]);
   const logErr = (m: string, err?: unknown) => log(`${m}${err ? `: ${(err as Error).message ?? err}` : ''}`);
   const scheduler = new TimerScheduler(db, engine, {
     pollMs: config.timerPollMs, concurrency: config.workerConcurrency, batchSize: config.timerBatch, log: logErr, onFired: (lagMs) => metrics.timerLag.observe(lagMs / 1000),
@@ -104,7 +106,7 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const app = await buildApp({
     runtime, version: VERSION, logLevel: config.logLevel, metrics,
     sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: config.publicUrl },
-    secureCookies: secureCookiesFor(config.publicUrl), trustProxy: config.trustProxy,
+    secureCookies: secureCookiesFor(config.publicUrl), trustProxy: config.trustProxy, sessionCache: config.sessionCacheMs > 0 ? sessions.cache : undefined,
   });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://localhost:${config.port}`;
@@ -116,6 +118,7 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
     await scheduler.stop();
     await outbox.stop();
     await notifier.stop();
+    sessions.detach();
     await db.destroy();
     await database.stop();
   })());

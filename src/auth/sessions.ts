@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js';
 import type { Principal, Role, Scope } from './principal.js';
 import { appendAudit } from '../audit/audit.js';
 import { queryPrepared, type PreparedStatement } from '../db/prepared.js';
+import { authChanged, type SessionCache } from './session-cache.js';
 import { BadRequestError, DubanError, NotFoundError } from '../engine/errors.js';
 
 const SESSION_HOURS = 12;
@@ -38,24 +39,34 @@ export async function createSession(db: Db, userId: string): Promise<{ cookie: s
 }
 
 /**
- * Every request asks this: a constant statement, prepared once per connection (one primary-key probe
- * and one unique-key probe), which knex need not build. Read afresh on every request, so a deleted
- * session or a deactivated user is refused at once by every server process.
+ * A constant statement, prepared once per connection (one primary-key probe and one unique-key probe),
+ * which knex need not build. Every request that changes something asks it afresh, so a deleted session
+ * or a deactivated user is refused at once by every server process; reads may take the answer from
+ * the session cache (session-cache.ts), which every such change clears.
  */
 const SESSION_PRINCIPAL: PreparedStatement = {
   name: 'session_principal',
-  text: `SELECT u.id, u.username, u.display_name, u.roles, u.department_id, u.active, s.csrf_token
+  text: `SELECT u.id, u.username, u.display_name, u.roles, u.department_id, u.active, s.csrf_token, s.expires_at
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.id = $1 AND s.expires_at > now() AND u.active`,
 };
 
-export async function sessionPrincipal(db: Db, cookie: string): Promise<Principal | null> {
-  const [row] = await queryPrepared<PrincipalRow & { csrf_token: string }>(db, SESSION_PRINCIPAL, [sha256(cookie)]);
-  return row ? toPrincipal(row, 'session', null, row.csrf_token) : null;
+/** The session's user, or null; `cache` for a read (GET/HEAD) only. */
+export async function sessionPrincipal(db: Db, cookie: string, cache?: SessionCache): Promise<Principal | null> {
+  const key = sha256(cookie);
+  const cached = cache?.get(key);
+  if (cached) return cached;
+  const ticket = cache?.ticket();
+  const [row] = await queryPrepared<PrincipalRow & { csrf_token: string; expires_at: Date }>(db, SESSION_PRINCIPAL, [key]);
+  if (!row) return null;
+  const principal = toPrincipal(row, 'session', null, row.csrf_token);
+  if (cache && ticket !== undefined) cache.put(key, principal, row.expires_at, ticket);
+  return principal;
 }
 
 export async function deleteSession(db: Db, cookie: string): Promise<void> {
   await db('sessions').where({ id: sha256(cookie) }).delete();
+  authChanged();
 }
 
 /** The longest an API token lives; a token without an expiry gets this one. */

@@ -3,6 +3,7 @@ import argon2 from 'argon2';
 import type { Knex } from 'knex';
 import type { Db } from '../db/database.js';
 import type { Role } from './principal.js';
+import { authChanged } from './session-cache.js';
 import { appendAudit } from '../audit/audit.js';
 import { ConflictError, NotFoundError, BadRequestError } from '../engine/errors.js';
 import { normalizePhone } from '../notify/phone.js';
@@ -98,7 +99,7 @@ export async function updateUser(db: Db, id: string, patch: UserPatch, actor: st
   if (patch.password !== undefined && patch.password.length < 8) throw new BadRequestError('the password must have at least 8 characters');
   const phone = patch.phone === undefined ? undefined : phoneOrRefuse(patch.phone);
   const passwordHash = patch.password ? await hashPassword(patch.password) : undefined;
-  return db.transaction(async (trx) => {
+  const updated = await db.transaction(async (trx) => {
     const before: UserRow | undefined = await trx('users').where({ id }).forUpdate().first();
     if (!before) throw new NotFoundError('user', id);
     if (patch.departmentId && !(await trx('departments').where({ id: patch.departmentId }).first('id'))) {
@@ -124,4 +125,7 @@ export async function updateUser(db: Db, id: string, patch: UserPatch, actor: st
     });
     return publicUser(after);
   });
+  // After the commit: this process's session cache forgets the user's old roles and sessions at once.
+  authChanged();
+  return updated;
 }

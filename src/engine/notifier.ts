@@ -3,26 +3,54 @@ import pg from 'pg';
 /**
  * One LISTEN connection per server process. Wakes the scheduler and the outbox dispatcher as
  * soon as another process commits work; they still poll, so a lost notification only costs latency.
+ * The session cache needs more: it is told whenever the connection goes down or comes back up,
+ * since notifications sent meanwhile are lost.
  */
 export class Notifier {
   private client: pg.Client | undefined;
   private readonly handlers = new Map<string, Set<(payload: string) => void>>();
+  private readonly stateListeners = new Set<(up: boolean) => void>();
+  private up = false;
   private closed = false;
 
   constructor(private readonly url: string, private readonly onError: (err: Error) => void = () => undefined) {}
 
   async start(channels: string[]): Promise<void> {
     const client = new pg.Client({ connectionString: this.url, application_name: 'duban-listen' });
-    client.on('error', (err) => {
-      this.onError(err);
+    let lost = false;
+    const down = (err?: Error) => {
+      if (lost) return;
+      lost = true;
+      if (err) this.onError(err);
+      this.setUp(false);
       this.reconnect(channels);
-    });
+    };
+    client.on('error', down);
+    client.on('end', () => down());
     client.on('notification', (n) => {
       for (const fn of this.handlers.get(n.channel) ?? []) fn(n.payload ?? '');
     });
-    await client.connect();
-    for (const ch of channels) await client.query(`LISTEN ${ch}`);
+    try {
+      await client.connect();
+      for (const ch of channels) await client.query(`LISTEN ${ch}`);
+    } catch (err) {
+      lost = true;
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     this.client = client;
+    this.setUp(true);
+  }
+
+  /** Told true once every channel is listened to, false when the connection is lost (or stopped). */
+  onState(fn: (up: boolean) => void): void {
+    this.stateListeners.add(fn);
+    if (this.up) fn(true);
+  }
+
+  private setUp(up: boolean): void {
+    this.up = up && !this.closed;
+    for (const fn of this.stateListeners) fn(this.up);
   }
 
   on(channel: string, fn: (payload: string) => void): void {
@@ -32,6 +60,7 @@ export class Notifier {
 
   async stop(): Promise<void> {
     this.closed = true;
+    this.setUp(false);
     await this.client?.end().catch(() => undefined);
   }
 

@@ -11,6 +11,7 @@ import { registerInputGuards } from './input.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { healthRoutes } from './health.js';
 import { authPlugin, authRoutes } from './auth.js';
+import type { SessionCache } from '../auth/session-cache.js';
 import { peopleRoutes } from './people.js';
 import { processRoutes } from './processes.js';
 import { instanceRoutes } from './instances.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   secureCookies?: boolean;
   /** Fastify's trustProxy (DUBAN_TRUST_PROXY): which proxies' X-Forwarded-For sets the client IP. */
   trustProxy?: boolean | number | string;
+  /** Recently confirmed sessions for reads (the server's, watched by its LISTEN connection); none: every request asks. */
+  sessionCache?: SessionCache;
 }
 
 function trustHops(hops: number) {
@@ -83,7 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(authPlugin, { db });
+  await app.register(authPlugin, { db, sessionCache: deps.sessionCache });
   await app.register(metricsRoutes, { metrics: deps.metrics ?? new Metrics(db) });
   await app.register(healthRoutes, { db, version: deps.version });
   await app.register(authRoutes, { db: db, secureCookies: deps.secureCookies ?? false });

@@ -8,6 +8,7 @@ import type { Db } from '../db/database.js';
 import { DubanError } from '../engine/errors.js';
 import { hasRole, hasScope, type Principal, type Role, type Scope } from '../auth/principal.js';
 import { createSession, deleteSession, sessionPrincipal, tokenPrincipal } from '../auth/sessions.js';
+import type { SessionCache } from '../auth/session-cache.js';
 import { publicUser, verifyPassword, hashPassword, type UserRow } from '../auth/users.js';
 import { appendAudit } from '../audit/audit.js';
 
@@ -44,7 +45,7 @@ export function principalOf(req: FastifyRequest): Principal {
  * Resolve the caller from the session cookie or a bearer token, enforce CSRF for cookie sessions,
  * and check each route's declared access. A route without a declaration fails at start-up.
  */
-export const authPlugin = fp(async (app: FastifyInstance, opts: { db: Db }) => {
+export const authPlugin = fp(async (app: FastifyInstance, opts: { db: Db; sessionCache?: SessionCache }) => {
   await app.register(cookie);
   // Counted in PostgreSQL: every server process on the database shares the login budget.
   await app.register(rateLimit, { global: false, store: postgresRateLimitStore(opts.db) });
@@ -64,7 +65,8 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { db: Db }) => {
       if (!req.principal) throw unauthorized('the API token is invalid, expired or revoked');
     } else {
       const value = req.cookies[SESSION_COOKIE];
-      req.principal = value ? await sessionPrincipal(opts.db, value) : null;
+      // Only a read may trust a recently confirmed session: a change always asks the database.
+      req.principal = value ? await sessionPrincipal(opts.db, value, UNSAFE.has(req.method) ? undefined : opts.sessionCache) : null;
       if (!req.principal) throw unauthorized();
       if (UNSAFE.has(req.method) && req.headers['x-csrf-token'] !== req.principal.csrfToken) {
         throw forbidden('missing or wrong X-CSRF-Token header');

@@ -40,8 +40,8 @@ export async function paginate<R>(q: Knex.QueryBuilder, params: PageParams, colu
   return { items: rows.map(map), total: Number(countRow?.count ?? 0), page, pageSize };
 }
 
-/** Named statements this process has handed out; a bound on what each pooled connection keeps prepared. */
-const preparedNames = new Set<string>();
+/** Named statements this process has handed out, by SQL text; a bound on what each pooled connection keeps prepared. */
+const preparedNames = new Map<string, string>();
 const MAX_PREPARED = 200;
 
 /**
@@ -53,10 +53,11 @@ const MAX_PREPARED = 200;
  */
 export async function runPreparedQuery(q: Knex.QueryBuilder, prefix: string): Promise<Array<Record<string, unknown>>> {
   const { sql, bindings } = q.toSQL().toNative();
-  const name = `${prefix}_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
-  if (!preparedNames.has(name)) {
+  let name = preparedNames.get(sql);
+  if (!name) {
     if (preparedNames.size >= MAX_PREPARED) return await q;
-    preparedNames.add(name);
+    name = `${prefix}_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+    preparedNames.set(sql, name);
   }
   return queryPrepared(q, { name, text: sql }, bindings as unknown[]);
 }
