@@ -242,6 +242,8 @@ async function main(): Promise<void> {
   const db = createDb(bench.url, 10);
   let published: InMemoryRun | undefined;
   let floorRounds: FloorRatios[] = [];
+  // Two processes against one, in pairs run back to back (a pair's machine speed is alike).
+  const twoVsOneRounds: TwoVsOne[] = [];
   let patched: InMemoryRun | undefined;
   let one: DurableResult | undefined;
   let two: DurableResult | undefined;
@@ -269,13 +271,20 @@ async function main(): Promise<void> {
     log(`durable, one process: ${P.instances} instances, ${P.concurrency} commands in flight`);
     one = await runDurable(bench.url, bench.name, 1);
     floorRounds = [floorRatios(floorSection(published!, patched!, one))];
+    let lastOne = one;
     for (let r = 2; r <= P.floorRounds; r++) {
+      if (!floorOnly) {
+        const pair = await runDurable(bench.url, bench.name, 2, { tag: `p2r${r - 1}`, cold: false });
+        twoVsOneRounds.push(twoVsOne(lastOne, pair));
+        log(`  2 processes ÷ 1, round ${r - 1}: ${describeTwoVsOne(twoVsOneRounds[twoVsOneRounds.length - 1]!)}`);
+      }
       log(`engine floor, round ${r} of ${P.floorRounds}: both in-memory baselines and the durable process again, one after the other`);
       const pub = await runInMemory('published', ['cached', 'floor']);
       const pat = await runInMemory('patched', ['cached', 'floor']);
       const again = await runDurable(bench.url, bench.name, 1, { tag: `p1r${r}`, cold: false });
       floorRounds.push(floorRatios(floorSection(pub, pat, again)));
       log(`  ${describeRatios(floorRounds[floorRounds.length - 1]!)}`);
+      lastOne = again;
     }
 
     if (floorOnly) {
@@ -288,8 +297,11 @@ async function main(): Promise<void> {
     idle.durable2 = await idleCheck('durable, two processes');
     log(`durable, two processes: ${P.instances} instances each, ${P.concurrency} commands in flight each`);
     two = await runDurable(bench.url, bench.name, 2);
+    twoVsOneRounds.push(twoVsOne(lastOne, two));
+    log(`  2 processes ÷ 1, round ${twoVsOneRounds.length}: ${describeTwoVsOne(twoVsOneRounds[twoVsOneRounds.length - 1]!)}`);
     if (durableOnly) {
       printFloor(floorSection(published!, patched!, one, two), floorRounds);
+      printTwoVsOne(twoVsOneRounds);
       return;
     }
 
@@ -358,6 +370,9 @@ async function main(): Promise<void> {
     // The four ratios as measured in each round, and their medians (these replace round 1's above).
     floorRounds,
     ...medianRatios(floorRounds),
+    // Two processes' CPU per op ÷ one process's, in pairs run back to back, and the medians (target <= 1.1).
+    twoVsOneRounds,
+    cpuPerOpTwoVsOne: medianTwoVsOne(twoVsOneRounds),
     timers,
     burst,
     // Top level as well, beside floorRatio: the two figures the issue tracks from run to run.
@@ -370,7 +385,21 @@ async function main(): Promise<void> {
   writeFileSync(path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
   printFloor(floorOne, floorRounds);
+  printTwoVsOne(twoVsOneRounds);
   printBurst(burst);
+}
+
+function medianTwoVsOne(rounds: TwoVsOne[]): TwoVsOne | undefined {
+  return rounds.length ? { start: median(rounds.map((r) => r.start)), completion: median(rounds.map((r) => r.completion)) } : undefined;
+}
+
+function printTwoVsOne(rounds: TwoVsOne[]): void {
+  const m = medianTwoVsOne(rounds);
+  if (!m) return;
+  const ok = (v: number) => (v <= TWO_VS_ONE_MAX ? 'PASS' : 'MISS');
+  console.log(`\nTwo processes ÷ one, CPU per op (Node + PostgreSQL), ${rounds.length} pair(s) run back to back; target <= ${TWO_VS_ONE_MAX}`);
+  rounds.forEach((r, i) => console.log(`  pair ${i + 1}: ${describeTwoVsOne(r)}`));
+  console.log(`  median: start ${m.start.toFixed(2)} ${ok(m.start)}, completion ${m.completion.toFixed(2)} ${ok(m.completion)}`);
 }
 
 /**
@@ -428,6 +457,23 @@ function floorSection(published: InMemoryRun, patched: InMemoryRun, one: Durable
     },
   };
 }
+
+/** CPU per operation (Node + PostgreSQL) of two processes ÷ one process's, run back to back. */
+interface TwoVsOne { start: number; completion: number }
+
+function twoVsOne(one: DurableResult, two: DurableResult): TwoVsOne {
+  return {
+    start: durableCpu(two.phases.slice(0, 1)) / durableCpu(one.phases.slice(0, 1)),
+    completion: durableCpu(two.phases.slice(1)) / durableCpu(one.phases.slice(1)),
+  };
+}
+
+function describeTwoVsOne(r: TwoVsOne): string {
+  return `CPU per op start ${r.start.toFixed(2)}, completion ${r.completion.toFixed(2)}`;
+}
+
+/** Issue 12: two processes' CPU per operation within 10% of one process's. */
+const TWO_VS_ONE_MAX = 1.1;
 
 /** The engine-floor ratios each round measures (and whose medians count). */
 const FLOOR_RATIOS = ['floorRatio', 'startRatio', 'floorRatioSameEngine', 'startRatioSameEngine'] as const;
