@@ -498,10 +498,14 @@ describe('audit, metrics and docs', () => {
     await assert.rejects(db('audit_log').delete(), /append-only/);
   });
 
-  test('metrics are exposed to admins and metrics tokens', async () => {
+  test('metrics are exposed to admins and metrics tokens, and time every API route', async () => {
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/tasks' })).statusCode, 200);
+    assert.equal((await as(app, market, { method: 'GET', url: '/api/cases/00000000-0000-4000-8000-000000000000' })).statusCode, 404);
     const res = await as(app, admin, { method: 'GET', url: '/metrics' });
     assert.equal(res.statusCode, 200);
-    assert.match(res.body, /duban_http_request_duration_seconds/);
+    // The latency of the API itself, by route and status (it once timed only /metrics).
+    assert.match(res.body, /duban_http_request_duration_seconds_count\{method="GET",route="\/api\/tasks",status="200"\} [1-9]/);
+    assert.match(res.body, /duban_http_request_duration_seconds_count\{method="GET",route="\/api\/cases\/:id",status="404"\} [1-9]/);
     assert.match(res.body, /duban_timers_pending/);
     assert.match(res.body, /duban_outbox_backlog/);
     assert.match(res.body, /duban_audit_queued \d/, 'the audit backlog is a gauge');

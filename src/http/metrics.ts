@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { Registry, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
 import type { Db } from '../db/database.js';
 
@@ -34,7 +35,11 @@ export class Metrics {
   }
 }
 
-export async function metricsRoutes(app: FastifyInstance, opts: { metrics: Metrics }) {
+/**
+ * Not encapsulated (fastify-plugin): the latency hook must see every route of the app, not only the
+ * routes of this plugin (as a plain plugin it timed /metrics alone).
+ */
+export const metricsRoutes = fp(async (app: FastifyInstance, opts: { metrics: Metrics }) => {
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     opts.metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -43,4 +48,4 @@ export async function metricsRoutes(app: FastifyInstance, opts: { metrics: Metri
     schema: { tags: ['operations'], summary: 'Prometheus metrics (bearer token with the "metrics" scope, or an admin session)', hide: false },
     config: { access: { roles: ['admin', 'system'], scope: 'metrics' } },
   }, async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
-}
+});
