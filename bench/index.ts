@@ -244,6 +244,10 @@ async function main(): Promise<void> {
   let floorRounds: FloorRatios[] = [];
   // Two processes against one, in pairs run back to back (a pair's machine speed is alike).
   const twoVsOneRounds: TwoVsOne[] = [];
+  const pairUp = (one: DurableResult, two: DurableResult) => {
+    twoVsOneRounds.push(twoVsOne(one, two));
+    log(`  2 processes ÷ 1, pair ${twoVsOneRounds.length}: ${describeTwoVsOne(twoVsOneRounds[twoVsOneRounds.length - 1]!)}`);
+  };
   let patched: InMemoryRun | undefined;
   let one: DurableResult | undefined;
   let two: DurableResult | undefined;
@@ -274,9 +278,7 @@ async function main(): Promise<void> {
     let lastOne = one;
     for (let r = 2; r <= P.floorRounds; r++) {
       if (!floorOnly) {
-        const pair = await runDurable(bench.url, bench.name, 2, { tag: `p2r${r - 1}`, cold: false });
-        twoVsOneRounds.push(twoVsOne(lastOne, pair));
-        log(`  2 processes ÷ 1, round ${r - 1}: ${describeTwoVsOne(twoVsOneRounds[twoVsOneRounds.length - 1]!)}`);
+        pairUp(lastOne, await runDurable(bench.url, bench.name, 2, { tag: `p2r${r - 1}`, cold: false }));
       }
       log(`engine floor, round ${r} of ${P.floorRounds}: both in-memory baselines and the durable process again, one after the other`);
       const pub = await runInMemory('published', ['cached', 'floor']);
@@ -297,8 +299,7 @@ async function main(): Promise<void> {
     idle.durable2 = await idleCheck('durable, two processes');
     log(`durable, two processes: ${P.instances} instances each, ${P.concurrency} commands in flight each`);
     two = await runDurable(bench.url, bench.name, 2);
-    twoVsOneRounds.push(twoVsOne(lastOne, two));
-    log(`  2 processes ÷ 1, round ${twoVsOneRounds.length}: ${describeTwoVsOne(twoVsOneRounds[twoVsOneRounds.length - 1]!)}`);
+    pairUp(lastOne, two);
     if (durableOnly) {
       printFloor(floorSection(published!, patched!, one, two), floorRounds);
       printTwoVsOne(twoVsOneRounds);

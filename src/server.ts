@@ -88,7 +88,8 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const metrics = new Metrics(db);
 
   const notifier = new Notifier(database.url, (err) => log(`notifier: ${err.message}`));
-  const sessions = watchedSessionCache(notifier, { maxAgeMs: config.sessionCacheMs });
+  // DUBAN_SESSION_CACHE_MS=0: no cache, every request asks the database.
+  const sessions = config.sessionCacheMs > 0 ? watchedSessionCache(notifier, { maxAgeMs: config.sessionCacheMs }) : undefined;
   await notifier.start(['duban_timers', 'duban_outbox', AUTH_CHANNEL]);
   const logErr = (m: string, err?: unknown) => log(`${m}${err ? `: ${(err as Error).message ?? err}` : ''}`);
   const scheduler = new TimerScheduler(db, engine, {
@@ -106,7 +107,7 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
   const app = await buildApp({
     runtime, version: VERSION, logLevel: config.logLevel, metrics,
     sms: { authToken: process.env.TWILIO_AUTH_TOKEN ?? null, publicUrl: config.publicUrl },
-    secureCookies: secureCookiesFor(config.publicUrl), trustProxy: config.trustProxy, sessionCache: config.sessionCacheMs > 0 ? sessions.cache : undefined,
+    secureCookies: secureCookiesFor(config.publicUrl), trustProxy: config.trustProxy, sessionCache: sessions?.cache,
   });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://localhost:${config.port}`;
@@ -118,7 +119,7 @@ export async function startServer(config: Config = loadConfig(), opts: { log?: (
     await scheduler.stop();
     await outbox.stop();
     await notifier.stop();
-    sessions.detach();
+    sessions?.detach();
     await db.destroy();
     await database.stop();
   })());

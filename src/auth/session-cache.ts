@@ -76,10 +76,6 @@ export class SessionCache {
     this.clear();
     this.live = live;
   }
-
-  get size(): number {
-    return this.entries.size;
-  }
 }
 
 /** Listeners told, in this process, right after a change to users or sessions commits here. */

@@ -41,15 +41,27 @@ export class ApiSession {
     return new ApiSession(base, cookie, me.csrfToken);
   }
 
-  async call<T = any>(method: string, url: string, body?: unknown): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The same session (cookie and CSRF token) on another server process of the same database. */
+  at(base: string): ApiSession {
+    return new ApiSession(base, this.cookie, this.csrf);
+  }
+
+  /** A request whose refusal is an answer, not an error: its status and parsed body. */
+  async request<T = any>(method: string, url: string, body?: unknown): Promise<{ status: number; json: T; text: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const res = await fetch(`${this.base}${url}`, {
       method,
       headers: { cookie: this.cookie, 'x-csrf-token': this.csrf, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
+    const json = (text && /json/.test(res.headers.get('content-type') ?? '') ? JSON.parse(text) : undefined) as T;
+    return { status: res.status, json, text };
+  }
+
+  async call<T = any>(method: string, url: string, body?: unknown): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const res = await this.request(method, url, body);
+    if (res.status < 200 || res.status > 299) throw new Error(`${method} ${url} → ${res.status} ${res.text}`);
+    return (res.text ? JSON.parse(res.text) : undefined) as T;
   }
   get<T = any>(url: string) { return this.call<T>('GET', url); } // eslint-disable-line @typescript-eslint/no-explicit-any
   post<T = any>(url: string, body: unknown = {}) { return this.call<T>('POST', url, body); } // eslint-disable-line @typescript-eslint/no-explicit-any
