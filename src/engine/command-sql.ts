@@ -137,7 +137,7 @@ const WRITE_COMMAND: PreparedStatement = {
   text: `WITH
   instance AS (
     UPDATE process_instances
-       SET state = $2::jsonb, variables = $3::jsonb, status = $4::text, version = $5::int, error = $6::text,
+       SET state = $2::json, variables = $3::jsonb, status = $4::text, version = $5::int, error = $6::text,
            updated_at = now(), ended_at = CASE WHEN $4::text = 'running' THEN NULL ELSE now() END
      WHERE id = $1::uuid),
   completed AS (

@@ -9,12 +9,26 @@ import { hasRole, seesAllDepartments, type Principal } from '../auth/principal.j
  * clerks and inspectors act on tasks — each on their own department's.
  */
 export function scopeTasks(q: Knex.QueryBuilder, p: Principal, alias = 't'): Knex.QueryBuilder {
-  if (seesAllDepartments(p)) return q;
-  return q.where((w) => {
-    // `@>` rather than `= ANY(...)`: only containment can use the GIN indexes on the arrays.
-    if (p.departmentId) w.orWhereRaw(`${alias}.candidate_groups @> ARRAY[?]::text[]`, [p.departmentId]);
-    w.orWhere(`${alias}.assignee`, p.username).orWhereRaw(`${alias}.candidate_users @> ARRAY[?]::text[]`, [p.username]);
-  });
+  const visible = taskVisibility(p, alias);
+  return visible ? q.whereRaw(visible.sql, visible.values) : q;
+}
+
+/**
+ * The rule above as one SQL condition with `?` for its values (for knex.whereRaw and for lists written
+ * in SQL, src/http/sql-text.ts); none when the caller sees every department. `literal`, when given,
+ * writes the department in as a quoted literal instead (see taskListStatements).
+ */
+export function taskVisibility(p: Principal, alias = 't', literal?: (value: string) => string): { sql: string; values: string[] } | null {
+  if (seesAllDepartments(p)) return null;
+  // `@>` rather than `= ANY(...)`: only containment can use the GIN indexes on the arrays.
+  const terms = [`${alias}.assignee = ?`, `${alias}.candidate_users @> ARRAY[?]::text[]`];
+  const values = [p.username, p.username];
+  if (p.departmentId && literal) terms.unshift(`${alias}.candidate_groups @> ARRAY[${literal(p.departmentId)}]::text[]`);
+  else if (p.departmentId) {
+    terms.unshift(`${alias}.candidate_groups @> ARRAY[?]::text[]`);
+    values.unshift(p.departmentId);
+  }
+  return { sql: `(${terms.join(' OR ')})`, values };
 }
 
 export function scopeInstances(q: Knex.QueryBuilder, p: Principal, alias = 'i'): Knex.QueryBuilder {
