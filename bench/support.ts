@@ -186,7 +186,9 @@ export class BenchChild<To extends { type: string }, From extends { type: string
   constructor(readonly name: string, script: string, preload: string[] = []) {
     // Every child (durable workers, the in-memory baseline, pg-boss) runs with the server's Node flags.
     const imports = [...preload, 'tsx'].flatMap((m) => ['--import', m]);
-    this.proc = fork(script, [], { execArgv: [...SHIPPED_NODE_FLAGS, ...imports], stdio: 'inherit' });
+    // BENCH_CHILD_ARGS: extra Node flags for the children (profiling: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    const extra = (process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean);
+    this.proc = fork(script, [], { execArgv: [...SHIPPED_NODE_FLAGS, ...extra, ...imports], stdio: 'inherit' });
     this.proc.on('message', (m: From) => {
       if (m.type === 'error') return void this.waiting.shift()?.reject(new Error(`${this.name}: ${(m as { message?: string }).message}`));
       const i = this.waiting.findIndex((w) => w.type === m.type);
